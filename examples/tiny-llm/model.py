@@ -1,0 +1,104 @@
+"""Byte-level decoder-only transformer shared by train.py, serve.py and evaluate.py.
+
+Tokens 0..255 are raw UTF-8 bytes, so any prompt (including Chinese) can be
+encoded without a tokenizer file. Three special tokens frame a sample:
+    BOS <prompt bytes> SEP <answer bytes> EOS
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+BOS, SEP, EOS = 256, 257, 258
+VOCAB_SIZE = 259
+BLOCK_SIZE = 64  # max context; longer contexts are cropped to the last 64 tokens
+
+SIZES = {
+    "tiny": dict(n_layer=2, n_embd=64, n_head=4),
+    "small": dict(n_layer=3, n_embd=128, n_head=4),
+}
+
+
+def encode_prompt(text):
+    return [BOS] + list(text.encode("utf-8")) + [SEP]
+
+
+class Block(nn.Module):
+    def __init__(self, n_embd, n_head):
+        super().__init__()
+        self.n_head = n_head
+        self.ln1 = nn.LayerNorm(n_embd)
+        self.qkv = nn.Linear(n_embd, 3 * n_embd)
+        self.proj = nn.Linear(n_embd, n_embd)
+        self.ln2 = nn.LayerNorm(n_embd)
+        self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd))
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
+        q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.proj(y.transpose(1, 2).reshape(b, t, c))
+        return x + self.mlp(self.ln2(x))
+
+
+class TinyGPT(nn.Module):
+    def __init__(self, n_layer, n_embd, n_head):
+        super().__init__()
+        self.config = dict(n_layer=n_layer, n_embd=n_embd, n_head=n_head)
+        self.tok = nn.Embedding(VOCAB_SIZE, n_embd)
+        self.pos = nn.Embedding(BLOCK_SIZE, n_embd)
+        self.blocks = nn.ModuleList(Block(n_embd, n_head) for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(n_embd)
+        self.head = nn.Linear(n_embd, VOCAB_SIZE, bias=False)
+
+    def forward(self, idx):
+        pos = torch.arange(idx.shape[1], device=idx.device)
+        x = self.tok(idx) + self.pos(pos)
+        for blk in self.blocks:
+            x = blk(x)
+        return self.head(self.ln_f(x))
+
+
+def load_model(path, device="cpu"):
+    """Load either a final model.pt or a training checkpoint (both carry config + model)."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    model = TinyGPT(**state["config"]).to(device)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model
+
+
+@torch.no_grad()
+def generate(model, prompt, max_tokens=16, temperature=0.0, seed=None, device="cpu"):
+    """Return (answer_bytes, finish_reason, prompt_token_count).
+
+    The end token and whitespace/control bytes are forbidden at the first
+    position (a min_tokens=1 rule) so every answer is visibly non-empty,
+    even for prompts far outside the training distribution.
+    """
+    ids = encode_prompt(prompt)
+    n_prompt = len(ids)
+    gen = torch.Generator(device="cpu")
+    if seed is not None:
+        gen.manual_seed(int(seed))
+    else:
+        gen.seed()
+    out = []
+    for i in range(max_tokens):
+        ctx = torch.tensor([ids[-BLOCK_SIZE:]], device=device)
+        logits = model(ctx)[0, -1].float().cpu()
+        logits[BOS] = logits[SEP] = float("-inf")  # never valid outputs
+        if i == 0:
+            logits[EOS] = float("-inf")
+            logits[:0x21] = float("-inf")
+            logits[0x7F] = float("-inf")
+        if temperature <= 0:
+            nxt = int(torch.argmax(logits))
+        else:
+            probs = torch.softmax(logits / temperature, dim=-1)
+            nxt = int(torch.multinomial(probs, 1, generator=gen))
+        if nxt == EOS:
+            return bytes(out), "stop", n_prompt
+        out.append(nxt)
+        ids.append(nxt)
+    return bytes(out), "length", n_prompt

@@ -1,0 +1,127 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Raised when a port Slipway wants to listen on is taken; the message names the port and the flag. */
+export class PortInUseError extends Error {
+  readonly code = 'SLIPWAY_PORT_IN_USE';
+  constructor(
+    readonly port: number,
+    readonly what: string,
+    readonly flag: string,
+  ) {
+    super(`port ${port} (${what}) is already in use. Stop what is using it, or choose another port with ${flag}.`);
+  }
+}
+
+export async function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}
+
+export async function assertPortFree(port: number, what: string, flag: string): Promise<void> {
+  if (!(await isPortFree(port))) throw new PortInUseError(port, what, flag);
+}
+
+/** A free loopback port chosen by the kernel. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function tail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A long-running child process (a server) with its output in a log file. It runs in its own
+ * process group so that stop() also ends what it spawned (MLflow's uvicorn workers, for one).
+ */
+export class ManagedProcess {
+  private exited = false;
+  readonly exit: Promise<number | null>;
+
+  private constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly logFile: string,
+  ) {
+    this.exit = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exited = true;
+        resolve(code ?? (signal ? 128 : null));
+      });
+    });
+  }
+
+  static start(name: string, command: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): ManagedProcess {
+    mkdirSync(path.dirname(opts.logFile), { recursive: true });
+    const log = createWriteStream(opts.logFile, { flags: 'a' });
+    const child = spawn(command, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    return new ManagedProcess(name, child, opts.logFile);
+  }
+
+  get running(): boolean {
+    return !this.exited;
+  }
+
+  /** Polls `probe` until it resolves true; fails early, with the log's tail, if the process exits. */
+  async waitUntil(probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.exited) {
+        throw new Error(`${this.name} exited during start-up. Last lines of ${this.logFile}:\n${tail(this.logFile)}`);
+      }
+      if (await probe().catch(() => false)) return;
+      await sleep(250);
+    }
+    await this.stop();
+    throw new Error(`${this.name} did not become ready in ${timeoutMs / 1000}s. Last lines of ${this.logFile}:\n${tail(this.logFile)}`);
+  }
+
+  /** SIGTERM to the whole group, SIGKILL after the grace period. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.exited || this.child.pid === undefined) return;
+    const pid = this.child.pid;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // The group is already gone.
+      }
+    };
+    signalGroup('SIGTERM');
+    const timedOut = await Promise.race([this.exit.then(() => false), sleep(graceMs).then(() => true)]);
+    // Also kill stragglers left in the group after the leader exited.
+    signalGroup('SIGKILL');
+    if (timedOut) await this.exit;
+  }
+}
+
+export async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  await res.body?.cancel();
+  return res.ok;
+}

@@ -1,0 +1,42 @@
+import type { TestProject } from 'vitest/node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from '../src/stack/process.js';
+import { startMlflowServer } from '../src/stack/mlflow-server.js';
+import { startTemporalDevServer } from '../src/stack/temporal-server.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    mlflowUrl: string;
+    servicesDir: string;
+  }
+}
+
+/**
+ * Starts the real servers the suite talks to: a headless `temporal server start-dev` and an
+ * `mlflow server` on SQLite, each on a free loopback port; both are stopped in teardown, which
+ * vitest runs also when tests fail.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-test-'));
+  const [temporalPort, mlflowPort] = [await freePort(), await freePort()];
+  const started = await Promise.allSettled([
+    startTemporalDevServer({ port: temporalPort, logFile: path.join(dir, 'temporal.log') }),
+    startMlflowServer({ port: mlflowPort, stateDir: path.join(dir, 'mlflow'), logFile: path.join(dir, 'mlflow.log') }),
+  ]);
+  const [temporal, mlflow] = started;
+  if (temporal.status === 'rejected' || mlflow.status === 'rejected') {
+    await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    rmSync(dir, { recursive: true, force: true });
+    throw temporal.status === 'rejected' ? temporal.reason : (mlflow as PromiseRejectedResult).reason;
+  }
+  project.provide('temporalAddress', temporal.value.address);
+  project.provide('mlflowUrl', mlflow.value.url);
+  project.provide('servicesDir', dir);
+  return async () => {
+    await Promise.all([temporal.value.stop(), mlflow.value.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
