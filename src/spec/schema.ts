@@ -1,0 +1,138 @@
+// The pipeline spec: one YAML/JSON file per pipeline, validated before anything starts.
+// Pure (no I/O), so the workflow can re-read defaults from the same schema.
+import { z } from 'zod';
+import { GateConfigSchema } from '../quality/gate.js';
+
+/** Temporal-style durations: `30s`, `10m`, `2h`, `3d`, `500ms`. */
+export const Duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'expected a duration such as 30s, 10m, 2h or 3d');
+const Name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'expected lowercase letters, digits, ".", "_" or "-" (max 63 chars)');
+const Command = z.array(z.string().min(1)).min(1, 'expected a command as a list, e.g. ["python", "train.py"]');
+
+export const DEFAULT_SMOKE_CASES = [
+  { prompt: 'Hello', max_tokens: 50 },
+  { prompt: '什么是机器学习?', max_tokens: 100 },
+  { prompt: 'Write a function to sort a list', max_tokens: 200 },
+];
+
+const Train = z
+  .object({
+    backend: z.literal('local').default('local'),
+    /** The job's command; it reports progress as JSON lines (see README: job protocol). */
+    command: Command,
+    /** Working directory, relative to the spec file. */
+    cwd: z.string().default('.'),
+    /** Input files hashed into the cache key, relative to cwd. */
+    data: z.array(z.string()).default([]),
+    params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    env: z.record(z.string(), z.string()).default({}),
+    timeout: Duration.default('6h'),
+    heartbeat_timeout: Duration.default('2m'),
+    /** Reuse the artifact of an identical earlier training run (same command, data, params, code). */
+    cache: z.boolean().default(true),
+  })
+  .strict();
+
+const Serve = z
+  .object({
+    /** Starts a model server; `{model}` and `{port}` are substituted. */
+    command: Command,
+    cwd: z.string().default('.'),
+    health_path: z.string().default('/health'),
+    startup_timeout: Duration.default('2m'),
+  })
+  .strict();
+
+const Variant = z.object({ name: Name, params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}) }).strict();
+
+const Evaluate = z
+  .object({
+    dataset: z.string(),
+    concurrency: z.number().int().min(1).max(256).default(8),
+    request_timeout_ms: z.number().int().positive().default(30_000),
+    max_retries: z.number().int().min(0).max(10).default(3),
+    /** Candidate variants trained and evaluated in parallel; the best one that passes the gate wins. */
+    variants: z.array(Variant).default([]),
+    /** How many variants run at once (the number of GPUs). */
+    max_parallel: z.number().int().min(1).default(1),
+  })
+  .strict();
+
+const Approval = z
+  .object({
+    required: z.boolean().default(true),
+    approvers: z.array(z.string().min(1)).min(1, 'list at least one approver'),
+    timeout: Duration.default('3d'),
+    on_timeout: z.enum(['reject', 'escalate']).default('reject'),
+    /** Who may decide after an escalation; the wait restarts for `timeout` once. */
+    escalate_to: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+  .refine((a) => a.on_timeout !== 'escalate' || a.escalate_to.length > 0, {
+    message: 'on_timeout: escalate needs escalate_to approvers',
+    path: ['escalate_to'],
+  });
+
+const Deploy = z
+  .object({
+    target: z.literal('local').default('local'),
+    /** The stable endpoint's port: it always points at the live version. */
+    port: z.number().int().min(1).max(65535).default(8000),
+  })
+  .strict();
+
+const Smoke = z
+  .object({
+    cases: z.array(z.object({ prompt: z.string().min(1), max_tokens: z.number().int().positive() }).strict()).min(1).default(DEFAULT_SMOKE_CASES),
+    timeout_ms: z.number().int().positive().default(30_000),
+  })
+  .strict();
+
+const Monitor = z
+  .object({
+    duration: Duration.default('10m'),
+    interval: Duration.default('30s'),
+    max_error_rate: z.number().min(0).max(1).default(0.05),
+    max_latency_p99_ms: z.number().positive().default(1000),
+    breaches_to_rollback: z.number().int().min(1).default(3),
+  })
+  .strict();
+
+const Notify = z
+  .object({
+    /** Name of the env var (read by the worker) that holds the webhook URL: never the URL itself. */
+    webhook_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').default('SLIPWAY_WEBHOOK_URL'),
+  })
+  .strict();
+
+const Mlflow = z
+  .object({
+    experiment: z.string().min(1).optional(),
+    /** How long the pipeline waits for an unreachable MLflow before failing. */
+    max_unavailable: Duration.default('30m'),
+  })
+  .strict();
+
+export const PipelineSpecSchema = z
+  .object({
+    name: Name,
+    model: z.object({ name: Name, description: z.string().optional() }).strict(),
+    train: Train,
+    serve: Serve,
+    evaluate: Evaluate,
+    gates: GateConfigSchema.default(GateConfigSchema.parse({})),
+    approval: Approval.optional(),
+    deploy: Deploy.default(Deploy.parse({})),
+    smoke: Smoke.default(Smoke.parse({})),
+    monitor: Monitor.default(Monitor.parse({})),
+    notify: Notify.optional(),
+    mlflow: Mlflow.default(Mlflow.parse({})),
+  })
+  .strict();
+
+export type PipelineSpec = z.infer<typeof PipelineSpecSchema>;
+export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
+
+/** One line per problem: `gates.min_accuracy: expected number <= 1`. */
+export function formatSpecIssues(error: z.ZodError): string[] {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(spec)'}: ${i.message}`);
+}

@@ -1,0 +1,12 @@
+// Runs the fake model server as its own process, as a deploy target starts a model server:
+//   node --import tsx test/support/openai-server-main.ts --port 8001 [--model FILE]
+// FAKE_MODEL_FAIL=1 makes every request fail (monitor breach tests).
+import { parseArgs } from 'node:util';
+import { startFakeModelServer } from './openai-server.js';
+
+const { values } = parseArgs({ options: { port: { type: 'string', default: '0' }, model: { type: 'string' } } });
+const server = await startFakeModelServer({ alwaysFail: process.env.FAKE_MODEL_FAIL === '1' }, Number(values.port));
+process.stdout.write(JSON.stringify({ type: 'ready', port: server.port, model: values.model ?? null }) + '\n');
+const stop = () => void server.close().then(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
