@@ -6,7 +6,7 @@ export type SlipwayPluginOptions = ActivityDeps;
 
 /**
  * Hosts Slipway's workflows and activities on any Temporal worker:
- * `Worker.create({ ..., plugins: [slipwayPlugin({ stateDir })] })`.
+ * `Worker.create({ ..., plugins: [slipwayPlugin({ stateDir, mlflow, env })] })`.
  */
 export function slipwayPlugin(options: SlipwayPluginOptions): SimplePlugin {
   return new SimplePlugin({

@@ -1,26 +1,54 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './activities/index.js';
 import { slipwayPlugin, type SlipwayPluginOptions } from './plugin.js';
+import { DEFAULT_GPU_TASK_QUEUE } from './workflows/activities.js';
 
-/** The task queue of the orchestration worker (workflows and light activities). */
+/** The orchestration task queue: workflows and light activities (HTTP, MLflow, deploys). */
 export const TASK_QUEUE = 'slipway';
+export { DEFAULT_GPU_TASK_QUEUE };
 
 export interface SlipwayWorkerOptions extends SlipwayPluginOptions {
   address: string;
   namespace: string;
   taskQueue?: string;
+  gpuTaskQueue?: string;
+  /** How many GPU jobs (training, evaluation) this machine runs at once. */
+  gpus?: number;
 }
 
-/** Connects to Temporal and creates the Slipway worker; the caller runs and shuts it down. */
-export async function createSlipwayWorker(opts: SlipwayWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export interface SlipwayWorkers {
+  workers: Worker[];
+  /** Runs both workers until `shutdown()` (or a fatal error). */
+  run(): Promise<void>;
+  shutdown(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to Temporal and creates the two workers of a Slipway host: the orchestration queue
+ * and the GPU queue (its activity slots are the number of GPUs).
+ */
+export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<SlipwayWorkers> {
   const connection = await NativeConnection.connect({ address: opts.address });
   try {
-    const worker = await Worker.create({
+    const main = await Worker.create({ connection, namespace: opts.namespace, taskQueue: opts.taskQueue ?? TASK_QUEUE, plugins: [slipwayPlugin(opts)] });
+    // The GPU queue hosts activities only, so it needs no workflow bundle.
+    const gpu = await Worker.create({
       connection,
       namespace: opts.namespace,
-      taskQueue: opts.taskQueue ?? TASK_QUEUE,
-      plugins: [slipwayPlugin({ stateDir: opts.stateDir })],
+      taskQueue: opts.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE,
+      activities: createActivities(opts),
+      maxConcurrentActivityTaskExecutions: opts.gpus ?? 1,
     });
-    return { worker, connection };
+    const workers = [main, gpu];
+    return {
+      workers,
+      run: async () => {
+        await Promise.all(workers.map((w) => w.run()));
+      },
+      shutdown: () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown()),
+      close: () => connection.close(),
+    };
   } catch (err) {
     await connection.close();
     throw err;

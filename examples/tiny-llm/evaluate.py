@@ -34,8 +34,8 @@ def main():
 
     if a.model:
         import torch
-        from model import generate, load_model
-        torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
+        from model import default_threads, generate, load_model
+        torch.set_num_threads(default_threads())
         model = load_model(a.model)
 
         def ask(prompt):

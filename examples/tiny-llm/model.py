@@ -4,6 +4,8 @@ Tokens 0..255 are raw UTF-8 bytes, so any prompt (including Chinese) can be
 encoded without a tokenizer file. Three special tokens frame a sample:
     BOS <prompt bytes> SEP <answer bytes> EOS
 """
+import os
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -16,6 +18,17 @@ SIZES = {
     "tiny": dict(n_layer=2, n_embd=64, n_head=4),
     "small": dict(n_layer=3, n_embd=128, n_head=4),
 }
+
+
+def default_threads():
+    """Torch CPU threads. On small shared machines multi-threaded torch collapses
+    when other processes compete for the cores (measured 10x slower per step with
+    2 threads on a loaded 2-core box, vs 2x faster when idle), so leave half the
+    cores to the rest of the pipeline. Override with SLIPWAY_TORCH_THREADS."""
+    env = os.environ.get("SLIPWAY_TORCH_THREADS")
+    if env:
+        return max(1, int(env))
+    return max(1, min((os.cpu_count() or 1) // 2, 8))
 
 
 def encode_prompt(text):

@@ -17,14 +17,14 @@ import time
 import torch
 import torch.nn.functional as F
 
-from model import BLOCK_SIZE, EOS, SIZES, TinyGPT, encode_prompt
+from model import BLOCK_SIZE, EOS, SIZES, TinyGPT, default_threads, encode_prompt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_STEPS = 1500
+DEFAULT_STEPS = 1200
 
 
 def emit(**event):
-    print(json.dumps(event), flush=True)
+    print(json.dumps(event, separators=(",", ":")), flush=True)
 
 
 def fail(msg):
@@ -36,7 +36,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--steps", type=int, default=None, help=f"total steps (default {DEFAULT_STEPS}, or the checkpoint's)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", choices=sorted(SIZES), default="small")
+    p.add_argument("--size", choices=sorted(SIZES), default="tiny")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--checkpoint-every", type=int, default=250, help="0 disables intermediate checkpoints")
@@ -90,7 +90,7 @@ def save_atomic(obj, path):
 
 def main():
     args = parse_args()
-    torch.set_num_threads(max(1, min(os.cpu_count() or 1, 8)))
+    torch.set_num_threads(default_threads())
     device = "cuda" if torch.cuda.is_available() else "cpu"
 
     ckpt = None
@@ -98,10 +98,13 @@ def main():
         if not os.path.isfile(args.resume_from):
             fail(f"resume checkpoint not found: {args.resume_from}")
         try:
-            ckpt = torch.load(args.resume_from, map_location="cpu", weights_only=False)
-            ckpt["optimizer"], ckpt["step"], ckpt["config"]
+            ckpt = torch.load(args.resume_from, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unreadable file is bad input
-            fail(f"cannot read resume checkpoint {args.resume_from}: {e}")
+            fail(f"cannot read resume checkpoint {args.resume_from}: not a valid checkpoint ({type(e).__name__})")
+        missing = [k for k in ("model", "optimizer", "step", "args", "sampler_rng") if k not in ckpt]
+        if missing:
+            fail(f"{args.resume_from} is not a training checkpoint (missing {', '.join(missing)}); "
+                 "model.pt holds weights only, resume from a ckpt-*.pt file")
         # Hyper-parameters come from the checkpoint so the resumed run is the same run.
         for k in ("seed", "size", "batch_size", "lr"):
             setattr(args, k, ckpt["args"][k])

@@ -1,15 +1,32 @@
-/** Everything an activity needs from the outside, handed in by the worker (or a test). */
+import path from 'node:path';
+import { createDeployActivities } from './deploy/activities.js';
+import { createEvaluationActivities } from './evaluation/activities.js';
+import { createJobActivities } from './jobs/train.js';
+import type { MlflowConfig } from './mlflow/client.js';
+import { createMlflowActivities } from './mlflow/tracking.js';
+import { createNotifyActivities } from './notify/webhook.js';
+
+/** Everything an activity needs from the outside, read once at the edge (worker or test). */
 export interface ActivityDeps {
-  /** Directory for job logs, checkpoints, deployments. */
+  /** Directory for job logs, checkpoints, caches, deployments. */
   stateDir: string;
+  /** MLflow connection (from MLFLOW_TRACKING_* env vars); secrets stay here, out of history. */
+  mlflow: MlflowConfig;
+  /** The worker's environment, for webhook URLs named in specs. */
+  env: NodeJS.ProcessEnv;
 }
 
-/** Builds the activities the Slipway worker registers. */
-export function createActivities(_deps: ActivityDeps) {
+/** Builds every activity the Slipway worker registers. */
+export function createActivities(deps: ActivityDeps) {
   return {
-    async greet(name: string): Promise<string> {
-      return `Hello, ${name}! Slipway's worker is up.`;
-    },
+    ...createJobActivities({ stateDir: deps.stateDir }),
+    ...createEvaluationActivities({
+      cacheDir: path.join(deps.stateDir, 'cache', 'eval'),
+      outputDir: path.join(deps.stateDir, 'evals'),
+    }),
+    ...createDeployActivities({ stateDir: deps.stateDir }),
+    ...createMlflowActivities({ config: deps.mlflow }),
+    ...createNotifyActivities(deps.env),
   };
 }
 

@@ -53,7 +53,9 @@ const better = (dir: 'higher' | 'lower', value: number, bound: number) => (dir =
 export function evaluateGate(metrics: Metrics, config: GateConfig, champion?: Metrics): GateReport {
   const lines: GateLine[] = [];
   for (const rule of rules(config)) {
-    const value = typeof metrics[rule.metric] === 'number' ? (metrics[rule.metric] as number) : null;
+    // NaN or Infinity (a broken measurement) counts as missing: it must not pass a `<=` check by accident.
+    const raw = metrics[rule.metric];
+    const value = typeof raw === 'number' && Number.isFinite(raw) ? raw : null;
     lines.push({ ...rule, value, rule: 'threshold', passed: value !== null && better(rule.direction, value, rule.threshold) });
     const championValue = champion?.[rule.metric];
     const tolerance = config.max_regression_vs_champion;

@@ -106,6 +106,7 @@ const Notify = z
 
 const Mlflow = z
   .object({
+    enabled: z.boolean().default(true),
     experiment: z.string().min(1).optional(),
     /** How long the pipeline waits for an unreachable MLflow before failing. */
     max_unavailable: Duration.default('30m'),
@@ -125,6 +126,8 @@ export const PipelineSpecSchema = z
     smoke: Smoke.default(Smoke.parse({})),
     monitor: Monitor.default(Monitor.parse({})),
     notify: Notify.optional(),
+    /** Who may order a rollback, besides the approvers. */
+    operators: z.array(z.string().min(1)).default([]),
     mlflow: Mlflow.default(Mlflow.parse({})),
   })
   .strict();

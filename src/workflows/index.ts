@@ -1,2 +1,3 @@
 // The workflow bundle's entry point (workflowsPath): every workflow the worker hosts is exported here.
-export { hello } from './hello.js';
+export { releasePipeline } from './release-pipeline.js';
+export { rollbackRelease } from './rollback-release.js';

@@ -1,0 +1,204 @@
+// The local deploy target: each version is a model-server process on its own port, and the stable
+// endpoint is a router process that forwards to the live one. Everything lives under
+// <stateDir>/deployments/<name>/ so a restarted worker picks up where the last one stopped.
+import { freePort, tail } from '../../stack/process.js';
+import { isOurs, probe, spawnDetached, stopGroup, waitReady } from './processes.js';
+import { ensureRouter, routerHealthy, stopRouter } from './stable-endpoint.js';
+import { deploymentDir, logPath, readRouter, readState, removeSafe, statePath, withLock, writeState, type DeploymentState, type VersionRecord } from './state.js';
+import type { CandidateRequest, DeploymentStatus, DeployTarget, PromoteRequest, PromoteResult, RollbackResult } from './target.js';
+import { DeployError } from './target.js';
+
+export interface LocalCandidate {
+  endpoint: string;
+  port: number;
+  pid: number;
+}
+
+const url = (port: number) => `http://127.0.0.1:${port}`;
+
+/** Deploys versions as local processes behind a router on the stable port. */
+export class LocalDeployTarget implements DeployTarget {
+  readonly kind = 'local';
+  private readonly stateDir: string;
+
+  constructor(opts: { stateDir: string }) {
+    this.stateDir = opts.stateDir;
+  }
+
+  private dir(deploymentName: string): string {
+    return deploymentDir(this.stateDir, deploymentName);
+  }
+
+  /** The tag identifies a version's process across worker restarts (see processes.ts). */
+  private tag(dir: string, version: string): string {
+    return `model:${dir}:${version}`;
+  }
+
+  /** Ensures `version` runs and is healthy; a retry finds the server the first attempt started. */
+  async ensureCandidate(req: CandidateRequest): Promise<LocalCandidate> {
+    const dir = this.dir(req.deploymentName);
+    return withLock(dir, async () => {
+      const state = readState(dir);
+      const existing = state.versions[req.version];
+      if (existing && isOurs(existing.pid, this.tag(dir, req.version))) {
+        if (existing.artifactPath === req.artifactPath) return this.awaitHealthy(dir, state, req.version, existing, existing.pid);
+        // Same version name, other weights: not the desired state. The router follows the new port.
+        await stopGroup(existing.pid);
+      }
+      const record: VersionRecord = {
+        port: await freePort(),
+        pid: null,
+        artifactPath: req.artifactPath,
+        logFile: logPath(dir, req.version),
+        serve: req.serve,
+        env: req.env ?? {},
+      };
+      return this.start(dir, state, req.version, record);
+    });
+  }
+
+  private async start(dir: string, state: DeploymentState, version: string, record: VersionRecord): Promise<LocalCandidate> {
+    const argv = record.serve.command.map((a) => a.replaceAll('{model}', record.artifactPath).replaceAll('{port}', String(record.port)));
+    const child = spawnDetached(argv, {
+      cwd: record.serve.cwd,
+      env: { ...process.env, ...record.env },
+      logFile: record.logFile,
+      tag: this.tag(dir, version),
+    });
+    if (child.pid === undefined) {
+      throw this.failedToStart(version, record, `could not be spawned (${argv[0]} not found or not executable in ${record.serve.cwd})`);
+    }
+    // Recorded before health, so that a worker crash during start-up leaves a pid to find or stop.
+    state.versions[version] = { ...record, pid: child.pid };
+    writeState(dir, state);
+    return this.awaitHealthy(dir, state, version, record, child.pid);
+  }
+
+  private async awaitHealthy(dir: string, state: DeploymentState, version: string, record: VersionRecord, pid: number): Promise<LocalCandidate> {
+    const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs);
+    if (outcome === 'ready') return { endpoint: url(record.port), port: record.port, pid };
+    await stopGroup(pid);
+    // The previous version keeps its record (pid null) so that rollback can still start it.
+    if (state.previous === version) state.versions[version] = { ...record, pid: null };
+    else delete state.versions[version];
+    writeState(dir, state);
+    throw this.failedToStart(version, record, outcome === 'exited' ? 'exited during start-up' : `was not healthy after ${record.serve.startupTimeoutMs} ms`);
+  }
+
+  private failedToStart(version: string, record: VersionRecord, why: string): DeployError {
+    const logTail = tail(record.logFile, 30);
+    return new DeployError('ModelServerFailedToStart', `model server for version ${version} ${why}. Last lines of ${record.logFile}:\n${logTail}`, {
+      version,
+      logFile: record.logFile,
+      logTail,
+    });
+  }
+
+  /** Switches the stable endpoint to `version` and stops the version that was previous before. */
+  async promote(req: PromoteRequest): Promise<PromoteResult> {
+    const dir = this.dir(req.deploymentName);
+    const endpoint = url(req.port);
+    const previousVersion = await withLock(dir, async () => {
+      const state = readState(dir);
+      const record = state.versions[req.version];
+      if (!record || !isOurs(record.pid, this.tag(dir, req.version))) {
+        throw new DeployError('VersionNotDeployed', `version ${req.version} of ${req.deploymentName} is not running; deploy it as a candidate first`, { version: req.version });
+      }
+      if (state.live !== req.version) {
+        const retired = state.previous;
+        state.previous = state.live;
+        state.live = req.version;
+        state.lastRollback = null;
+        if (retired && retired !== state.live && retired !== state.previous) await this.stopVersion(dir, state, retired);
+        writeState(dir, state);
+      }
+      await ensureRouter(dir, req.port);
+      return state.previous;
+    });
+    return { endpoint, previousVersion };
+  }
+
+  /** Puts the previous version back on the stable endpoint and stops the one that was live. */
+  async rollback(req: { deploymentName: string }): Promise<RollbackResult> {
+    const dir = this.dir(req.deploymentName);
+    return withLock(dir, async () => {
+      const state = readState(dir);
+      const router = readRouter(dir);
+      if (!state.previous || !state.live) {
+        // A retried rollback finds its own earlier outcome: report it again rather than fail.
+        if (state.lastRollback && state.live === state.lastRollback.restoredVersion && router) {
+          await ensureRouter(dir, router.port);
+          return { endpoint: url(router.port), ...state.lastRollback };
+        }
+        throw new DeployError('NoPreviousVersion', `${req.deploymentName} has no previous version to roll back to`, { live: state.live });
+      }
+      if (!router) throw new DeployError('NoPreviousVersion', `${req.deploymentName} was never promoted`, { live: state.live });
+      const restoredVersion = state.previous;
+      const rolledBackVersion = state.live;
+      const restored = state.versions[restoredVersion];
+      if (!restored) throw new DeployError('NoPreviousVersion', `previous version ${restoredVersion} has no record to restart from`, { live: state.live });
+      if (!isOurs(restored.pid, this.tag(dir, restoredVersion))) {
+        await this.start(dir, state, restoredVersion, { ...restored, port: await freePort(), pid: null });
+      }
+      state.live = restoredVersion;
+      state.previous = null;
+      state.lastRollback = { restoredVersion, rolledBackVersion };
+      writeState(dir, state); // The router follows this write; then the bad version can go.
+      await ensureRouter(dir, router.port);
+      await this.stopVersion(dir, state, rolledBackVersion);
+      writeState(dir, state);
+      return { endpoint: url(router.port), restoredVersion, rolledBackVersion };
+    });
+  }
+
+  /**
+   * Stops a version unless it is live: a candidate that won and was promoted is no longer a
+   * candidate, and cleanup after a failed pipeline must never take production down. The previous
+   * version keeps its record (pid null) so that rollback can start it again.
+   */
+  async stop(req: { deploymentName: string; version: string }): Promise<{ stopped: boolean }> {
+    const dir = this.dir(req.deploymentName);
+    return withLock(dir, async () => {
+      const state = readState(dir);
+      if (state.live === req.version) return { stopped: false };
+      const record = state.versions[req.version];
+      const stopped = await this.stopVersion(dir, state, req.version);
+      if (state.previous === req.version && record) state.versions[req.version] = { ...record, pid: null };
+      writeState(dir, state);
+      return { stopped };
+    });
+  }
+
+  private async stopVersion(dir: string, state: DeploymentState, version: string): Promise<boolean> {
+    const record = state.versions[version];
+    const running = isOurs(record?.pid, this.tag(dir, version));
+    if (running) await stopGroup(record!.pid!);
+    delete state.versions[version];
+    return running;
+  }
+
+  async status(req: { deploymentName: string }): Promise<DeploymentStatus> {
+    const dir = this.dir(req.deploymentName);
+    const state = readState(dir);
+    const router = readRouter(dir);
+    const routerUp = router !== null && (await routerHealthy(dir, router, router.port));
+    const versions = await Promise.all(
+      Object.entries(state.versions).map(async ([version, r]) => {
+        const running = isOurs(r.pid, this.tag(dir, version)) && (await probe(url(r.port) + r.serve.healthPath));
+        return { version, endpoint: running ? url(r.port) : null, running, port: r.port, pid: r.pid };
+      }),
+    );
+    return { deploymentName: req.deploymentName, live: state.live, previous: state.previous, stableEndpoint: routerUp ? url(router.port) : null, versions };
+  }
+
+  /** Stops the router and every version, and forgets the deployment (logs stay). For tests and teardown. */
+  async stopAll(req: { deploymentName: string }): Promise<void> {
+    const dir = this.dir(req.deploymentName);
+    await withLock(dir, async () => {
+      await stopRouter(dir);
+      const state = readState(dir);
+      for (const version of Object.keys(state.versions)) await this.stopVersion(dir, state, version);
+      removeSafe(statePath(dir));
+    });
+  }
+}

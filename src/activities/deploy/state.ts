@@ -1,0 +1,110 @@
+// On-disk state of one local deployment. The router process reads the same file, so every write
+// is atomic (write a temp file, then rename) and the file stays small.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, openSync, closeSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeployError, type ServeConfig } from './target.js';
+import { isAlive } from './processes.js';
+
+export interface VersionRecord {
+  port: number;
+  /** Null once stopped but kept (the previous version), so a rollback can start it again. */
+  pid: number | null;
+  artifactPath: string;
+  logFile: string;
+  serve: ServeConfig;
+  env: Record<string, string>;
+}
+
+export interface DeploymentState {
+  live: string | null;
+  previous: string | null;
+  /** The last rollback's outcome, so a retried rollback activity returns it instead of failing. */
+  lastRollback: { restoredVersion: string; rolledBackVersion: string } | null;
+  versions: Record<string, VersionRecord>;
+}
+
+export interface RouterRecord {
+  pid: number;
+  port: number;
+}
+
+export function deploymentDir(stateDir: string, deploymentName: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(deploymentName)) {
+    throw new DeployError('InvalidDeploymentName', `deployment name ${JSON.stringify(deploymentName)}: expected letters, digits, ".", "_" or "-" (max 128)`, { deploymentName });
+  }
+  return path.join(path.resolve(stateDir), 'deployments', deploymentName);
+}
+
+export const statePath = (dir: string) => path.join(dir, 'state.json');
+export const routerPath = (dir: string) => path.join(dir, 'router.json');
+/** Versions are free text (MLflow numbers, tags); keep file names tame. */
+export const logPath = (dir: string, version: string) => path.join(dir, 'logs', `${version.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
+
+const EMPTY: DeploymentState = { live: null, previous: null, lastRollback: null, versions: {} };
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Writes JSON so that a concurrent reader sees the old file or the new one, never half of either. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+export const readState = (dir: string): DeploymentState => readJson<DeploymentState>(statePath(dir)) ?? structuredClone(EMPTY);
+export const writeState = (dir: string, state: DeploymentState) => writeJsonAtomic(statePath(dir), state);
+export const readRouter = (dir: string): RouterRecord | null => readJson<RouterRecord>(routerPath(dir));
+
+/**
+ * Runs `fn` holding the deployment's lock file. A retried activity may overlap an attempt that is
+ * still running in the same or another worker; the lock keeps their read-modify-write of the state
+ * apart. A lock whose holder died is taken over.
+ */
+export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  mkdirSync(dir, { recursive: true });
+  const lock = path.join(dir, 'lock');
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSafe(lock));
+      if (holder > 0 && !isAlive(holder)) removeSafe(lock);
+      else await sleep(50);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    removeSafe(lock);
+  }
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function removeSafe(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Already gone.
+  }
+}

@@ -1,0 +1,112 @@
+// The deploy target contract. Local processes implement it today; a GitOps target (commit the
+// version to a deployment repo) or a KServe target (patch an InferenceService) can implement the
+// same calls later, so the workflow never learns how a version is actually served.
+
+/** How to start a model server for one version: the spec's `serve` block, with durations in ms. */
+export interface ServeConfig {
+  /** argv; `{model}` becomes the artifact path and `{port}` the port chosen for this version. */
+  command: string[];
+  cwd: string;
+  healthPath: string;
+  startupTimeoutMs: number;
+}
+
+export interface CandidateRequest {
+  /** Stable across retries: derived from the pipeline (workflow id / model name), never random. */
+  deploymentName: string;
+  version: string;
+  artifactPath: string;
+  serve: ServeConfig;
+  env?: Record<string, string>;
+}
+
+export interface CandidateEndpoint {
+  /** Base URL of this version alone (not the stable endpoint), e.g. for evaluation and smoke tests. */
+  endpoint: string;
+}
+
+export interface PromoteRequest {
+  deploymentName: string;
+  version: string;
+  /** The stable endpoint's port (the spec's `deploy.port`); targets that route elsewhere ignore it. */
+  port: number;
+}
+
+export interface PromoteResult {
+  /** The stable URL that always reaches the live version. */
+  endpoint: string;
+  /** What was live before; on an idempotent re-promote, the same answer as the first call. */
+  previousVersion: string | null;
+}
+
+export interface RollbackResult {
+  endpoint: string;
+  restoredVersion: string;
+  rolledBackVersion: string;
+}
+
+export interface VersionStatus {
+  version: string;
+  endpoint: string | null;
+  running: boolean;
+}
+
+export interface DeploymentStatus {
+  deploymentName: string;
+  live: string | null;
+  previous: string | null;
+  stableEndpoint: string | null;
+  versions: VersionStatus[];
+}
+
+/**
+ * A place versions run. Every call converges on a desired state and is safe to repeat: a retried
+ * Temporal activity calls it again with the same input and must get the same outcome.
+ */
+export interface DeployTarget {
+  readonly kind: string;
+  /** Ensures `version` runs and answers health; returns its own endpoint. */
+  ensureCandidate(req: CandidateRequest): Promise<CandidateEndpoint>;
+  /** Ensures the stable endpoint serves `version`, keeping the version it replaces ready for rollback. */
+  promote(req: PromoteRequest): Promise<PromoteResult>;
+  /** Ensures the stable endpoint serves the previous version again and stops the current one. */
+  rollback(req: { deploymentName: string }): Promise<RollbackResult>;
+  /** Ensures a version that is not live is no longer running; the live version is left alone. */
+  stop(req: { deploymentName: string; version: string }): Promise<{ stopped: boolean }>;
+  status(req: { deploymentName: string }): Promise<DeploymentStatus>;
+}
+
+export type DeployErrorType =
+  | 'ModelServerFailedToStart'
+  | 'NoPreviousVersion'
+  | 'VersionNotDeployed'
+  | 'StablePortInUse'
+  | 'InvalidDeploymentName'
+  | 'RouterFailedToStart';
+
+/** Failures that are not worth retrying as-is; the activity layer maps them onto ApplicationFailure types. */
+const NON_RETRYABLE: ReadonlySet<DeployErrorType> = new Set([
+  'ModelServerFailedToStart',
+  'NoPreviousVersion',
+  'VersionNotDeployed',
+  'StablePortInUse',
+  'InvalidDeploymentName',
+]);
+
+/** A deploy failure with a stable `type` (branch on it, never on the message) and JSON details. */
+export class DeployError extends Error {
+  readonly code: string;
+  constructor(
+    readonly type: DeployErrorType,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = type;
+    this.code = `SLIPWAY_${type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
+  }
+
+  get nonRetryable(): boolean {
+    return NON_RETRYABLE.has(this.type);
+  }
+}

@@ -1,0 +1,129 @@
+// The evaluation harness: sends every dataset row to an OpenAI-compatible endpoint at a set
+// concurrency (temperature 0), scores the answers, and measures latency and throughput. Per-row
+// results go to a JSONL file; only a small summary (with the file's path and digest) is returned,
+// because it travels through workflow history.
+import path from 'node:path';
+import { z } from 'zod';
+import { LatencyHistogram } from '../../quality/histogram.js';
+import { loadDataset, type DatasetRow } from './dataset.js';
+import { EvalError } from './errors.js';
+import { ChatClient, type ChatOutcome } from './http.js';
+import { watchMemory } from './memory.js';
+import { ResultsWriter } from './results.js';
+import type { EvalErrorKind, EvalHooks, EvalSummary, EvaluateOptions } from './types.js';
+
+export type { EvalHooks, EvalProgress, EvalSummary, EvaluateOptions } from './types.js';
+
+const OptionsSchema = z.object({
+  endpoint: z.url({ protocol: /^https?$/ }),
+  concurrency: z.number().int().min(1).max(1024),
+  requestTimeoutMs: z.number().int().positive(),
+  maxRetries: z.number().int().min(0).max(20),
+  datasetPath: z.string().min(1),
+  outputDir: z.string().min(1),
+  metricsUrl: z.url({ protocol: /^https?$/ }).optional(),
+});
+
+/**
+ * Runs one evaluation. Rejects with EvalError `DATASET_INVALID` (a bad row, named by file:line,
+ * before any request), `ENDPOINT_UNREACHABLE` (every row failed to connect), or the signal's
+ * reason when `hooks.signal` aborts (requests in flight are aborted, the partial file removed).
+ */
+export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}): Promise<EvalSummary> {
+  const checked = OptionsSchema.safeParse(opts);
+  if (!checked.success) {
+    const i = checked.error.issues[0];
+    throw new EvalError('INVALID_OPTIONS', `${i?.path.join('.')}: ${i?.message.replace(/^Invalid input: /, '')}`);
+  }
+  const { signal, onProgress } = hooks;
+  const dataset = await loadDataset(opts.datasetPath);
+  signal?.throwIfAborted();
+
+  const name = opts.runName ?? `eval-${dataset.digest.slice(7, 19)}-${Date.now()}`;
+  const writer = await ResultsWriter.open(opts.outputDir, name);
+  if (writer.finalPath === path.resolve(opts.datasetPath)) {
+    await writer.discard();
+    throw new EvalError('INVALID_OPTIONS', `the results file would overwrite the dataset ${opts.datasetPath}: choose another outputDir or runName`);
+  }
+  const client = new ChatClient(opts.endpoint, { connections: opts.concurrency, timeoutMs: opts.requestTimeoutMs, maxRetries: opts.maxRetries });
+  const onAbort = () => client.abortAll();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const memory = opts.metricsUrl ? await watchMemory(opts.metricsUrl) : null;
+  try {
+    const model = opts.model ?? (await client.discoverModel());
+    const rows = dataset.rows;
+    const histogram = new LatencyHistogram();
+    const errors: Partial<Record<EvalErrorKind, number>> = {};
+    let [next, done, correct, attempts, failed] = [0, 0, 0, 0, 0];
+
+    const record = (index: number, row: DatasetRow, out: ChatOutcome) => {
+      attempts += out.attempts;
+      // Latency counts answers and timeouts (a timeout is the slowest kind of answer); an error
+      // status or a refused connection says nothing about how fast the model answers.
+      if (out.status === 200 || out.error === 'timeout') histogram.record(out.latencyMs);
+      const score = out.content !== undefined ? row.score(out.content) : { correct: false, reason: out.detail };
+      if (out.error) {
+        errors[out.error] = (errors[out.error] ?? 0) + 1;
+        failed += 1;
+      }
+      if (score.correct) correct += 1;
+      done += 1;
+      writer.add(index, {
+        line: row.line,
+        ...(row.id !== undefined && { id: row.id }),
+        correct: score.correct,
+        ...(score.reason !== undefined && { reason: score.reason }),
+        output: out.content ?? null,
+        expected: row.expected,
+        status: out.status,
+        ...(out.error && { error: out.error }),
+        latency_ms: round(out.latencyMs, 3),
+        attempts: out.attempts,
+      });
+      onProgress?.({ done, total: rows.length, errors: failed });
+    };
+
+    const worker = async () => {
+      while (next < rows.length && !signal?.aborted) {
+        const index = next++;
+        const row = rows[index] as DatasetRow;
+        const body = JSON.stringify({ model, messages: row.messages, temperature: 0, ...(row.maxTokens && { max_tokens: row.maxTokens }) });
+        record(index, row, await client.complete(body, signal));
+      }
+    };
+
+    const started = performance.now();
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency, rows.length) }, worker));
+    const seconds = (performance.now() - started) / 1000;
+    signal?.throwIfAborted();
+    if ((errors.network ?? 0) === rows.length) {
+      throw new EvalError('ENDPOINT_UNREACHABLE', `no row reached ${opts.endpoint} (${rows.length} network errors)`);
+    }
+    const resultsDigest = await writer.finish();
+    return {
+      accuracy: round(correct / rows.length, 6),
+      total: rows.length,
+      correct,
+      latency_p50_ms: round(histogram.percentile(0.5), 3),
+      latency_p95_ms: round(histogram.percentile(0.95), 3),
+      latency_p99_ms: round(histogram.percentile(0.99), 3),
+      requests_per_second: round(attempts / seconds, 2),
+      errors,
+      retries: attempts - rows.length,
+      memory_gb: memory ? await memory.stop() : null,
+      resultsPath: writer.finalPath,
+      resultsDigest,
+      datasetDigest: dataset.digest,
+      cached: false,
+    };
+  } catch (err) {
+    await writer.discard();
+    throw err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await memory?.stop();
+    await client.close();
+  }
+}
+
+const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;

@@ -1,0 +1,149 @@
+// The evaluation's HTTP client: one undici Pool per endpoint (keep-alive, one connection per
+// concurrent request), a deadline per attempt, and bounded retries with exponential back-off and
+// jitter on 408/429/5xx and network errors. Timeouts are not retried: a slow answer is what the
+// evaluation measures, and re-sending it would hide the tail and add load to a struggling server.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import type { EvalErrorKind } from './types.js';
+
+/** The chat-completions URL for an endpoint given as origin, `…/v1` or the full URL. */
+export function chatUrl(endpoint: string): URL {
+  const url = new URL(endpoint);
+  const path = url.pathname.replace(/\/+$/, '');
+  if (path.endsWith('/chat/completions')) return url;
+  url.pathname = path.endsWith('/v1') ? `${path}/chat/completions` : `${path}/v1/chat/completions`;
+  return url;
+}
+
+export interface ChatOutcome {
+  /** HTTP status of the last attempt; null when none arrived. */
+  status: number | null;
+  /** The answer, when the last attempt returned 200 with a non-empty string. */
+  content?: string;
+  error?: EvalErrorKind;
+  detail?: string;
+  /** Duration of the last attempt. */
+  latencyMs: number;
+  attempts: number;
+}
+
+const BACKOFF_BASE_MS = 100;
+const BACKOFF_CAP_MS = 5_000;
+const RETRY_AFTER_CAP_MS = 30_000;
+
+export class ChatClient {
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly inflight = new Set<AbortController>();
+
+  constructor(
+    endpoint: string,
+    private readonly opts: { connections: number; timeoutMs: number; maxRetries: number },
+  ) {
+    const url = chatUrl(endpoint);
+    this.path = url.pathname + url.search;
+    // undici's own phase timeouts sit past ours so that only our whole-attempt deadline fires.
+    const slack = opts.timeoutMs + 1_000;
+    this.pool = new Pool(url.origin, { connections: opts.connections, pipelining: 1, headersTimeout: slack, bodyTimeout: slack, keepAliveTimeout: 30_000 });
+  }
+
+  /** The first model id the server lists, for servers (vLLM) that require a model name. */
+  async discoverModel(): Promise<string | undefined> {
+    try {
+      const res = await this.pool.request({ method: 'GET', path: this.path.replace(/chat\/completions.*$/, 'models'), signal: AbortSignal.timeout(5_000) });
+      const json = (await res.body.json()) as { data?: Array<{ id?: unknown }> };
+      const id = json.data?.[0]?.id;
+      return typeof id === 'string' ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Sends one chat request, retrying what is transient; rejects only when `signal` aborts. */
+  async complete(body: string, signal?: AbortSignal): Promise<ChatOutcome> {
+    for (let attempt = 0; ; attempt++) {
+      const { outcome, retryable, retryAfterMs } = await this.attempt(body, signal);
+      if (!retryable || attempt >= this.opts.maxRetries) return { ...outcome, attempts: attempt + 1 };
+      const window = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
+      // Equal jitter: at least half the window, so retries spread out yet still back off.
+      const wait = Math.max(window / 2 + Math.random() * (window / 2), Math.min(retryAfterMs ?? 0, RETRY_AFTER_CAP_MS));
+      try {
+        await sleep(wait, undefined, { signal });
+      } catch {
+        throw signal?.reason ?? new Error('aborted');
+      }
+    }
+  }
+
+  /** Aborts every request in flight (used when the evaluation is cancelled). */
+  abortAll(): void {
+    for (const c of this.inflight) c.abort();
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+
+  private async attempt(body: string, signal?: AbortSignal) {
+    const controller = new AbortController();
+    this.inflight.add(controller);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.opts.timeoutMs);
+    const started = performance.now();
+    const done = (outcome: Omit<ChatOutcome, 'attempts' | 'latencyMs'>, retryable = false, retryAfterMs?: number) => ({
+      outcome: { ...outcome, latencyMs: performance.now() - started },
+      retryable,
+      retryAfterMs,
+    });
+    try {
+      const res = await this.pool.request({ method: 'POST', path: this.path, headers: { 'content-type': 'application/json' }, body, signal: controller.signal });
+      const text = await res.body.text();
+      const status = res.statusCode;
+      if (status === 200) return done(parseAnswer(text, status));
+      const detail = `HTTP ${status}: ${text.slice(0, 200)}`;
+      const retryable = status >= 500 || status === 408 || status === 429;
+      return done({ status, error: status >= 500 ? 'http_5xx' : 'http_4xx', detail }, retryable, retryAfter(res.headers['retry-after']));
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (timedOut || isUndiciTimeout(err)) return done({ status: null, error: 'timeout', detail: `no answer within ${this.opts.timeoutMs} ms` });
+      return done({ status: null, error: 'network', detail: describe(err) }, true);
+    } finally {
+      clearTimeout(timer);
+      this.inflight.delete(controller);
+    }
+  }
+}
+
+function parseAnswer(text: string, status: number): Omit<ChatOutcome, 'attempts' | 'latencyMs'> {
+  let content: unknown;
+  try {
+    content = (JSON.parse(text) as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message?.content;
+  } catch {
+    return { status, error: 'invalid_response', detail: 'response body is not JSON' };
+  }
+  if (typeof content !== 'string') return { status, error: 'invalid_response', detail: 'no choices[0].message.content' };
+  if (content.trim() === '') return { status, error: 'empty', detail: 'empty content' };
+  return { status, content };
+}
+
+function retryAfter(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return seconds * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+const isUndiciTimeout = (err: unknown) => {
+  const code = (err as { code?: string }).code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
+};
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string } };
+  return [e.code ?? e.cause?.code, e.message].filter(Boolean).join(': ') || String(err);
+}

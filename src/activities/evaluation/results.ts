@@ -1,0 +1,62 @@
+// Writes per-row results as JSONL in dataset order (answers arrive out of order at concurrency > 1)
+// and hashes exactly the bytes written. The file appears under its final name only when complete,
+// so a retried activity never reads a half-written artifact.
+import { createHash } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { once } from 'node:events';
+
+const FLUSH_BYTES = 64 * 1024;
+
+export class ResultsWriter {
+  private readonly pending = new Map<number, string>();
+  private nextIndex = 0;
+  private buffer = '';
+  private readonly hash = createHash('sha256');
+
+  private constructor(
+    readonly finalPath: string,
+    private readonly tmpPath: string,
+    private readonly stream: WriteStream,
+  ) {}
+
+  static async open(dir: string, name: string): Promise<ResultsWriter> {
+    await mkdir(dir, { recursive: true });
+    const finalPath = path.resolve(dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`);
+    const tmpPath = `${finalPath}.${process.pid}.tmp`;
+    return new ResultsWriter(finalPath, tmpPath, createWriteStream(tmpPath));
+  }
+
+  /** Adds row `index`'s record; it is written once every earlier row has been. */
+  add(index: number, record: object): void {
+    this.pending.set(index, JSON.stringify(record) + '\n');
+    for (let line = this.pending.get(this.nextIndex); line !== undefined; line = this.pending.get(this.nextIndex)) {
+      this.pending.delete(this.nextIndex++);
+      this.buffer += line;
+    }
+    if (this.buffer.length >= FLUSH_BYTES) this.flush();
+  }
+
+  /** Closes the file under its final name and returns its `sha256:` digest. */
+  async finish(): Promise<string> {
+    this.flush();
+    this.stream.end();
+    await once(this.stream, 'close');
+    await rename(this.tmpPath, this.finalPath);
+    return `sha256:${this.hash.digest('hex')}`;
+  }
+
+  /** Drops the partial file (cancelled or failed run). */
+  async discard(): Promise<void> {
+    this.stream.destroy();
+    await rm(this.tmpPath, { force: true });
+  }
+
+  private flush(): void {
+    if (!this.buffer) return;
+    this.hash.update(this.buffer);
+    this.stream.write(this.buffer);
+    this.buffer = '';
+  }
+}

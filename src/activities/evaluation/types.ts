@@ -1,0 +1,96 @@
+// Inputs and results of the evaluation and smoke activities. Everything here is small and
+// JSON-serialisable: per-row results travel as a file path plus a digest, never as payload.
+
+export interface EvaluateOptions {
+  /** Base URL of an OpenAI-compatible server (`http://host:port`, `…/v1` or the full chat URL). */
+  endpoint: string;
+  /** Model name sent in each request; when absent, the first id from `GET /v1/models`. */
+  model?: string;
+  /** JSONL dataset: `{"prompt"|"messages", "expected", "scorer"?}` per line. */
+  datasetPath: string;
+  concurrency: number;
+  /** Deadline for one attempt, from send to the whole body read. */
+  requestTimeoutMs: number;
+  /** Retries per row after the first attempt, on 408/429/5xx and network errors. */
+  maxRetries: number;
+  /** Where the per-row results JSONL is written. */
+  outputDir: string;
+  /** Prometheus endpoint of the serving process, read for peak memory. */
+  metricsUrl?: string;
+  /** Artifact file name (without `.jsonl`); the same name overwrites, so reruns are idempotent. */
+  runName?: string;
+}
+
+/** Final failure kinds of a row (after retries). */
+export type EvalErrorKind = 'http_5xx' | 'http_4xx' | 'timeout' | 'network' | 'empty' | 'invalid_response';
+
+export interface EvalSummary {
+  accuracy: number;
+  total: number;
+  correct: number;
+  latency_p50_ms: number;
+  latency_p95_ms: number;
+  latency_p99_ms: number;
+  /** HTTP attempts (retries included) per second of wall time between first send and last answer. */
+  requests_per_second: number;
+  /** Rows that failed, by kind; kinds with no failures are absent. */
+  errors: Partial<Record<EvalErrorKind, number>>;
+  retries: number;
+  /** Peak memory of the serving process in GiB, when a metrics URL was given and readable. */
+  memory_gb: number | null;
+  resultsPath: string;
+  /** `sha256:<hex>` of the results file. */
+  resultsDigest: string;
+  /** `sha256:<hex>` of the dataset file's bytes. */
+  datasetDigest: string;
+  cached: boolean;
+}
+
+export interface EvalProgress {
+  done: number;
+  total: number;
+  errors: number;
+}
+
+export interface EvalHooks {
+  onProgress?(p: EvalProgress): void;
+  /** Aborting stops dispatch and aborts the requests in flight; runEvaluation then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export type EvaluateModelInput = Omit<EvaluateOptions, 'outputDir' | 'runName'> & {
+  /** Identity of the model artifact; with it, an identical evaluation is served from the cache. */
+  modelDigest?: string;
+  /** Names the artifact idempotently, e.g. `<workflowId>-<variant>`. */
+  runKey: string;
+};
+
+export interface SmokeCase {
+  prompt: string;
+  max_tokens: number;
+}
+
+export interface SmokeInput {
+  endpoint: string;
+  model?: string;
+  /** Defaults to DEFAULT_SMOKE_CASES from the spec. */
+  cases?: SmokeCase[];
+  /** Per case; defaults to 30 s. */
+  timeoutMs?: number;
+}
+
+export interface SmokeCaseResult {
+  prompt: string;
+  status: number | null;
+  latency_ms: number;
+  ok: boolean;
+  error?: string;
+  content_preview?: string;
+}
+
+export interface SmokeReport {
+  passed: boolean;
+  cases: SmokeCaseResult[];
+  /** The first failing case and why, e.g. `"Hello": empty content`. */
+  failure?: string;
+}

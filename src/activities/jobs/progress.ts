@@ -1,0 +1,70 @@
+// Folds a launch's protocol events into what the activity heartbeats and returns.
+import type { ArtifactEvent, CheckpointEvent, JobEvent, ProgressEvent, ResumedEvent } from './backend.js';
+import type { LossPoint, TrainHeartbeat } from './types.js';
+
+export const MAX_LOSS_POINTS = 200;
+
+/** Evenly spaced points of `points`, first and last included, at most `max` of them. */
+export function downsample<T>(points: T[], max = MAX_LOSS_POINTS): T[] {
+  if (points.length <= max) return points.slice();
+  const out: T[] = [];
+  for (let i = 0; i < max; i++) out.push(points[Math.round((i * (points.length - 1)) / (max - 1))] as T);
+  return out;
+}
+
+export class TrainProgress {
+  step: number | null = null;
+  loss: number | null = null;
+  checkpoint: string | null;
+  checkpointStep: number | null;
+  resumedStep: number | null = null;
+  artifact: ArtifactEvent | null = null;
+  readonly losses: LossPoint[] = [];
+
+  /** `resume` seeds the checkpoint, so a retry that dies before its first checkpoint still
+   * heartbeats the one it resumed from, and the attempt after it does not start over. */
+  constructor(resume: { checkpoint: string; step: number | null } | null) {
+    this.checkpoint = resume?.checkpoint ?? null;
+    this.checkpointStep = resume?.step ?? null;
+  }
+
+  /** Applies one event; returns true when it changes what a heartbeat would carry. */
+  apply(event: JobEvent): boolean {
+    switch (event.type) {
+      case 'progress': {
+        const e = event as ProgressEvent;
+        this.step = e.step;
+        if (e.loss !== undefined) {
+          this.loss = e.loss;
+          this.losses.push({ step: e.step, loss: e.loss });
+        }
+        return true;
+      }
+      case 'checkpoint': {
+        const e = event as CheckpointEvent;
+        this.checkpoint = e.path;
+        this.checkpointStep = e.step;
+        return true;
+      }
+      case 'resumed':
+        this.resumedStep = (event as ResumedEvent).step;
+        this.step ??= this.resumedStep;
+        return true;
+      case 'artifact':
+        this.artifact = event as ArtifactEvent;
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  heartbeat(): TrainHeartbeat {
+    return { step: this.step, loss: this.loss, checkpoint: this.checkpoint, checkpointStep: this.checkpointStep };
+  }
+
+  /** The artifact's `final_loss` metric when it reports one, else the last progress loss. */
+  finalLoss(): number | null {
+    const reported = this.artifact?.metrics?.final_loss;
+    return typeof reported === 'number' && Number.isFinite(reported) ? reported : this.loss;
+  }
+}

@@ -1,0 +1,157 @@
+// The `trainModel` activity: runs a training job through a JobBackend, heartbeats its progress,
+// resumes from the last heartbeated checkpoint on a retry, and reuses cached artifacts.
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { JobLaunchError, paramsToFlags, parseEventLine, type JobBackend, type JobHandle, type JobStatus } from './backend.js';
+import { digestData, lookupTrainCache, recordTrainCache, sha256File, trainCacheKey, type DataDigest } from './cache.js';
+import { LocalJobBackend } from './local.js';
+import { downsample, TrainProgress } from './progress.js';
+import type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
+
+export type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
+
+export interface JobActivityDeps {
+  stateDir: string;
+  /** Defaults to a LocalJobBackend under `stateDir`. */
+  backend?: JobBackend;
+  /** How often the job is polled for events and exit (default 250 ms). */
+  pollIntervalMs?: number;
+  /** Heartbeat at least this often, progress or not, so cancellation reaches us (default 3 s). */
+  heartbeatEveryMs?: number;
+}
+
+const PROGRESS_HEARTBEAT_MS = 1000; // heartbeats on progress are throttled to about one a second
+const LOG_TAIL_LINES = 40;
+
+/** Builds the job activities; the worker registers them on the GPU task queue. */
+export function createJobActivities(deps: JobActivityDeps) {
+  const backend = deps.backend ?? new LocalJobBackend({ stateDir: deps.stateDir });
+  const pollMs = deps.pollIntervalMs ?? 250;
+  const keepAliveMs = deps.heartbeatEveryMs ?? 3000;
+
+  /** Polls the job until it exits, heartbeating; on cancellation (or any error) kills it and rethrows. */
+  async function follow(ctx: Context, handle: JobHandle, progress: TrainProgress): Promise<JobStatus> {
+    let cursor = 0;
+    let lastBeat = 0;
+    let changed = true;
+    try {
+      for (;;) {
+        const status = await backend.poll(handle); // before events, so the last read sees all output
+        const events = await backend.events(handle, { from: cursor });
+        cursor += events.length;
+        for (const event of events) changed = progress.apply(event) || changed;
+        const since = Date.now() - lastBeat;
+        if ((changed && since >= PROGRESS_HEARTBEAT_MS) || since >= keepAliveMs) {
+          ctx.heartbeat(progress.heartbeat());
+          lastBeat = Date.now();
+          changed = false;
+        }
+        if (status.state !== 'running') return status;
+        await Promise.race([sleep(pollMs), ctx.cancelled]);
+      }
+    } catch (err) {
+      // Cancellation (workflow cancelled, heartbeat timeout, worker shutdown) or a backend error:
+      // the job must not outlive the attempt that owns it.
+      log.info('stopping training job', { job: handle.name, id: handle.id, reason: String(err) });
+      await backend.cancel(handle).catch((e: unknown) => log.error('could not stop training job', { job: handle.name, error: String(e) }));
+      throw err;
+    }
+  }
+
+  async function failure(handle: JobHandle, name: string, exitCode: number | null, why: string): Promise<ApplicationFailure> {
+    const logTail = (await backend.logs(handle, { tailLines: LOG_TAIL_LINES }).catch(() => ''))
+      .split('\n')
+      .map((l) => (l.length > 500 ? `${l.slice(0, 500)}…` : l));
+    const lastLine = [...logTail].reverse().find((l) => l.trim() && !l.startsWith('[slipway]') && !parseEventLine(l)) ?? '';
+    return ApplicationFailure.create({
+      type: 'TrainingJobFailed',
+      message: `training job ${name} ${why}: ${lastLine}`,
+      details: [{ exitCode, logTail: logTail.join('\n'), logPath: handle.logPath }],
+      nonRetryable: false,
+    });
+  }
+
+  return {
+    /**
+     * Trains a model with the job protocol (see backend.ts). Heartbeats `TrainHeartbeat`; a retry
+     * (attempt > 1 with heartbeat details) resumes from the last heartbeated checkpoint. Throws
+     * `TrainingJobFailed` (retryable; non-retryable when the command cannot start) and
+     * `TrainingDataMissing` (non-retryable).
+     */
+    async trainModel(input: TrainInput): Promise<TrainResult> {
+      const started = Date.now();
+      const ctx = Context.current();
+      const cwd = path.resolve(input.cwd);
+      let data: DataDigest[];
+      try {
+        data = await digestData(cwd, input.data);
+      } catch (err) {
+        throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: `training data unreadable: ${(err as Error).message}`, nonRetryable: true });
+      }
+      const cacheKey = trainCacheKey({ command: input.command, params: input.params, data, codeVersion: input.codeVersion });
+      if (input.useCache) {
+        const hit = await lookupTrainCache(deps.stateDir, cacheKey);
+        if (hit) {
+          log.info('training cache hit: reusing artifact', { job: input.jobName, cacheKey, artifact: hit.artifactPath });
+          return { ...hit, cached: true, durationMs: Date.now() - started };
+        }
+      }
+
+      const resume = resumePoint(ctx.info.attempt, ctx.info.heartbeatDetails as Partial<TrainHeartbeat> | undefined);
+      const progress = new TrainProgress(resume);
+      let handle: JobHandle;
+      try {
+        handle = await backend.launch({
+          name: input.jobName,
+          command: [...input.command, ...paramsToFlags(input.params)],
+          cwd,
+          env: input.env,
+          ...(resume ? { resumeFrom: resume.checkpoint } : {}),
+        });
+      } catch (err) {
+        if (!(err instanceof JobLaunchError)) throw err;
+        throw ApplicationFailure.create({ type: 'TrainingJobFailed', message: err.message, details: [{ exitCode: null, errno: err.errno ?? null }], nonRetryable: err.permanent });
+      }
+      log.info('training job launched', { job: input.jobName, id: handle.id, attempt: ctx.info.attempt, resumeFrom: resume?.checkpoint ?? null, replaced: handle.replaced ?? null });
+
+      const status = await follow(ctx, handle, progress);
+      if (status.exitCode !== 0) {
+        const why = status.exitCode === null ? 'ended without an exit code' : `exited with code ${status.exitCode}`;
+        throw await failure(handle, input.jobName, status.exitCode, why);
+      }
+      if (!progress.artifact) throw await failure(handle, input.jobName, 0, 'exited with code 0 without an artifact event');
+      const artifactPath = path.resolve(cwd, progress.artifact.path);
+      const artifactDigest = await sha256File(artifactPath).catch(() => null);
+      if (!artifactDigest) throw await failure(handle, input.jobName, 0, `reported artifact ${artifactPath}, which cannot be read`);
+      if (resume && progress.resumedStep === null) log.warn('job was given a checkpoint but did not report resuming', { job: input.jobName });
+
+      const result: TrainResult = {
+        artifactPath,
+        artifactDigest,
+        cacheKey,
+        cached: false,
+        resumedFromStep: progress.resumedStep,
+        finalStep: progress.step,
+        finalLoss: progress.finalLoss(),
+        lossByStep: downsample(progress.losses),
+        logPath: handle.logPath,
+        durationMs: Date.now() - started,
+      };
+      await recordTrainCache(deps.stateDir, cacheKey, result);
+      log.info('training job finished', { job: input.jobName, artifact: artifactPath, finalStep: result.finalStep, finalLoss: result.finalLoss });
+      return result;
+    },
+  };
+}
+
+/** The checkpoint a retry resumes from: the last heartbeated one, if the file is still there. */
+function resumePoint(attempt: number, details: Partial<TrainHeartbeat> | undefined): { checkpoint: string; step: number | null } | null {
+  if (attempt <= 1 || typeof details?.checkpoint !== 'string') return null;
+  if (!existsSync(details.checkpoint)) {
+    log.warn('heartbeated checkpoint is gone; starting over', { checkpoint: details.checkpoint });
+    return null;
+  }
+  return { checkpoint: details.checkpoint, step: typeof details.checkpointStep === 'number' ? details.checkpointStep : null };
+}

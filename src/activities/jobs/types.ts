@@ -1,0 +1,51 @@
+// Input, result and heartbeat shapes of the `trainModel` activity. Workflows import these with
+// `import type`, so this file stays free of runtime code.
+
+export type TrainParams = Record<string, string | number | boolean>;
+
+export interface TrainInput {
+  /** Idempotent job name, derived from the workflow id and stage/variant. */
+  jobName: string;
+  command: string[];
+  /** Absolute working directory of the job. */
+  cwd: string;
+  env: Record<string, string>;
+  /** Input files or folders, relative to `cwd`; their sha256 digests go into the cache key. */
+  data: string[];
+  /** Appended to the command as flags (see `paramsToFlags`). */
+  params: TrainParams;
+  /** Version of the training code (a git sha, a package version): part of the cache key. */
+  codeVersion: string;
+  useCache: boolean;
+}
+
+export interface LossPoint {
+  step: number;
+  loss: number;
+}
+
+export interface TrainResult {
+  artifactPath: string;
+  /** sha256 of the artifact file, hex. */
+  artifactDigest: string;
+  cacheKey: string;
+  /** True when an identical earlier run's artifact was reused and nothing ran. */
+  cached: boolean;
+  /** Step the job resumed from (it reported `resumed`), null for a fresh start. */
+  resumedFromStep: number | null;
+  finalStep: number | null;
+  finalLoss: number | null;
+  /** The launch's loss curve, downsampled to at most 200 points (for MLflow). */
+  lossByStep: LossPoint[];
+  logPath: string;
+  durationMs: number;
+}
+
+/** Heartbeat details: what a retry needs to resume instead of starting at step 0. */
+export interface TrainHeartbeat {
+  step: number | null;
+  loss: number | null;
+  /** Path of the last checkpoint the job reported (or the one this attempt resumed from). */
+  checkpoint: string | null;
+  checkpointStep: number | null;
+}

@@ -1,0 +1,36 @@
+// The `slipway` CLI: each command lives in commands/ and returns data; this file only wires them.
+import { Command } from 'commander';
+import { registerDecisionCommands } from './commands/decide.js';
+import { registerDevCommand } from './commands/dev.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerStatusCommands } from './commands/status.js';
+import { registerWorkerCommand } from './commands/worker.js';
+import { describeError, EXIT } from './errors.js';
+
+const program = new Command('slipway')
+  .description('Durable LLM release pipelines on Temporal: train → evaluate → gate → approve → deploy → smoke → monitor')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addHelpText(
+    'after',
+    `
+Exit codes: ${EXIT.ok} ok, ${EXIT.failed} release/check failed, ${EXIT.usage} bad input, ${EXIT.notFound} not found, ${EXIT.refused} refused, ${EXIT.environment} environment not ready.
+
+Example:
+  $ slipway dev                                  # Temporal + UI + MLflow + worker
+  $ slipway run examples/tiny-llm/pipeline.yaml --wait`,
+  );
+
+registerDevCommand(program);
+registerWorkerCommand(program);
+registerRunCommand(program);
+registerStatusCommands(program);
+registerDecisionCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const { message, exitCode } = describeError(err);
+  process.stderr.write(`slipway: ${message}\n`);
+  process.exitCode = exitCode;
+}

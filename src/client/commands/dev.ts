@@ -1,0 +1,68 @@
+import type { Command } from 'commander';
+import { startDevStack } from '../../stack/dev-stack.js';
+import { ExitError, EXIT } from '../errors.js';
+import { bold, printLines } from '../output.js';
+
+interface DevFlags {
+  stateDir: string;
+  temporalPort: string;
+  uiPort: string;
+  mlflowPort: string;
+  mlflow: boolean;
+  worker: boolean;
+  gpus: string;
+}
+
+export function port(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new ExitError(`${flag} ${value}: expected a port number 1-65535`, EXIT.usage);
+  return n;
+}
+
+export function registerDevCommand(program: Command): void {
+  program
+    .command('dev')
+    .description('run the embedded stack in the foreground: Temporal dev server + Web UI, MLflow, and a Slipway worker (Ctrl-C stops all)')
+    .option('--state-dir <dir>', 'where Temporal, MLflow, jobs and deployments keep state', '.slipway')
+    .option('--temporal-port <port>', 'Temporal frontend port', '7233')
+    .option('--ui-port <port>', 'Temporal Web UI port', '8233')
+    .option('--mlflow-port <port>', 'MLflow port', '5000')
+    .option('--no-mlflow', 'do not start MLflow')
+    .option('--no-worker', 'do not start a worker (run `slipway worker` elsewhere)')
+    .option('--gpus <n>', 'GPU jobs the worker runs at once', '1')
+    .addHelpText('after', '\nExample:\n  $ slipway dev\n  $ slipway dev --temporal-port 7300 --ui-port 8300 --mlflow-port 5100')
+    .action(async (flags: DevFlags) => {
+      const stack = await startDevStack({
+        stateDir: flags.stateDir,
+        temporalPort: port(flags.temporalPort, '--temporal-port'),
+        uiPort: port(flags.uiPort, '--ui-port'),
+        mlflowPort: port(flags.mlflowPort, '--mlflow-port'),
+        mlflow: flags.mlflow,
+        worker: flags.worker,
+        gpus: Number(flags.gpus),
+        log: (line) => printLines([`slipway dev: ${line}`]),
+      });
+      printLines([
+        '',
+        bold('Slipway dev stack is up'),
+        `  Temporal:    ${stack.temporal.address} (namespace ${stack.temporal.namespace})`,
+        `  Temporal UI: ${stack.temporal.uiUrl}`,
+        stack.mlflow ? `  MLflow:      ${stack.mlflow.url}` : '  MLflow:      not started (--no-mlflow)',
+        `  Worker:      ${stack.workers ? 'running' : 'not started (--no-worker)'}`,
+        '',
+        'Press Ctrl-C to stop.',
+      ]);
+      let stopping = false;
+      const shutdown = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        printLines([`slipway dev: ${signal} received, stopping...`]);
+        await stack.stop();
+        printLines(['slipway dev: stopped']);
+      };
+      await new Promise<void>((resolve, reject) => {
+        for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => void shutdown(s).then(resolve, reject));
+        stack.running.catch((err: unknown) => void shutdown('worker failure').then(() => reject(err), reject));
+      });
+    });
+}

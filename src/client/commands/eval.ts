@@ -1,0 +1,111 @@
+// `slipway eval`: evaluates an endpoint on a JSONL dataset and prints the summary. Exit 0 when
+// the evaluation ran (judging the numbers is `slipway gate`'s job), 1 when the endpoint could not
+// be reached, 2 for bad input (options, a malformed dataset row).
+import type { Command } from 'commander';
+import { EvalError } from '../../activities/evaluation/errors.js';
+import { runEvaluation } from '../../activities/evaluation/harness.js';
+import type { EvalHooks, EvalSummary, EvaluateOptions } from '../../activities/evaluation/types.js';
+
+/** Runs the evaluation; the CLI's printer and progress line sit on top of this. */
+export async function evalCommand(opts: EvaluateOptions, hooks: EvalHooks = {}): Promise<EvalSummary> {
+  return runEvaluation(opts, hooks);
+}
+
+/** A two-column summary table. */
+export function formatEvalSummary(s: EvalSummary): string {
+  const errors = Object.entries(s.errors).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
+  const rows: Array<[string, string]> = [
+    ['accuracy', `${s.accuracy.toFixed(4)} (${s.correct}/${s.total})`],
+    ['latency p50/p95/p99', `${s.latency_p50_ms.toFixed(1)} / ${s.latency_p95_ms.toFixed(1)} / ${s.latency_p99_ms.toFixed(1)} ms`],
+    ['requests/s', s.requests_per_second.toFixed(1)],
+    ['errors', errors],
+    ['retries', String(s.retries)],
+    ['memory', s.memory_gb === null ? 'unknown (no --metrics-url)' : `${s.memory_gb} GiB`],
+    ['results', `${s.resultsPath} (${s.resultsDigest.slice(0, 19)}…)`],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(20)} ${v}`).join('\n');
+}
+
+interface RawOptions {
+  endpoint?: string;
+  dataset?: string;
+  concurrency: string;
+  timeoutMs: string;
+  retries: string;
+  model?: string;
+  out: string;
+  metricsUrl?: string;
+  json?: boolean;
+}
+
+/** Registers `slipway eval` on a commander program. */
+export function registerEvalCommand(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate an OpenAI-compatible endpoint on a JSONL dataset: accuracy, latency p50/p95/p99, errors')
+    .option('--endpoint <url>', 'base URL of the OpenAI-compatible server')
+    .option('--dataset <file>', 'JSONL rows: {"prompt"|"messages", "expected", "scorer"?}')
+    .option('--concurrency <n>', 'requests in flight', '8')
+    .option('--timeout-ms <ms>', 'timeout per request', '30000')
+    .option('--retries <n>', 'retries per request on 408/429/5xx/network errors', '3')
+    .option('--model <name>', 'model name sent with each request (default: the first of /v1/models)')
+    .option('--out <dir>', 'directory for the per-row results JSONL', '.slipway/eval')
+    .option('--metrics-url <url>', "the server's Prometheus /metrics, for peak memory")
+    .option('--json', 'print the summary as JSON (usable as `slipway gate --metrics`)')
+    .addHelpText('after', '\nExample:\n  $ slipway eval --endpoint http://127.0.0.1:8000 --dataset examples/tiny-llm/eval.jsonl --concurrency 16 --json > metrics.json\n')
+    .action(async (raw: RawOptions) => {
+      const opts = toOptions(raw);
+      if (typeof opts === 'string') return badInput(opts);
+      const progress = process.stderr.isTTY && !raw.json ? progressLine() : undefined;
+      try {
+        const summary = await evalCommand(opts, { onProgress: progress?.update });
+        progress?.clear();
+        process.stdout.write((raw.json ? JSON.stringify(summary, null, 2) : formatEvalSummary(summary)) + '\n');
+      } catch (err) {
+        progress?.clear();
+        if (!(err instanceof EvalError)) throw err;
+        if (err.code === 'ENDPOINT_UNREACHABLE') {
+          process.stderr.write(`slipway eval: ${err.message}\n`);
+          process.exitCode = 1;
+        } else badInput(err.message);
+      }
+    });
+}
+
+function toOptions(raw: RawOptions): EvaluateOptions | string {
+  if (!raw.endpoint) return 'missing --endpoint <url>';
+  if (!raw.dataset) return 'missing --dataset <file>';
+  const ints = { concurrency: Number(raw.concurrency), timeoutMs: Number(raw.timeoutMs), retries: Number(raw.retries) };
+  for (const [flag, min, value] of [['--concurrency', 1, ints.concurrency], ['--timeout-ms', 1, ints.timeoutMs], ['--retries', 0, ints.retries]] as const) {
+    if (!Number.isInteger(value) || value < min) return `${flag}: expected an integer >= ${min}`;
+  }
+  return {
+    endpoint: raw.endpoint,
+    datasetPath: raw.dataset,
+    concurrency: ints.concurrency,
+    requestTimeoutMs: ints.timeoutMs,
+    maxRetries: ints.retries,
+    model: raw.model,
+    outputDir: raw.out,
+    metricsUrl: raw.metricsUrl,
+  };
+}
+
+function badInput(message: string): void {
+  process.stderr.write(`slipway eval: ${message}\n`);
+  process.exitCode = 2;
+}
+
+/** A single self-rewriting stderr line, redrawn at most ten times a second (TTY only). */
+function progressLine() {
+  let last = 0;
+  return {
+    update: (p: { done: number; total: number; errors: number }) => {
+      const now = performance.now();
+      if (now - last < 100 && p.done < p.total) return;
+      last = now;
+      process.stderr.write(`\r\x1b[Kevaluating ${p.done}/${p.total}${p.errors ? ` (${p.errors} errors)` : ''}`);
+    },
+    clear: () => process.stderr.write('\r\x1b[K'),
+  };
+}

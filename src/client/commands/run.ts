@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FINAL_STAGES } from '../../workflows/status.js';
+import { EXIT } from '../errors.js';
+import { formatRelease, isTty, printJson, printLines } from '../output.js';
+import type { ReleaseView, SlipwayClient } from '../slipway-client.js';
+import { loadSpec } from '../spec-file.js';
+import { connectionOptions, withClient, type ConnectionFlags } from './common.js';
+
+interface RunFlags extends ConnectionFlags {
+  release?: string;
+  wait?: boolean;
+  gpuTaskQueue?: string;
+}
+
+/** Validates the spec (nothing starts if it is invalid), then starts or attaches to the release. */
+export async function runRelease(client: SlipwayClient, specFile: string, flags: RunFlags) {
+  const loaded = loadSpec(specFile);
+  const started = await client.start(loaded, { release: flags.release, gpuTaskQueue: flags.gpuTaskQueue });
+  return { ...started, spec: loaded.file, codeVersion: loaded.codeVersion };
+}
+
+/**
+ * Follows a release until it ends, printing each stage change and training progress; returns the
+ * final view. On a TTY, progress rewrites one line; elsewhere each change is a new line.
+ */
+export async function watchRelease(client: SlipwayClient, workflowId: string, print: boolean): Promise<ReleaseView> {
+  let last = '';
+  for (;;) {
+    const view = await client.status(workflowId);
+    const progress = view.progress.find((p) => p.step !== undefined);
+    const line = `[${view.stage}]${progress ? ` ${progress.activity} step ${progress.step}${progress.loss !== undefined ? ` loss ${progress.loss.toFixed(4)}` : ''}` : ''}${
+      view.stage === 'awaiting-approval' ? ` waiting for ${view.approval?.approvers.join(', ')}: slipway approve ${workflowId} --as <you>` : ''
+    }`;
+    if (print && line !== last) {
+      if (isTty) process.stdout.write(`\r\u001b[2K${line}`);
+      else process.stdout.write(`${line}\n`);
+      last = line;
+    }
+    if (view.execution.status !== 'RUNNING' || FINAL_STAGES.has(view.stage)) {
+      if (print && isTty) process.stdout.write('\n');
+      return view.execution.status === 'RUNNING' ? waitClosed(client, workflowId) : view;
+    }
+    await sleep(1000);
+  }
+}
+
+async function waitClosed(client: SlipwayClient, workflowId: string): Promise<ReleaseView> {
+  try {
+    await client.result(workflowId);
+  } catch {
+    // The failure is in the status; the caller reports it.
+  }
+  return client.status(workflowId);
+}
+
+export function exitCodeFor(view: ReleaseView): number {
+  return view.stage === 'completed' ? EXIT.ok : EXIT.failed;
+}
+
+export function registerRunCommand(program: Command): void {
+  connectionOptions(
+    program
+      .command('run')
+      .description('validate a pipeline spec and start its release (a second start of the same release attaches to it)')
+      .argument('<spec>', 'pipeline spec, YAML or JSON')
+      .option('--release <label>', 'release label; the workflow id is release:<model>:<label> (default: digest of spec + code version)')
+      .option('--wait', 'follow the release until it ends, with live stage and training progress')
+      .option('--gpu-task-queue <queue>', 'task queue of the GPU workers', 'slipway-gpu')
+      .option('--json', 'print JSON'),
+  )
+    .addHelpText('after', '\nExample:\n  $ slipway run examples/tiny-llm/pipeline.yaml --wait\n  $ slipway run pipeline.yaml --release v3 --json')
+    .action(async (spec: string, flags: RunFlags) =>
+      withClient(flags, async (client) => {
+        const started = await runRelease(client, spec, flags);
+        if (!flags.json) printLines([`${started.attached ? 'attached to running' : 'started'} ${started.workflowId}`, `follow: slipway status ${started.workflowId}`]);
+        if (!flags.wait) {
+          if (flags.json) printJson(started);
+          return;
+        }
+        const view = await watchRelease(client, started.workflowId, !flags.json);
+        if (flags.json) printJson({ ...started, result: view });
+        else printLines(formatRelease(view));
+        process.exitCode = exitCodeFor(view);
+      }),
+    );
+}

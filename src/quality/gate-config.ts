@@ -1,0 +1,26 @@
+// Parsing of gate inputs (gates.json, metrics files) into what evaluateGate takes, with errors that
+// name the field. Pure: the CLI reads the files, the workflow gets the config from the spec.
+import { GateConfigSchema, type GateConfig, type Metrics } from './gate.js';
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; issues: string[] };
+
+/** Validates a gate config; each issue reads `min_accuracy: expected number, received string`. */
+export function parseGateConfig(raw: unknown): Parsed<GateConfig> {
+  const result = GateConfigSchema.safeParse(raw);
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    issues: result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(config)'}: ${i.message.replace(/^Invalid input: /, '')}`),
+  };
+}
+
+/**
+ * The numeric metrics of a metrics file. Non-numeric fields are ignored, so an evaluation summary
+ * (`slipway eval --json`) is a valid metrics file; a null (e.g. unknown memory) counts as missing.
+ */
+export function parseMetrics(raw: unknown): Parsed<Metrics> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, issues: ['(metrics): expected a JSON object of metric names to numbers'] };
+  const metrics: Metrics = {};
+  for (const [name, value] of Object.entries(raw)) if (typeof value === 'number' && Number.isFinite(value)) metrics[name] = value;
+  return { ok: true, value: metrics };
+}

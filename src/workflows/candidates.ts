@@ -1,0 +1,146 @@
+// Train, serve and evaluate each candidate variant, several at once (bounded by the GPUs).
+import type { EvalSummary } from '../activities/evaluation/harness.js';
+import { evaluateGate } from '../quality/gate.js';
+import { enterStage, nowIso, resolvePath, type RunContext } from './context.js';
+import type { VariantStatus } from './status.js';
+
+type Params = Record<string, string | number | boolean>;
+
+/** Job and deployment names derive from the run, so retries and restarts find the same ones. */
+export function safeName(...parts: string[]): string {
+  return parts.join('-').replace(/[^a-zA-Z0-9._-]/g, '_').slice(0, 120);
+}
+
+/** Runs `fn` over items with at most `limit` at once, deterministically (workflow-safe). */
+async function boundedAll<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+export function gateMetrics(summary: EvalSummary): Record<string, number> {
+  const m: Record<string, number> = {
+    accuracy: summary.accuracy,
+    latency_p50_ms: summary.latency_p50_ms,
+    latency_p95_ms: summary.latency_p95_ms,
+    latency_p99_ms: summary.latency_p99_ms,
+    requests_per_second: summary.requests_per_second,
+  };
+  if (summary.memory_gb !== null) m.memory_gb = summary.memory_gb;
+  return m;
+}
+
+/** Trains, serves and evaluates every variant; returns them with their metrics and gate reports. */
+export async function runCandidates(ctx: RunContext): Promise<VariantStatus[]> {
+  const { spec } = ctx;
+  const variants = spec.evaluate.variants.length ? spec.evaluate.variants : [{ name: 'default', params: {} }];
+  ctx.status.variants = variants.map((v) => ({ name: v.name, stage: 'pending', params: { ...spec.train.params, ...v.params } }));
+  enterStage(ctx, 'training');
+  await boundedAll(ctx.status.variants, spec.evaluate.max_parallel, (v) => runCandidate(ctx, v));
+  return ctx.status.variants;
+}
+
+async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
+  const { spec, input, acts, status } = ctx;
+  const cwd = resolvePath(input.specDir, spec.train.cwd);
+  const jobName = safeName(spec.name, input.release, v.name);
+  const childRun = await startChildRun(ctx, v.name, v.params);
+
+  v.stage = 'training';
+  const trained = await acts.gpu.trainModel({
+    jobName,
+    command: spec.train.command,
+    cwd,
+    env: spec.train.env,
+    data: spec.train.data,
+    params: v.params as Params,
+    codeVersion: input.codeVersion,
+    useCache: spec.train.cache,
+  });
+  Object.assign(v, {
+    artifactPath: trained.artifactPath,
+    artifactDigest: trained.artifactDigest,
+    cachedTraining: trained.cached,
+    resumedFromStep: trained.resumedFromStep,
+    finalLoss: trained.finalLoss,
+  });
+  if (childRun) {
+    const at = new Date().getTime();
+    await acts.mlflow.mlflowLogMetrics({
+      mlflowRunId: childRun,
+      metrics: trained.lossByStep.map((p) => ({ key: 'train_loss', value: p.loss, step: p.step, timestamp: at })),
+    });
+  }
+
+  v.stage = 'serving';
+  if (status.stage === 'training') enterStage(ctx, 'evaluating');
+  const served = await acts.evaluation.deployCandidate({
+    deploymentName: spec.name,
+    version: jobName,
+    artifactPath: trained.artifactPath,
+    serve: {
+      command: spec.serve.command,
+      cwd: resolvePath(input.specDir, spec.serve.cwd),
+      healthPath: spec.serve.health_path,
+      startupTimeoutMs: durationMs(spec.serve.startup_timeout),
+    },
+  });
+  v.endpoint = served.endpoint;
+
+  v.stage = 'evaluating';
+  const summary = await acts.evaluation.evaluateModel({
+    endpoint: served.endpoint,
+    metricsUrl: `${served.endpoint}/metrics`,
+    datasetPath: resolvePath(input.specDir, spec.evaluate.dataset),
+    concurrency: spec.evaluate.concurrency,
+    requestTimeoutMs: spec.evaluate.request_timeout_ms,
+    maxRetries: spec.evaluate.max_retries,
+    modelDigest: trained.artifactDigest,
+    runKey: jobName,
+  });
+  v.metrics = gateMetrics(summary);
+  v.resultsPath = summary.resultsPath;
+  v.gate = evaluateGate(v.metrics, spec.gates, status.champion?.metrics);
+  v.stage = 'done';
+  if (childRun) {
+    const at = new Date().getTime();
+    await acts.mlflow.mlflowLogMetrics({
+      mlflowRunId: childRun,
+      metrics: Object.entries(v.metrics).map(([key, value]) => ({ key: `eval_${key}`, value, step: 0, timestamp: at })),
+    });
+    await acts.mlflow.mlflowSetTags({
+      mlflowRunId: childRun,
+      tags: { 'slipway.artifact_digest': trained.artifactDigest, 'slipway.gate': v.gate.passed ? 'passed' : 'failed', 'slipway.eval_results': summary.resultsPath },
+    });
+    await acts.mlflow.mlflowEndRun({ mlflowRunId: childRun, status: 'FINISHED' });
+  }
+}
+
+async function startChildRun(ctx: RunContext, name: string, params: Params): Promise<string | undefined> {
+  if (!ctx.status.mlflow) return undefined;
+  const { mlflowRunId } = await ctx.acts.mlflow.mlflowStartChildRun({
+    experimentId: ctx.status.mlflow.experimentId,
+    parentRunId: ctx.status.mlflow.runId,
+    name: `candidate-${name}`,
+    key: `${ctx.status.workflowId}/candidate/${name}`,
+    params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])),
+    tags: { 'slipway.variant': name, 'slipway.started_at': nowIso() },
+  });
+  return mlflowRunId;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses the spec's duration strings (already validated by the schema). */
+export function durationMs(d: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(d);
+  if (!m) throw new Error(`invalid duration ${d}`);
+  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+}

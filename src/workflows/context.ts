@@ -1,0 +1,94 @@
+// The state one pipeline run shares between its stages, and the helpers that change it.
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type { PipelineSpec } from '../spec/schema.js';
+import type { PipelineActivities } from './activities.js';
+import type { PipelineStatus, Stage } from './status.js';
+
+export const STAGE_KEY = defineSearchAttributeKey('SlipwayStage', SearchAttributeType.KEYWORD);
+
+export interface ReleaseInput {
+  /** The validated spec, defaults filled in; stored in history so the run is reproducible. */
+  spec: PipelineSpec;
+  /** Absolute directory of the spec file: relative paths in the spec are relative to it. */
+  specDir: string;
+  release: string;
+  /** Git commit (or content digest) of the code the run trains with. */
+  codeVersion: string;
+  gpuTaskQueue?: string;
+  /** Carried across continue-as-new while monitoring. */
+  carried?: CarriedState;
+}
+
+/** Monitoring state that outlives one run of the chain. */
+export interface CarriedState {
+  status: PipelineStatus;
+  previousSnapshot: unknown;
+}
+
+export interface RunContext {
+  input: ReleaseInput;
+  spec: PipelineSpec;
+  status: PipelineStatus;
+  acts: PipelineActivities;
+  /** Set by the rollback signal/update; the running stage acts on it. */
+  rollbackRequest?: { by: string; reason: string };
+}
+
+/** Workflow time (replay-safe: the sandbox's Date is the workflow clock). */
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** Moves the run to a stage: closes the previous stage's timing and updates the search attribute. */
+export function enterStage(ctx: RunContext, stage: Stage): void {
+  const at = nowIso();
+  const current = ctx.status.stages.at(-1);
+  if (current && !current.endedAt) current.endedAt = at;
+  ctx.status.stages.push({ stage, startedAt: at });
+  ctx.status.stage = stage;
+  upsertSearchAttributes([{ key: STAGE_KEY, value: stage }]);
+}
+
+/** Relative spec paths resolve against the spec's directory (no node:path in the sandbox). */
+export function resolvePath(dir: string, p: string): string {
+  if (p.startsWith('/')) return p;
+  const joined = `${dir}/${p}`.split('/');
+  const out: string[] = [];
+  for (const part of joined) {
+    if (part === '..') out.pop();
+    else if (part !== '.' && part !== '') out.push(part);
+  }
+  return `/${out.join('/')}`;
+}
+
+export function initialStatus(input: ReleaseInput): PipelineStatus {
+  return {
+    workflowId: workflowInfo().workflowId,
+    pipeline: input.spec.name,
+    model: input.spec.model.name,
+    release: input.release,
+    stage: 'starting',
+    stages: [],
+    variants: [],
+    invalidMessages: [],
+  };
+}
+
+/** Sends a notification when the spec asks for it; a failed webhook never fails the run. */
+export async function notify(ctx: RunContext, event: string, text: string, fields?: Record<string, string>): Promise<void> {
+  if (!ctx.spec.notify) return;
+  try {
+    await ctx.acts.notify.notify({
+      event,
+      text,
+      fields,
+      pipeline: ctx.spec.name,
+      workflowId: ctx.status.workflowId,
+      webhookEnv: ctx.spec.notify.webhook_env,
+    });
+  } catch (err) {
+    // Already logged by the activity; notifications are best effort by design.
+    if (isCancellation(err)) throw err;
+  }
+}

@@ -1,0 +1,36 @@
+// Signals, updates and the status query of the release pipeline, beside the workflow that handles them.
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { PipelineStatus } from './status.js';
+
+/**
+ * The approval payload. Approvers send it from the Web UI's "Send Signal" as JSON, e.g.
+ * `{"approver": "alice", "reason": "eval looks good"}`, or from `slipway approve`.
+ */
+export const DecisionInputSchema = z
+  .object({
+    approver: z.string().trim().min(1, 'approver is required: who is deciding'),
+    reason: z.string().max(2000).default(''),
+  })
+  .strict();
+export type DecisionInput = z.input<typeof DecisionInputSchema>;
+
+export const RollbackInputSchema = z
+  .object({
+    requestedBy: z.string().trim().min(1, 'requestedBy is required: who orders the rollback'),
+    reason: z.string().max(2000).default(''),
+  })
+  .strict();
+export type RollbackInput = z.input<typeof RollbackInputSchema>;
+
+/** For the Web UI (fire-and-forget): invalid or unauthorised payloads are recorded and ignored. */
+export const approveSignal = defineSignal<[DecisionInput]>('approve');
+export const rejectSignal = defineSignal<[DecisionInput]>('reject');
+export const rollbackSignal = defineSignal<[RollbackInput]>('rollback');
+
+/** For the CLI: the validator refuses bad or unauthorised requests with a reason, before history. */
+export const approveUpdate = defineUpdate<PipelineStatus, [DecisionInput]>('approveRelease');
+export const rejectUpdate = defineUpdate<PipelineStatus, [DecisionInput]>('rejectRelease');
+export const rollbackUpdate = defineUpdate<PipelineStatus, [RollbackInput]>('rollbackRelease');
+
+export const statusQuery = defineQuery<PipelineStatus>('status');

@@ -1,0 +1,90 @@
+// Watching production after a deploy: sample metrics, count breaches, roll back when told or needed.
+import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import type { Snapshot } from '../activities/metrics/prometheus.js';
+import { durationMs } from './candidates.js';
+import { enterStage, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
+import type { releasePipeline } from './release-pipeline.js';
+
+/** Samples per run before continuing as new: keeps each history small however long the monitor. */
+export const SAMPLES_PER_RUN = 100;
+
+export type MonitorOutcome = { rolledBack: false } | { rolledBack: true };
+
+/**
+ * Samples production metrics every interval for the spec's duration. A sample breaches when the
+ * endpoint is unhealthy, or its error rate or p99 is over the limit; after N consecutive breaches,
+ * or an operator's order, it rolls back.
+ */
+export async function monitor(ctx: RunContext, previous: Snapshot | null): Promise<MonitorOutcome> {
+  const { spec, status } = ctx;
+  const deployment = status.deployment;
+  if (!deployment) throw new Error('monitor needs a deployment');
+  const m = spec.monitor;
+  status.monitor ??= { elapsedMs: 0, durationMs: durationMs(m.duration), samples: 0, breaches: 0, consecutiveBreaches: 0, continuedAsNew: 0 };
+  const mon = status.monitor;
+  if (status.stage !== 'monitoring') enterStage(ctx, 'monitoring');
+  const interval = durationMs(m.interval);
+  let samplesThisRun = 0;
+
+  while (mon.elapsedMs < mon.durationMs) {
+    const wait = Math.min(interval, mon.durationMs - mon.elapsedMs);
+    if (await condition(() => ctx.rollbackRequest !== undefined, wait)) break;
+    mon.elapsedMs += wait;
+    const sample = await ctx.acts.sample.sampleProductionMetrics({ endpoint: deployment.endpoint, previous });
+    previous = sample.snapshot ?? previous;
+    mon.samples += 1;
+    samplesThisRun += 1;
+    const w = sample.window;
+    mon.lastWindow = { requests: w?.requests ?? 0, errorRate: w?.errorRate ?? 0, latencyP99Ms: w?.latencyP99Ms ?? null, healthy: sample.healthy, reason: sample.reason };
+    const breach = !sample.healthy || (w !== null && w.requests > 0 && (w.errorRate > m.max_error_rate || (w.latencyP99Ms ?? 0) > m.max_latency_p99_ms));
+    mon.consecutiveBreaches = breach ? mon.consecutiveBreaches + 1 : 0;
+    if (breach) mon.breaches += 1;
+    if (mon.consecutiveBreaches >= m.breaches_to_rollback) {
+      ctx.rollbackRequest = { by: 'system:monitor', reason: breachReason(mon.consecutiveBreaches, mon.lastWindow) };
+      break;
+    }
+    if (mon.elapsedMs < mon.durationMs && (samplesThisRun >= SAMPLES_PER_RUN || workflowInfo().continueAsNewSuggested)) {
+      await condition(allHandlersFinished);
+      mon.continuedAsNew += 1;
+      const next: ReleaseInput = { ...ctx.input, carried: { status, previousSnapshot: previous } };
+      await continueAsNew<typeof releasePipeline>(next);
+    }
+  }
+  if (ctx.rollbackRequest) {
+    await rollback(ctx);
+    return { rolledBack: true };
+  }
+  return { rolledBack: false };
+}
+
+function breachReason(n: number, w: NonNullable<RunContext['status']['monitor']>['lastWindow']): string {
+  if (!w) return `${n} consecutive breaches`;
+  if (!w.healthy) return `${n} consecutive breaches: endpoint unhealthy (${w.reason ?? 'no answer'})`;
+  return `${n} consecutive breaches: error rate ${w.errorRate.toFixed(3)}, p99 ${w.latencyP99Ms ?? 'n/a'} ms over ${w.requests} requests`;
+}
+
+/** Switches the stable endpoint back to the previous version and moves MLflow's champion back. */
+export async function rollback(ctx: RunContext): Promise<void> {
+  const { status, acts, spec } = ctx;
+  const request = ctx.rollbackRequest ?? { by: 'system', reason: 'rollback' };
+  const result = await acts.deploy.rollbackDeployment({ deploymentName: spec.name });
+  const previousModelVersion = status.deployment?.previousModelVersion;
+  if (status.mlflow && previousModelVersion) {
+    await acts.mlflow.mlflowRollback({ modelName: spec.model.name, toVersion: previousModelVersion });
+  }
+  status.rollback = {
+    by: request.by,
+    at: nowIso(),
+    reason: request.reason,
+    automatic: request.by.startsWith('system:'),
+    restoredVersion: result.restoredVersion,
+  };
+  if (status.mlflow) {
+    await acts.mlflow.mlflowSetTags({
+      mlflowRunId: status.mlflow.runId,
+      tags: { 'slipway.rollback.by': request.by, 'slipway.rollback.reason': request.reason, 'slipway.rollback.at': status.rollback.at },
+    });
+  }
+  enterStage(ctx, 'rolled-back');
+  await notify(ctx, 'rolled-back', `Release ${status.workflowId} was rolled back to ${result.restoredVersion} by ${request.by}: ${request.reason}`);
+}

@@ -1,0 +1,285 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { evaluateGate, formatGateReport } from '../quality/gate.js';
+import { PipelineSpecSchema, formatSpecIssues } from '../spec/schema.js';
+import { pipelineActivities, DEFAULT_GPU_TASK_QUEUE } from './activities.js';
+import { awaitApproval, decisionRefusal, recordDecision } from './approval.js';
+import { runCandidates, safeName } from './candidates.js';
+import { enterStage, initialStatus, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
+import {
+  approveSignal,
+  approveUpdate,
+  DecisionInputSchema,
+  rejectSignal,
+  rejectUpdate,
+  rollbackSignal,
+  rollbackUpdate,
+  RollbackInputSchema,
+  statusQuery,
+} from './messages.js';
+import { monitor, rollback } from './monitor.js';
+import { FINAL_STAGES, type Decision, type PipelineStatus, type VariantStatus } from './status.js';
+import type { Snapshot } from '../activities/metrics/prometheus.js';
+
+export type { ReleaseInput } from './context.js';
+
+export interface ReleaseResult {
+  status: 'completed' | 'rejected' | 'rolled-back';
+  workflowId: string;
+  release: string;
+  deployedVersion?: string;
+  modelVersion?: string;
+  approval?: Decision;
+  report: PipelineStatus;
+}
+
+/**
+ * The release pipeline: train → evaluate → gate → approve → deploy → smoke → monitor.
+ * One run per release (`release:<model>:<release>`); the `status` query shows every stage.
+ */
+export async function releasePipeline(input: ReleaseInput): Promise<ReleaseResult> {
+  const parsed = PipelineSpecSchema.safeParse(input.spec);
+  if (!parsed.success) {
+    throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `invalid spec: ${formatSpecIssues(parsed.error).join('; ')}` });
+  }
+  const spec = parsed.data;
+  const ctx: RunContext = {
+    input,
+    spec,
+    status: input.carried?.status ?? initialStatus(input),
+    acts: pipelineActivities(spec, input.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE),
+  };
+  registerHandlers(ctx);
+
+  try {
+    if (input.carried) return await finishMonitoring(ctx, input.carried.previousSnapshot as Snapshot | null);
+    return await runStages(ctx);
+  } catch (err) {
+    await CancellationScope.nonCancellable(() => closeOnError(ctx, err));
+    throw err;
+  }
+}
+
+async function runStages(ctx: RunContext): Promise<ReleaseResult> {
+  const { spec, status, acts, input } = ctx;
+  if (spec.mlflow.enabled) {
+    status.mlflow = await startTracking(ctx);
+    const champion = await acts.mlflow.mlflowGetChampion({ modelName: spec.model.name });
+    status.champion = champion ? { version: champion.version, metrics: champion.metrics } : null;
+  }
+  const variants = await runCandidates(ctx);
+
+  enterStage(ctx, 'gating');
+  const winner = pickWinner(variants);
+  const best = winner ?? variants[0];
+  status.gate = best?.gate;
+  status.metrics = best?.metrics;
+  if (status.mlflow && best?.gate) {
+    await acts.mlflow.mlflowLogText({ mlflowRunId: status.mlflow.runId, artifactPath: 'gate-report.txt', text: formatGateReport(best.gate) });
+  }
+  if (!winner) {
+    enterStage(ctx, 'gate-failed');
+    await stopCandidates(ctx, variants, undefined);
+    const report = variants.map((v) => `${v.name}:\n${v.gate ? formatGateReport(v.gate) : v.error}`).join('\n\n');
+    await notify(ctx, 'gate-failed', `Release ${status.workflowId} failed the quality gate.\n${report}`);
+    await endTracking(ctx, 'FAILED', { 'slipway.outcome': 'gate-failed' });
+    throw ApplicationFailure.create({ type: 'GateFailed', nonRetryable: true, message: `quality gate failed:\n${report}`, details: [status.gate] });
+  }
+  status.selectedVariant = winner.name;
+  await stopCandidates(ctx, variants, winner);
+
+  const decision = await awaitApproval(ctx);
+  if (status.mlflow && spec.approval?.required) {
+    await acts.mlflow.mlflowSetTags({
+      mlflowRunId: status.mlflow.runId,
+      tags: { 'slipway.approval.decision': decision.decision, 'slipway.approval.by': decision.by, 'slipway.approval.at': decision.at, 'slipway.approval.reason': decision.reason },
+    });
+  }
+  if (decision.decision === 'rejected') {
+    enterStage(ctx, 'rejected');
+    await stopCandidates(ctx, [winner], undefined);
+    await endTracking(ctx, 'FINISHED', { 'slipway.outcome': 'rejected' });
+    return result(ctx, 'rejected');
+  }
+
+  enterStage(ctx, 'deploying');
+  const version = candidateVersion(ctx, winner);
+  const promoted = await acts.deploy.promoteVersion({ deploymentName: spec.name, version, port: spec.deploy.port });
+  status.deployment = { version, endpoint: promoted.endpoint, previousVersion: promoted.previousVersion };
+  if (status.mlflow) {
+    const { version: modelVersion } = await acts.mlflow.mlflowRegisterModelVersion({
+      modelName: spec.model.name,
+      source: `file://${winner.artifactPath}`,
+      mlflowRunId: status.mlflow.runId,
+      workflowId: status.workflowId,
+    });
+    const { previousChampion } = await acts.mlflow.mlflowPromote({ modelName: spec.model.name, version: modelVersion });
+    Object.assign(status.deployment, { modelVersion, previousModelVersion: previousChampion });
+  }
+  await notify(ctx, 'deployed', `Release ${status.workflowId} is live at ${promoted.endpoint} (version ${version}).`);
+  if (ctx.rollbackRequest) return rolledBack(ctx);
+
+  enterStage(ctx, 'smoke-testing');
+  const smoke = await acts.evaluation.smokeTest({ endpoint: promoted.endpoint, cases: spec.smoke.cases, timeoutMs: spec.smoke.timeout_ms });
+  status.smoke = { passed: smoke.passed, failure: smoke.failure };
+  if (!smoke.passed) {
+    ctx.rollbackRequest ??= { by: 'system:smoke', reason: `smoke test failed: ${smoke.failure ?? 'unknown'}` };
+  }
+  return finishMonitoring(ctx, null);
+}
+
+async function finishMonitoring(ctx: RunContext, previous: Snapshot | null): Promise<ReleaseResult> {
+  if (ctx.rollbackRequest) return rolledBack(ctx);
+  const outcome = await monitor(ctx, previous);
+  if (outcome.rolledBack) return finish(ctx, 'rolled-back');
+  enterStage(ctx, 'completed');
+  return finish(ctx, 'completed');
+}
+
+async function rolledBack(ctx: RunContext): Promise<ReleaseResult> {
+  await rollback(ctx);
+  return finish(ctx, 'rolled-back');
+}
+
+async function finish(ctx: RunContext, outcome: ReleaseResult['status']): Promise<ReleaseResult> {
+  await endTracking(ctx, 'FINISHED', { 'slipway.outcome': outcome });
+  await condition(allHandlersFinished);
+  return result(ctx, outcome);
+}
+
+function result(ctx: RunContext, outcome: ReleaseResult['status']): ReleaseResult {
+  return {
+    status: outcome,
+    workflowId: ctx.status.workflowId,
+    release: ctx.input.release,
+    deployedVersion: ctx.status.deployment?.version,
+    modelVersion: ctx.status.deployment?.modelVersion,
+    approval: ctx.status.approval?.decision,
+    report: ctx.status,
+  };
+}
+
+/** The best candidate that passed the gate: highest accuracy, then lowest p99. */
+function pickWinner(variants: VariantStatus[]): VariantStatus | undefined {
+  return variants
+    .filter((v) => v.gate?.passed)
+    .sort((a, b) => (b.metrics?.accuracy ?? 0) - (a.metrics?.accuracy ?? 0) || (a.metrics?.latency_p99_ms ?? 0) - (b.metrics?.latency_p99_ms ?? 0))[0];
+}
+
+/** A candidate's deployment version: the same name its training job had. */
+function candidateVersion(ctx: RunContext, v: VariantStatus): string {
+  return safeName(ctx.spec.name, ctx.input.release, v.name);
+}
+
+async function stopCandidates(ctx: RunContext, variants: VariantStatus[], keep: VariantStatus | undefined): Promise<void> {
+  for (const v of variants) {
+    if (v === keep || !v.endpoint) continue;
+    await ctx.acts.deploy.stopCandidate({ deploymentName: ctx.spec.name, version: candidateVersion(ctx, v) });
+  }
+}
+
+async function startTracking(ctx: RunContext): Promise<{ experimentId: string; runId: string }> {
+  const { spec, input } = ctx;
+  const res = await ctx.acts.mlflow.mlflowStartPipelineRun({
+    experimentName: spec.mlflow.experiment ?? spec.name,
+    pipelineName: spec.name,
+    workflowId: ctx.status.workflowId,
+    runId: workflowInfo().runId,
+    specParams: { release: input.release, model: spec.model.name, train_command: spec.train.command.join(' '), ...stringParams(spec.train.params) },
+    codeVersion: input.codeVersion,
+    specJson: JSON.stringify(spec),
+  });
+  return { experimentId: res.experimentId, runId: res.mlflowRunId };
+}
+
+function stringParams(params: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [`train.${k}`, String(v)]));
+}
+
+async function endTracking(ctx: RunContext, state: 'FINISHED' | 'FAILED' | 'KILLED', tags: Record<string, string>): Promise<void> {
+  if (!ctx.status.mlflow) return;
+  await ctx.acts.mlflow.mlflowSetTags({ mlflowRunId: ctx.status.mlflow.runId, tags });
+  await ctx.acts.mlflow.mlflowEndRun({ mlflowRunId: ctx.status.mlflow.runId, status: state });
+}
+
+/** Marks the run failed or cancelled, stops candidate servers and closes the MLflow run. */
+async function closeOnError(ctx: RunContext, err: unknown): Promise<void> {
+  if (FINAL_STAGES.has(ctx.status.stage)) return;
+  const cancelled = isCancellation(err);
+  ctx.status.error = err instanceof Error ? err.message : String(err);
+  enterStage(ctx, cancelled ? 'cancelled' : 'failed');
+  try {
+    await stopCandidates(ctx, ctx.status.variants, undefined);
+    await endTracking(ctx, cancelled ? 'KILLED' : 'FAILED', { 'slipway.outcome': ctx.status.stage });
+    if (!cancelled) await notify(ctx, 'failed', `Release ${ctx.status.workflowId} failed: ${ctx.status.error}`);
+  } catch (cleanupErr) {
+    log.warn('cleanup after failure did not finish', { error: String(cleanupErr) });
+  }
+}
+
+function registerHandlers(ctx: RunContext): void {
+  setHandler(statusQuery, () => ctx.status);
+
+  const onDecision = (decision: Decision['decision']) => (raw: unknown) => {
+    const payload = DecisionInputSchema.safeParse(raw);
+    if (!payload.success) return invalid(ctx, decision === 'approved' ? 'approve' : 'reject', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+    recordDecision(ctx, decision, payload.data.approver, payload.data.reason);
+  };
+  setHandler(approveSignal, onDecision('approved'));
+  setHandler(rejectSignal, onDecision('rejected'));
+
+  const validateDecision = (raw: unknown) => {
+    const payload = DecisionInputSchema.parse(raw);
+    const refusal = decisionRefusal(ctx, payload.approver);
+    if (refusal) throw new Error(refusal);
+  };
+  setHandler(approveUpdate, (raw) => (onDecision('approved')(raw), ctx.status), { validator: validateDecision });
+  setHandler(rejectUpdate, (raw) => (onDecision('rejected')(raw), ctx.status), { validator: validateDecision });
+
+  setHandler(rollbackSignal, (raw) => {
+    const payload = RollbackInputSchema.safeParse(raw);
+    if (!payload.success) return invalid(ctx, 'rollback', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+    const refusal = rollbackRefusal(ctx, payload.data.requestedBy);
+    if (refusal) return invalid(ctx, 'rollback', refusal);
+    ctx.rollbackRequest ??= { by: payload.data.requestedBy, reason: payload.data.reason };
+  });
+  setHandler(
+    rollbackUpdate,
+    async (raw) => {
+      const payload = RollbackInputSchema.parse(raw);
+      ctx.rollbackRequest ??= { by: payload.requestedBy, reason: payload.reason };
+      await condition(() => ctx.status.stage === 'rolled-back' || ctx.status.stage === 'failed');
+      return ctx.status;
+    },
+    {
+      validator: (raw) => {
+        const refusal = rollbackRefusal(ctx, RollbackInputSchema.parse(raw).requestedBy);
+        if (refusal) throw new Error(refusal);
+      },
+    },
+  );
+}
+
+/** Rollback needs something deployed, and a requester who is an approver or operator. */
+function rollbackRefusal(ctx: RunContext, who: string): string | undefined {
+  const stage = ctx.status.stage;
+  if (!['deploying', 'smoke-testing', 'monitoring'].includes(stage)) return `nothing to roll back in stage ${stage}`;
+  const allowed = [...(ctx.spec.approval?.approvers ?? []), ...(ctx.spec.approval?.escalate_to ?? []), ...ctx.spec.operators];
+  if (allowed.length && !allowed.includes(who)) return `${who} may not roll back this release (allowed: ${allowed.join(', ')})`;
+  if (ctx.rollbackRequest) return `a rollback was already requested by ${ctx.rollbackRequest.by}`;
+  return undefined;
+}
+
+function invalid(ctx: RunContext, name: string, error: string): void {
+  log.warn('ignored an invalid message', { name, error });
+  ctx.status.invalidMessages.push({ name, at: nowIso(), error });
+  if (ctx.status.invalidMessages.length > 50) ctx.status.invalidMessages.shift();
+}

@@ -1,0 +1,103 @@
+// The pipeline's status: what the `status` query returns, what continue-as-new carries over, and
+// the value of the SlipwayStage search attribute.
+import type { GateReport } from '../quality/gate.js';
+
+export const STAGES = [
+  'starting',
+  'training',
+  'evaluating',
+  'gating',
+  'awaiting-approval',
+  'deploying',
+  'smoke-testing',
+  'monitoring',
+  'completed',
+  'gate-failed',
+  'rejected',
+  'rolled-back',
+  'failed',
+  'cancelled',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface StageTiming {
+  stage: Stage;
+  startedAt: string;
+  endedAt?: string;
+}
+
+export interface VariantStatus {
+  name: string;
+  stage: 'pending' | 'training' | 'serving' | 'evaluating' | 'done' | 'failed';
+  params: Record<string, string | number | boolean>;
+  artifactPath?: string;
+  artifactDigest?: string;
+  cachedTraining?: boolean;
+  resumedFromStep?: number | null;
+  finalLoss?: number | null;
+  endpoint?: string;
+  metrics?: Record<string, number>;
+  resultsPath?: string;
+  gate?: GateReport;
+  error?: string;
+}
+
+export interface Decision {
+  decision: 'approved' | 'rejected';
+  by: string;
+  at: string;
+  reason: string;
+}
+
+export interface ApprovalStatus {
+  approvers: string[];
+  deadline?: string;
+  escalated: boolean;
+  decision?: Decision;
+  /** Decisions that did not count (not an approver, or too late), kept for the audit trail. */
+  refused: Array<{ by: string; at: string; reason: string }>;
+}
+
+export interface RollbackRecord {
+  by: string;
+  at: string;
+  reason: string;
+  automatic: boolean;
+  restoredVersion: string | null;
+}
+
+export interface MonitorStatus {
+  elapsedMs: number;
+  durationMs: number;
+  samples: number;
+  breaches: number;
+  consecutiveBreaches: number;
+  lastWindow?: { requests: number; errorRate: number; latencyP99Ms: number | null; healthy: boolean; reason?: string };
+  continuedAsNew: number;
+}
+
+export interface PipelineStatus {
+  workflowId: string;
+  pipeline: string;
+  model: string;
+  release: string;
+  stage: Stage;
+  stages: StageTiming[];
+  variants: VariantStatus[];
+  selectedVariant?: string;
+  metrics?: Record<string, number>;
+  champion?: { version: string; metrics: Record<string, number> } | null;
+  gate?: GateReport;
+  approval?: ApprovalStatus;
+  deployment?: { version: string; endpoint: string; previousVersion: string | null; modelVersion?: string; previousModelVersion?: string | null };
+  smoke?: { passed: boolean; failure?: string };
+  monitor?: MonitorStatus;
+  rollback?: RollbackRecord;
+  mlflow?: { experimentId: string; runId: string };
+  /** Signals whose payload failed validation: recorded, never fatal. */
+  invalidMessages: Array<{ name: string; at: string; error: string }>;
+  error?: string;
+}
+
+/** Stages after which the run is over. */
+export const FINAL_STAGES: ReadonlySet<Stage> = new Set(['completed', 'gate-failed', 'rejected', 'rolled-back', 'failed', 'cancelled']);

@@ -1,0 +1,67 @@
+// trainModel across worker crashes and cancellation, with real subprocesses: a retry resumes
+// from the heartbeated checkpoint and kills the dead worker's orphan; cancelling kills the job.
+import { CancelledFailure } from '@temporalio/common';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { paramsToFlags, type CheckpointEvent } from '../../src/activities/jobs/backend.js';
+import { LocalJobBackend } from '../../src/activities/jobs/local.js';
+import { createJobActivities, type TrainHeartbeat } from '../../src/activities/jobs/train.js';
+import { activityEnv, fixtureInput, isRunning, pidGone, runActivity, removeTempDirs, tempDir, waitFor } from './support.js';
+
+afterAll(removeTempDirs);
+
+describe('trainModel retries and cancellation', () => {
+  it('a retry kills the orphaned job and resumes from the heartbeated checkpoint', async () => {
+    const stateDir = tempDir();
+    const input = fixtureInput(stateDir, { params: { steps: 40, 'step-ms': 20, 'checkpoint-every': 4 } });
+    // Attempt 1 on a worker that then dies: its job keeps running as an orphan.
+    const dead = new LocalJobBackend({ stateDir });
+    const orphan = await dead.launch({ name: input.jobName, command: [...input.command, ...paramsToFlags(input.params)], cwd: input.cwd, env: {} });
+    let ckpt: CheckpointEvent | undefined;
+    await waitFor(async () => (ckpt = (await dead.events(orphan)).find((e): e is CheckpointEvent => e.type === 'checkpoint')) !== undefined, 'a checkpoint');
+    const lastHeartbeat: TrainHeartbeat = { step: ckpt!.step + 1, loss: 0.5, checkpoint: ckpt!.path, checkpointStep: ckpt!.step };
+
+    // Attempt 2 on a fresh worker, with attempt 1's last heartbeat.
+    const { env, logs, heartbeats } = activityEnv({ attempt: 2, heartbeatDetails: lastHeartbeat });
+    const result = await runActivity(env, createJobActivities({ stateDir }).trainModel, input);
+
+    expect(pidGone(Number(orphan.id))).toBe(true);
+    expect(result).toMatchObject({ resumedFromStep: 4, finalStep: 40, cached: false });
+    expect(result.lossByStep[0]?.step).toBe(5);
+    expect(logs.find((l) => l.message === 'training job launched')?.meta).toMatchObject({ attempt: 2, resumeFrom: ckpt!.path, replaced: orphan.id });
+    // Until attempt 2 writes its own checkpoint it keeps heartbeating the one it resumed from.
+    expect(heartbeats[0]).toMatchObject({ checkpoint: ckpt!.path, checkpointStep: 4 });
+    const log = readFileSync(result.logPath, 'utf8');
+    expect(log).toContain(`resume-from=${ckpt!.path}`);
+    expect(log).toContain('counting-job: starting at step 4 of 40');
+  });
+
+  it('starts over when the heartbeated checkpoint no longer exists', async () => {
+    const stateDir = tempDir();
+    const gone = path.join(stateDir, 'ckpt-000008.json');
+    const { env, logs } = activityEnv({ attempt: 3, heartbeatDetails: { step: 9, loss: 1, checkpoint: gone, checkpointStep: 8 } });
+    const result = await runActivity(env, createJobActivities({ stateDir }).trainModel, fixtureInput(stateDir, { params: { steps: 3, 'step-ms': 1 } }));
+    expect(result).toMatchObject({ resumedFromStep: null, finalStep: 3 });
+    expect(logs.some((l) => l.level === 'WARN' && l.message.includes('checkpoint is gone'))).toBe(true);
+  });
+
+  it('cancelling the activity kills the job process group and rethrows the CancelledFailure', async () => {
+    const stateDir = tempDir();
+    const input = fixtureInput(stateDir, { params: { steps: 100_000, 'step-ms': 10, grandchild: true } });
+    const { env, heartbeats } = activityEnv();
+    const running = env.run(createJobActivities({ stateDir, heartbeatEveryMs: 500 }).trainModel, input).then(() => null, (e: unknown) => e);
+    await waitFor(() => heartbeats.some((h) => (h as TrainHeartbeat).step !== null), 'a progress heartbeat');
+
+    const jobDir = path.join(stateDir, 'jobs', input.jobName);
+    const { pid } = JSON.parse(readFileSync(path.join(jobDir, 'job.pid'), 'utf8')) as { pid: number };
+    const events = readFileSync(path.join(jobDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; pid?: number });
+    const grandchild = events.find((e) => e.type === 'grandchild')?.pid ?? 0;
+    expect(isRunning(pid) && isRunning(grandchild)).toBe(true);
+
+    env.cancel();
+    expect(await running).toBeInstanceOf(CancelledFailure);
+    expect(pidGone(pid)).toBe(true);
+    expect(isRunning(grandchild)).toBe(false);
+  });
+});

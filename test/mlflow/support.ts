@@ -1,0 +1,53 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ApplicationFailure, type ActivityFunction } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, type LogEntry } from '@temporalio/worker';
+import { findTool } from '../../src/stack/tools.js';
+
+/** What activities logged in this test file (kept off the console; tests may assert on it). */
+export const activityLogs: LogEntry[] = [];
+
+/** Runs an activity inside a real activity context (MockActivityEnvironment). */
+export function runActivity<P, R>(fn: ActivityFunction<[P], R>, input: P): Promise<R> {
+  const logger = new DefaultLogger('DEBUG', (entry) => activityLogs.push(entry));
+  return new MockActivityEnvironment(undefined, { logger }).run(fn, input);
+}
+
+/** Awaits a promise that must reject with an ApplicationFailure, and returns it. */
+export async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ApplicationFailure) return err;
+    throw new Error(`expected an ApplicationFailure, got ${String(err)}`, { cause: err });
+  }
+  throw new Error('expected the call to fail, it succeeded');
+}
+
+/**
+ * Runs a snippet with MLflow's official Python client (`client` is `mlflow.MlflowClient()`,
+ * `args` is sys.argv[1:]) against `trackingUri`; the snippet assigns `out`, printed as JSON.
+ */
+export async function pythonMlflow(trackingUri: string, snippet: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<unknown> {
+  const script = [
+    'import json, sys',
+    'from mlflow import MlflowClient',
+    'client = MlflowClient()',
+    'args = sys.argv[1:]',
+    snippet,
+    'print("@@JSON@@" + json.dumps(out, default=str))',
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(findTool('python'), ['-c', script, ...args], {
+    env: { ...process.env, ...env, MLFLOW_TRACKING_URI: trackingUri },
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = stdout.split('\n').find((l) => l.startsWith('@@JSON@@'));
+  if (!line) throw new Error(`the Python client printed no result:\n${stdout}`);
+  return JSON.parse(line.slice('@@JSON@@'.length));
+}
+
+/** A name no other test run has used on this server. */
+export function unique(prefix: string): string {
+  return `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,139 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { runEvaluation } from '../../src/activities/evaluation/harness.js';
+import type { EvaluateOptions } from '../../src/activities/evaluation/types.js';
+import { startFakeModelServer, type FakeModelServer } from '../support/openai-server.js';
+import { tempDir, totalRequests, writeDataset } from './support/dataset.js';
+import { startDelayServer } from './support/delay-server.js';
+
+let server: FakeModelServer;
+const dir = tempDir();
+const opts = (datasetPath: string, more: Partial<EvaluateOptions> = {}): EvaluateOptions => ({
+  endpoint: server.url,
+  datasetPath,
+  concurrency: 4,
+  requestTimeoutMs: 5_000,
+  maxRetries: 3,
+  outputDir: path.join(dir, 'out'),
+  ...more,
+});
+
+beforeAll(async () => {
+  server = await startFakeModelServer({ answers: { 'What is 2+2?': '4', 'Capital of France?': 'Paris', 'Pi to two places?': '3.14', 'Largest ocean?': 'Atlantic' } });
+});
+afterAll(async () => server?.close());
+
+const reset = () => {
+  Object.assign(server.behaviour, { delayMs: 0, failCount: 0, failStatus: 500, emptyContent: false, alwaysFail: false });
+  server.counts.clear();
+};
+
+describe('runEvaluation', () => {
+  it('scores a known dataset: accuracy, per-row results file and digests', async () => {
+    reset();
+    const file = writeDataset(dir, 'known.jsonl', [
+      { prompt: 'What is 2+2?', expected: '4' },
+      { prompt: 'Capital of France?', expected: 'paris', scorer: { type: 'exact_match', case_sensitive: false } },
+      { prompt: 'Pi to two places?', expected: 3.14159, scorer: { type: 'numeric', tolerance: 0.01 } },
+      { prompt: 'Largest ocean?', expected: 'Pacific' }, // the server says Atlantic: wrong
+      { messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }], expected: '^echo', scorer: 'regex' },
+    ]);
+    const s = await runEvaluation(opts(file, { runName: 'known', metricsUrl: `${server.url}/metrics` }));
+    expect(s).toMatchObject({ total: 5, correct: 4, accuracy: 0.8, errors: {}, retries: 0, cached: false });
+    expect(s.datasetDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(s.memory_gb).toBeGreaterThan(0); // the fake server exports its own resident memory
+    const lines = readFileSync(s.resultsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; correct: boolean; output: string });
+    expect(lines.map((l) => l.line)).toEqual([1, 2, 3, 4, 5]);
+    expect(lines[3]).toMatchObject({ correct: false, output: 'Atlantic', reason: 'expected "Pacific"' });
+    expect(server.counts.get(200)).toBe(5);
+  });
+
+  it('retries a burst of 5xx, counts the retries, and counts a row whose retries run out', async () => {
+    reset();
+    const file = writeDataset(dir, 'burst.jsonl', [1, 2, 3].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
+    server.behaviour.failCount = 2;
+    const recovered = await runEvaluation(opts(file, { concurrency: 1 }));
+    expect(recovered).toMatchObject({ correct: 3, retries: 2, errors: {} });
+    expect(server.counts.get(500)).toBe(2);
+
+    reset();
+    server.behaviour.failCount = 4; // row 1: first try + 3 retries all fail; row 2 then succeeds
+    const exhausted = await runEvaluation(opts(file, { concurrency: 1 }));
+    expect(exhausted).toMatchObject({ correct: 2, retries: 3, errors: { http_5xx: 1 } });
+  });
+
+  it('does not retry a 4xx, and counts empty answers', async () => {
+    reset();
+    const file = writeDataset(dir, 'fourxx.jsonl', [1, 2].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
+    Object.assign(server.behaviour, { failCount: 1, failStatus: 400 });
+    expect(await runEvaluation(opts(file, { concurrency: 1 }))).toMatchObject({ correct: 1, retries: 0, errors: { http_4xx: 1 } });
+    reset();
+    server.behaviour.emptyContent = true;
+    expect(await runEvaluation(opts(file))).toMatchObject({ correct: 0, retries: 0, errors: { empty: 2 } });
+  });
+
+  it('counts timeouts, without retrying them, and keeps them in the latency tail', async () => {
+    reset();
+    server.behaviour.delayMs = 400;
+    const file = writeDataset(dir, 'slow.jsonl', [1, 2, 3].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
+    const s = await runEvaluation(opts(file, { requestTimeoutMs: 50 }));
+    expect(s).toMatchObject({ correct: 0, retries: 0, errors: { timeout: 3 } });
+    expect(s.latency_p99_ms).toBeGreaterThanOrEqual(50);
+    // The server still answers the abandoned requests later; let it, so the next test counts from zero.
+    await vi.waitFor(() => expect(totalRequests(server.counts)).toBe(3), { timeout: 5_000 });
+  });
+
+  it('fails fast on a malformed row, naming file and line, before sending anything', async () => {
+    reset();
+    const bad = writeDataset(dir, 'bad.jsonl', [{ prompt: 'What is 2+2?', expected: '4' }, '', '{"prompt": "x", "expected": 1', { prompt: 'y' }]);
+    await expect(runEvaluation(opts(bad))).rejects.toMatchObject({ code: 'DATASET_INVALID', message: expect.stringMatching(/bad\.jsonl:3: invalid JSON/) });
+    const noExpected = writeDataset(dir, 'noexp.jsonl', [{ prompt: 'y' }]);
+    await expect(runEvaluation(opts(noExpected))).rejects.toThrow(/noexp\.jsonl:1: missing "expected"/);
+    const badRegex = writeDataset(dir, 'regex.jsonl', [{ prompt: 'a', expected: 'a' }, { prompt: 'y', expected: '(', scorer: 'regex' }]);
+    await expect(runEvaluation(opts(badRegex))).rejects.toThrow(/regex\.jsonl:2: Invalid regular expression/);
+    const both = writeDataset(dir, 'both.jsonl', [{ prompt: 'a', messages: [{ role: 'user', content: 'a' }], expected: 'a' }]);
+    await expect(runEvaluation(opts(both))).rejects.toThrow(/both\.jsonl:1: give exactly one of "prompt" or "messages"/);
+    expect(totalRequests(server.counts)).toBe(0);
+  });
+
+  it('stops sending when the signal aborts, and leaves no partial results file', async () => {
+    reset();
+    server.behaviour.delayMs = 100;
+    const file = writeDataset(dir, 'many.jsonl', Array.from({ length: 200 }, () => ({ prompt: 'What is 2+2?', expected: '4' })));
+    const controller = new AbortController();
+    const outputDir = path.join(dir, 'cancelled');
+    const run = runEvaluation(opts(file, { outputDir, runName: 'cancelled' }), {
+      signal: controller.signal,
+      onProgress: (p) => p.done >= 8 && controller.abort(new Error('stop')),
+    });
+    await expect(run).rejects.toThrow('stop');
+    // The server counts a request when it answers, so let the in-flight ones finish first.
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = totalRequests(server.counts);
+    expect(sent).toBeGreaterThanOrEqual(8);
+    expect(sent).toBeLessThanOrEqual(8 + 4); // at most one more request per worker (4 workers)
+    await new Promise((r) => setTimeout(r, 300));
+    expect(totalRequests(server.counts)).toBe(sent);
+    expect(existsSync(outputDir) ? readdirSync(outputDir) : []).toEqual([]);
+  });
+
+  it("measures p99 within a few percent of the server's own service times", async () => {
+    // Delays spread from 20 to 418 ms; the delay server times each request itself.
+    const delayServer = await startDelayServer();
+    try {
+      const rows = Array.from({ length: 200 }, (_, i) => ({ prompt: `delay:${20 + 2 * ((i * 37) % 200)}`, expected: 'x' }));
+      const s = await runEvaluation(opts(writeDataset(dir, 'delays.jsonl', rows), { endpoint: delayServer.url, concurrency: 8 }));
+      const sorted = [...delayServer.serviceTimes].sort((a, b) => a - b);
+      const exact = (q: number) => sorted[Math.ceil(q * sorted.length) - 1] as number;
+      expect(sorted).toHaveLength(200);
+      for (const [q, measured] of [[0.5, s.latency_p50_ms], [0.95, s.latency_p95_ms], [0.99, s.latency_p99_ms]] as const) {
+        // The client sees the service time plus loopback transfer: never less (bar the 1% bucket error).
+        expect(measured).toBeGreaterThanOrEqual(exact(q) * 0.99);
+        expect(measured).toBeLessThanOrEqual(exact(q) * 1.05);
+      }
+    } finally {
+      await delayServer.close();
+    }
+  });
+});

@@ -1,0 +1,76 @@
+import { PipelineSpecSchema, type PipelineSpec, type PipelineSpecInput } from '../../src/spec/schema.js';
+import type { SlipwayActivities } from '../../src/activities/index.js';
+
+/** A valid spec with small numbers; tests override what they exercise. */
+export function testSpec(overrides: Partial<PipelineSpecInput> = {}): PipelineSpec {
+  return PipelineSpecSchema.parse({
+    name: 'unit-pipeline',
+    model: { name: 'unit-model' },
+    train: { command: ['true'] },
+    serve: { command: ['true'] },
+    evaluate: { dataset: 'eval.jsonl' },
+    mlflow: { enabled: false },
+    monitor: { duration: '1h', interval: '10m' },
+    ...overrides,
+  });
+}
+
+export interface SampleScript {
+  (n: number): { healthy: boolean; requests: number; errorRate: number; latencyP99Ms: number | null };
+}
+
+type Stubbed = Pick<
+  SlipwayActivities,
+  'trainModel' | 'deployCandidate' | 'evaluateModel' | 'stopCandidate' | 'promoteVersion' | 'rollbackDeployment' | 'smokeTest' | 'sampleProductionMetrics' | 'notify'
+>;
+
+/**
+ * TEST DOUBLES for the GPU job, the model servers and production metrics, for tests of workflow
+ * logic only (timers of days, approvals, breaches). The real activities are tested on their own
+ * and end to end against the real servers.
+ */
+export function stubActivities(opts: { accuracy?: number; sample?: SampleScript } = {}) {
+  const calls: string[] = [];
+  const record = (name: string) => calls.push(name);
+  let samples = 0;
+  const activities: Stubbed = {
+    async trainModel(input) {
+      record('trainModel');
+      return { artifactPath: `/models/${input.jobName}.pt`, artifactDigest: 'sha256-test', cacheKey: 'key', cached: false, resumedFromStep: null, finalStep: 10, finalLoss: 0.1, lossByStep: [{ step: 10, loss: 0.1 }], logPath: '/tmp/job.log', durationMs: 5 };
+    },
+    async deployCandidate() {
+      record('deployCandidate');
+      return { endpoint: 'http://127.0.0.1:9', port: 9, pid: 1 };
+    },
+    async evaluateModel() {
+      record('evaluateModel');
+      const accuracy = opts.accuracy ?? 0.92;
+      return { accuracy, total: 100, correct: Math.round(accuracy * 100), latency_p50_ms: 20, latency_p95_ms: 40, latency_p99_ms: 60, requests_per_second: 50, errors: {}, retries: 0, memory_gb: 1, resultsPath: '/tmp/results.jsonl', resultsDigest: 'r', datasetDigest: 'd', cached: false };
+    },
+    async stopCandidate() {
+      record('stopCandidate');
+    },
+    async promoteVersion(input) {
+      record('promoteVersion');
+      return { endpoint: `http://127.0.0.1:${input.port}`, previousVersion: 'v-previous' };
+    },
+    async rollbackDeployment() {
+      record('rollbackDeployment');
+      return { endpoint: 'http://127.0.0.1:8000', restoredVersion: 'v-previous', rolledBackVersion: 'v-new' };
+    },
+    async smokeTest() {
+      record('smokeTest');
+      return { passed: true, cases: [] };
+    },
+    async sampleProductionMetrics() {
+      record('sampleProductionMetrics');
+      const s = (opts.sample ?? (() => ({ healthy: true, requests: 10, errorRate: 0, latencyP99Ms: 30 })))(samples++);
+      return { snapshot: null, healthy: s.healthy, window: { requests: s.requests, errorRate: s.errorRate, latencyP99Ms: s.latencyP99Ms }, reason: s.healthy ? undefined : 'connection refused' };
+    },
+    async notify() {
+      record('notify');
+      return { delivered: true };
+    },
+  };
+  return { activities, calls };
+}
