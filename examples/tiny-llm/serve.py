@@ -59,6 +59,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # stdout is reserved for the JSON protocol
         sys.stderr.write("%s - %s\n" % (self.address_string(), fmt % args))
 
+    def read_body(self):
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            raise BadRequest("invalid Content-Length header")
+        return self.rfile.read(n) if n > 0 else b""
+
     def send_json(self, status, obj, ctype="application/json"):
         data = (obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False)).encode("utf-8")
         self.send_response(status)
@@ -85,12 +92,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         if self.path.split("?", 1)[0] != "/v1/chat/completions":
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                self.read_body()  # drain, so a keep-alive connection stays in sync
+            except BadRequest:
+                self.close_connection = True
             return self.send_error_json(404, f"no route for POST {self.path}", "not_found_error")
         app, t0 = self.server.app, time.time()
         status = 200
         try:
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            raw = self.read_body()
             if app["delay_ms"] > 0:
                 time.sleep(app["delay_ms"] / 1000.0)
             if app["error_rate"] > 0 and random.random() < app["error_rate"]:

@@ -101,7 +101,7 @@ def main():
             ckpt = torch.load(args.resume_from, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unreadable file is bad input
             fail(f"cannot read resume checkpoint {args.resume_from}: not a valid checkpoint ({type(e).__name__})")
-        missing = [k for k in ("model", "optimizer", "step", "args", "sampler_rng") if k not in ckpt]
+        missing = [k for k in ("model", "optimizer", "step", "args", "sampler_rng", "torch_rng") if k not in ckpt]
         if missing:
             fail(f"{args.resume_from} is not a training checkpoint (missing {', '.join(missing)}); "
                  "model.pt holds weights only, resume from a ckpt-*.pt file")

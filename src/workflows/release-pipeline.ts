@@ -8,7 +8,7 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { evaluateGate, formatGateReport } from '../quality/gate.js';
+import { formatGateReport } from '../quality/gate.js';
 import { PipelineSpecSchema, formatSpecIssues } from '../spec/schema.js';
 import { pipelineActivities, DEFAULT_GPU_TASK_QUEUE } from './activities.js';
 import { awaitApproval, decisionRefusal, recordDecision } from './approval.js';
@@ -69,7 +69,7 @@ export async function releasePipeline(input: ReleaseInput): Promise<ReleaseResul
 }
 
 async function runStages(ctx: RunContext): Promise<ReleaseResult> {
-  const { spec, status, acts, input } = ctx;
+  const { spec, status, acts } = ctx;
   if (spec.mlflow.enabled) {
     status.mlflow = await startTracking(ctx);
     const champion = await acts.mlflow.mlflowGetChampion({ modelName: spec.model.name });
@@ -115,9 +115,12 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   const promoted = await acts.deploy.promoteVersion({ deploymentName: spec.name, version, port: spec.deploy.port });
   status.deployment = { version, endpoint: promoted.endpoint, previousVersion: promoted.previousVersion };
   if (status.mlflow) {
+    // The registry only takes sources inside a run's artifacts: upload the model there first.
+    const fileName = winner.artifactPath?.split('/').at(-1) ?? 'model';
+    await acts.mlflow.mlflowLogFile({ mlflowRunId: status.mlflow.runId, artifactPath: `model/${fileName}`, localPath: winner.artifactPath ?? '' });
     const { version: modelVersion } = await acts.mlflow.mlflowRegisterModelVersion({
       modelName: spec.model.name,
-      source: `file://${winner.artifactPath}`,
+      source: `runs:/${status.mlflow.runId}/model`,
       mlflowRunId: status.mlflow.runId,
       workflowId: status.workflowId,
     });

@@ -1,13 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { BATCH_LIMITS, splitBatch } from '../../src/activities/mlflow/batch.js';
 import { MlflowClient, mlflowConfigFromEnv } from '../../src/activities/mlflow/client.js';
 import { MlflowError } from '../../src/activities/mlflow/errors.js';
-import { unique } from './support.js';
+import { unique, withTempFile } from './support.js';
 
 const client = () => new MlflowClient({ trackingUri: inject('mlflowUrl') });
 
@@ -50,10 +47,8 @@ describe('MlflowClient against a real mlflow server', () => {
   it('uploads artifacts through the proxied artifact API and reads them back', async () => {
     const c = client();
     const run = await c.createRun({ experimentId: await c.getOrCreateExperiment(unique('exp')) });
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'slipway-mlflow-')), 'report.bin');
     const bytes = Buffer.from([0, 1, 2, 250, 255, 10, 13]);
-    writeFileSync(file, bytes);
-    await c.logArtifact(run.info.run_id, file, 'eval/report.bin');
+    await withTempFile('report.bin', bytes, (file) => c.logArtifact(run.info.run_id, file, 'eval/report.bin'));
     await c.logArtifactBytes(run.info.run_id, 'notes/readme.md', '# héllo');
     expect(run.info.artifact_uri).toMatch(/^mlflow-artifacts:/);
     expect(await c.downloadArtifact(run.info.run_id, 'eval/report.bin')).toEqual(bytes);

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { ApplicationFailure, type ActivityFunction } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -50,4 +53,16 @@ export async function pythonMlflow(trackingUri: string, snippet: string, args: s
 /** A name no other test run has used on this server. */
 export function unique(prefix: string): string {
   return `${prefix}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Writes `content` to a file in a fresh temp dir, runs `fn` with its path, then removes the dir. */
+export async function withTempFile<T>(name: string, content: string | Buffer, fn: (file: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-mlflow-'));
+  try {
+    const file = path.join(dir, name);
+    writeFileSync(file, content);
+    return await fn(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -1,10 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { MlflowClient } from '../../src/activities/mlflow/client.js';
 import { createMlflowActivities, type MlflowActivities } from '../../src/activities/mlflow/tracking.js';
-import { pythonMlflow, runActivity, unique } from './support.js';
+import { pythonMlflow, runActivity, unique, withTempFile } from './support.js';
 
 let acts: MlflowActivities;
 let client: MlflowClient;
@@ -82,9 +79,9 @@ out = sorted([{'name': r.info.run_name, 'variant': r.data.tags.get('variant'), '
     const { mlflowRunId } = await runActivity(acts.mlflowStartPipelineRun, pipelineInput());
     await runActivity(acts.mlflowSetTags, { mlflowRunId, tags: { 'slipway.stage': 'gate', 'slipway.approved_by': 'alice' } });
     await runActivity(acts.mlflowLogText, { mlflowRunId, artifactPath: 'gate/report.md', text: '✅ accuracy 0.91 ≥ 0.85' });
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'slipway-mlflow-')), 'eval.jsonl');
-    writeFileSync(file, '{"q":"1+1","a":"2"}\n');
-    await runActivity(acts.mlflowLogFile, { mlflowRunId, artifactPath: 'eval/outputs.jsonl', localPath: file });
+    await withTempFile('eval.jsonl', '{"q":"1+1","a":"2"}\n', (localPath) =>
+      runActivity(acts.mlflowLogFile, { mlflowRunId, artifactPath: 'eval/outputs.jsonl', localPath }),
+    );
     await runActivity(acts.mlflowEndRun, { mlflowRunId, status: 'FINISHED' });
     const ended = await client.getRun(mlflowRunId);
     await runActivity(acts.mlflowEndRun, { mlflowRunId, status: 'FINISHED' });

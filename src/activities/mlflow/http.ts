@@ -24,10 +24,10 @@ export class MlflowHttp {
   constructor(config: MlflowConfig) {
     this.baseUrl = config.trackingUri.replace(/\/+$/, '');
     this.timeoutMs = config.requestTimeoutMs ?? 30_000;
-    if (config.token) this.headers.authorization = `Bearer ${config.token}`;
-    else if (config.username !== undefined && config.password !== undefined) {
+    // Same precedence as MLflow's Python client: username/password first, then the token.
+    if (config.username !== undefined && config.password !== undefined) {
       this.headers.authorization = `Basic ${Buffer.from(`${config.username}:${config.password}`).toString('base64')}`;
-    }
+    } else if (config.token) this.headers.authorization = `Bearer ${config.token}`;
   }
 
   /** Calls `/api/2.0/mlflow/<endpoint>` with a JSON body (or query for GET) and parses the answer. */

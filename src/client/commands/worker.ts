@@ -32,7 +32,8 @@ export function registerWorkerCommand(program: Command): void {
         gpus: Number(flags.gpus),
         taskQueue: flags.taskQueue,
         gpuTaskQueue: flags.gpuTaskQueue,
-        mlflow: mlflowConfigFromEnv(process.env),
+        // Without MLFLOW_TRACKING_URI, the MLflow of `slipway dev`.
+        mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', ...process.env }),
         env: process.env,
       });
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => workers.shutdown());

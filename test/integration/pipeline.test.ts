@@ -1,0 +1,142 @@
+import { Client, Connection } from '@temporalio/client';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { isAlive } from '../../src/activities/jobs/process-group.js';
+import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client.js';
+import { freePort } from '../../src/stack/process.js';
+import { findTool } from '../../src/stack/tools.js';
+import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
+import type { Stage } from '../../src/workflows/status.js';
+import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { writeSpec } from './fixtures.js';
+
+const run = promisify(execFile);
+const address = inject('temporalAddress');
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-worker-'));
+const workerArgs = ['--address', address, '--state-dir', stateDir];
+const workerEnv = { MLFLOW_TRACKING_URI: inject('mlflowUrl') };
+const cliEnv = { TEMPORAL_ADDRESS: address };
+
+let connection: Connection;
+let slipway: SlipwayClient;
+let worker: WorkerProcess | undefined;
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address });
+  slipway = new SlipwayClient(new Client({ connection }));
+  worker = await startWorkerProcess(workerArgs, workerEnv);
+});
+afterAll(async () => {
+  await worker?.kill();
+  await connection?.close();
+});
+
+async function waitFor(id: string, done: (v: ReleaseView) => boolean, what: string, timeoutMs = 90_000): Promise<ReleaseView> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ReleaseView | undefined;
+  while (Date.now() < deadline) {
+    last = await slipway.status(id).catch(() => undefined);
+    if (last && done(last)) return last;
+    await sleep(250);
+  }
+  throw new Error(`${id}: timed out waiting for ${what}; last stage ${last?.stage}`);
+}
+const atStage = (id: string, stage: Stage) => waitFor(id, (v) => v.stage === stage, stage);
+
+/** Keeps the history of a real run for the replay test (test/histories/). */
+async function recordHistory(id: string, name: string): Promise<void> {
+  if (process.env.SLIPWAY_RECORD_HISTORIES !== '1') return;
+  const history = await slipway.handle(id).fetchHistory();
+  writeFileSync(path.join(import.meta.dirname, '..', 'histories', `${name}.json`), JSON.stringify(history, null, 1));
+}
+
+async function startRelease(spec: string, release: string): Promise<string> {
+  const res = await runCli(['run', spec, '--release', release, '--json'], cliEnv);
+  expect(res.stderr).toBe('');
+  expect(res.code).toBe(0);
+  return (JSON.parse(res.stdout) as { workflowId: string }).workflowId;
+}
+
+describe('release pipeline on the real dev server, with a real worker process', () => {
+  const approval = { approvers: ['alice'], timeout: '1h' };
+
+  it('runs to completion with approval sent by the real `temporal workflow signal`, then by `slipway approve`', async () => {
+    const port = await freePort();
+    const spec = writeSpec({ name: 'approve-flow', deployPort: port, approval, operators: ['ops'] });
+
+    const first = await startRelease(spec, 'r1');
+    expect((await runCli(['run', spec, '--release', 'r1', '--json'], cliEnv)).stdout).toContain('"attached": true');
+    await atStage(first, 'awaiting-approval');
+    expect((await runCli(['list', '--stage', 'awaiting-approval', '--json'], cliEnv)).stdout).toContain(first);
+    await run(findTool('temporal'), ['workflow', 'signal', '--address', address, '--workflow-id', first, '--name', 'approve', '--input', '{"approver":"alice","reason":"from the UI"}']);
+    const r1 = (await slipway.result(first)) as ReleaseResult;
+    expect(r1.status).toBe('completed');
+    expect(r1.approval).toMatchObject({ decision: 'approved', by: 'alice', reason: 'from the UI' });
+    expect(r1.report.smoke?.passed).toBe(true);
+    const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }) });
+    expect(chat.status).toBe(200);
+    expect(chat.headers.get('x-slipway-version')).toBe(r1.deployedVersion);
+    await recordHistory(first, 'approved-by-signal');
+
+    const second = await startRelease(spec, 'r2');
+    await atStage(second, 'awaiting-approval');
+    const refused = await runCli(['approve', second, '--as', 'mallory'], cliEnv);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/mallory is not an approver/);
+    const ok = await runCli(['approve', second, '--as', 'alice', '--reason', 'cli'], cliEnv);
+    expect(ok.code).toBe(0);
+    const r2 = (await slipway.result(second)) as ReleaseResult;
+    expect(r2.status).toBe('completed');
+    expect(r2.report.deployment?.previousVersion).toBe(r1.deployedVersion);
+    expect((await runCli(['status', second], cliEnv)).stdout).toMatch(/approval: approved by alice/);
+
+    // Monitoring is over, so the rollback goes through a rollbackRelease workflow.
+    const back = await runCli(['rollback', second, '--as', 'ops', '--reason', 'bad answers', '--json'], cliEnv);
+    expect(back.code).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ restoredVersion: r1.deployedVersion, rolledBackVersion: r2.deployedVersion });
+    const after = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(after.headers.get('x-slipway-version')).toBe(r1.deployedVersion);
+  });
+
+  it('resumes training from the last heartbeated checkpoint after the worker is killed', async () => {
+    const spec = writeSpec({
+      name: 'worker-crash',
+      deployPort: await freePort(),
+      train: { command: [process.execPath, path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs')], params: { steps: 60, 'step-ms': 100, 'checkpoint-every': 5 }, heartbeat_timeout: '3s' },
+    });
+    const id = await startRelease(spec, 'crash');
+    const progress = await waitFor(id, (v) => v.progress.some((p) => (p.checkpoint ? true : false) && (p.step ?? 0) >= 15), 'a heartbeated checkpoint');
+    const checkpointStep = Math.max(...progress.progress.map((p) => p.step ?? 0));
+    await worker!.kill('SIGKILL');
+    worker = await startWorkerProcess(workerArgs, workerEnv);
+    const res = (await slipway.result(id)) as ReleaseResult;
+    expect(res.status).toBe('completed');
+    const resumed = res.report.variants[0]!.resumedFromStep;
+    expect(resumed).toBeGreaterThanOrEqual(5);
+    expect(resumed).toBeLessThanOrEqual(checkpointStep);
+    await recordHistory(id, 'worker-crash-resume');
+  });
+
+  it('kills the training job when the run is cancelled', async () => {
+    const spec = writeSpec({
+      name: 'cancel-flow',
+      deployPort: await freePort(),
+      train: { command: [process.execPath, path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs')], params: { steps: 1000, 'step-ms': 100 }, heartbeat_timeout: '3s' },
+    });
+    const id = await startRelease(spec, 'cancel');
+    await waitFor(id, (v) => v.progress.some((p) => (p.step ?? 0) >= 3), 'training progress');
+    const pidFile = path.join(stateDir, 'jobs', 'cancel-flow-cancel-default', 'job.pid');
+    const { pid, startTime } = JSON.parse(readFileSync(pidFile, 'utf8')) as { pid: number; startTime: string | null };
+    expect(isAlive(pid, startTime)).toBe(true);
+    expect((await runCli(['cancel', id], cliEnv)).code).toBe(0);
+    const view = await waitFor(id, (v) => v.execution.status !== 'RUNNING', 'the run to close');
+    expect(view.execution.status).toBe('CANCELLED');
+    expect(view.stage).toBe('cancelled');
+    expect(isAlive(pid, startTime)).toBe(false);
+  });
+});
