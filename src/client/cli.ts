@@ -2,6 +2,9 @@
 import { Command } from 'commander';
 import { registerDecisionCommands } from './commands/decide.js';
 import { registerDevCommand } from './commands/dev.js';
+import { registerEvalCommand } from './commands/eval.js';
+import { registerGateCommand } from './commands/gate.js';
+import { registerSmokeCommand } from './commands/smoke.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerStatusCommands } from './commands/status.js';
 import { registerWorkerCommand } from './commands/worker.js';
@@ -26,6 +29,9 @@ registerWorkerCommand(program);
 registerRunCommand(program);
 registerStatusCommands(program);
 registerDecisionCommands(program);
+registerEvalCommand(program);
+registerGateCommand(program);
+registerSmokeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

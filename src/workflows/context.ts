@@ -12,6 +12,7 @@ export interface ReleaseInput {
   spec: PipelineSpec;
   /** Absolute directory of the spec file: relative paths in the spec are relative to it. */
   specDir: string;
+  /** Release label; empty for scheduled runs, which take it from their workflow id. */
   release: string;
   /** Git commit (or content digest) of the code the run trains with. */
   codeVersion: string;

@@ -46,6 +46,8 @@ export interface ReleaseResult {
  * One run per release (`release:<model>:<release>`); the `status` query shows every stage.
  */
 export async function releasePipeline(input: ReleaseInput): Promise<ReleaseResult> {
+  // Scheduled runs leave the label empty: each gets the unique suffix Temporal gave its workflow id.
+  if (!input.release) input = { ...input, release: safeName(workflowInfo().workflowId.replace(/^release:[^:]*:/, '')) };
   const parsed = PipelineSpecSchema.safeParse(input.spec);
   if (!parsed.success) {
     throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `invalid spec: ${formatSpecIssues(parsed.error).join('; ')}` });
@@ -195,7 +197,7 @@ async function startTracking(ctx: RunContext): Promise<{ experimentId: string; r
     experimentName: spec.mlflow.experiment ?? spec.name,
     pipelineName: spec.name,
     workflowId: ctx.status.workflowId,
-    runId: workflowInfo().runId,
+    runId: workflowInfo().firstExecutionRunId,
     specParams: { release: input.release, model: spec.model.name, train_command: spec.train.command.join(' '), ...stringParams(spec.train.params) },
     codeVersion: input.codeVersion,
     specJson: JSON.stringify(spec),
