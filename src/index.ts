@@ -5,3 +5,4 @@ export { SlipwayClient } from './client/slipway-client.js';
 export { loadSpec, SpecError } from './client/spec-file.js';
 export { PipelineSpecSchema, type PipelineSpec } from './spec/schema.js';
 export type { PipelineStatus, Stage } from './workflows/status.js';
+export { mlflowConfigFromEnv, type MlflowConfig } from './activities/mlflow/client.js';

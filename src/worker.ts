@@ -1,7 +1,9 @@
+import { temporal } from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { slipwayPlugin, type SlipwayPluginOptions } from './plugin.js';
 import { DEFAULT_GPU_TASK_QUEUE } from './workflows/activities.js';
+import { STAGE_KEY } from './workflows/context.js';
 
 /** The orchestration task queue: workflows and light activities (HTTP, MLflow, deploys). */
 export const TASK_QUEUE = 'slipway';
@@ -31,6 +33,7 @@ export interface SlipwayWorkers {
 export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<SlipwayWorkers> {
   const connection = await NativeConnection.connect({ address: opts.address });
   try {
+    await ensureStageSearchAttribute(connection, opts.namespace);
     const main = await Worker.create({ connection, namespace: opts.namespace, taskQueue: opts.taskQueue ?? TASK_QUEUE, plugins: [slipwayPlugin(opts)] });
     // The GPU queue hosts activities only, so it needs no workflow bundle.
     const gpu = await Worker.create({
@@ -53,4 +56,17 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
     await connection.close();
     throw err;
   }
+}
+
+/**
+ * Registers the SlipwayStage search attribute when the cluster lacks it (the dev server gets it
+ * at start; a production cluster at the first worker start). Without it, stage upserts fail.
+ */
+async function ensureStageSearchAttribute(connection: NativeConnection, namespace: string): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  if (existing.customAttributes?.[STAGE_KEY.name] !== undefined) return;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: { [STAGE_KEY.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
+  });
 }

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +14,7 @@ import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { Stage } from '../../src/workflows/status.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { recordHistory } from '../support/histories.js';
 
 const run = promisify(execFile);
 const address = inject('temporalAddress');
@@ -48,13 +49,6 @@ async function waitFor(id: string, done: (v: ReleaseView) => boolean, what: stri
 }
 const atStage = (id: string, stage: Stage) => waitFor(id, (v) => v.stage === stage, stage);
 
-/** Keeps the history of a real run for the replay test (test/histories/). */
-async function recordHistory(id: string, name: string): Promise<void> {
-  if (process.env.SLIPWAY_RECORD_HISTORIES !== '1') return;
-  const history = await slipway.handle(id).fetchHistory();
-  writeFileSync(path.join(import.meta.dirname, '..', 'histories', `${name}.json`), JSON.stringify(history, null, 1));
-}
-
 async function startRelease(spec: string, release: string): Promise<string> {
   const res = await runCli(['run', spec, '--release', release, '--json'], cliEnv);
   expect(res.stderr).toBe('');
@@ -81,7 +75,7 @@ describe('release pipeline on the real dev server, with a real worker process', 
     const chat = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }) });
     expect(chat.status).toBe(200);
     expect(chat.headers.get('x-slipway-version')).toBe(r1.deployedVersion);
-    await recordHistory(first, 'approved-by-signal');
+    await recordHistory(slipway.handle(first), 'approved-by-signal');
 
     const second = await startRelease(spec, 'r2');
     await atStage(second, 'awaiting-approval');
@@ -119,7 +113,7 @@ describe('release pipeline on the real dev server, with a real worker process', 
     const resumed = res.report.variants[0]!.resumedFromStep;
     expect(resumed).toBeGreaterThanOrEqual(5);
     expect(resumed).toBeLessThanOrEqual(checkpointStep);
-    await recordHistory(id, 'worker-crash-resume');
+    await recordHistory(slipway.handle(id), 'worker-crash-resume');
   });
 
   it('kills the training job when the run is cancelled', async () => {

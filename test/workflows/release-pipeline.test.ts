@@ -9,6 +9,7 @@ import { approveSignal, approveUpdate, rollbackUpdate, statusQuery } from '../..
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { Stage } from '../../src/workflows/status.js';
 import { stubActivities, testSpec } from '../support/pipeline-fixtures.js';
+import { recordHistory } from '../support/histories.js';
 import { timeSkippingEnv, workflowBundle } from '../support/temporal.js';
 
 let env: TestWorkflowEnvironment;
@@ -101,6 +102,7 @@ describe('releasePipeline under the time-skipping server', () => {
     });
     expect(res.status).toBe('completed');
     expect(res.approval).toMatchObject({ decision: 'approved', by: 'bob', reason: 'metrics fine' });
+    await recordHistory(env.client.workflow.getHandle(res.workflowId), 'refused-approver-then-approved');
     expect(res.deployedVersion).toBe(`unit-pipeline-${res.release}-default`);
   });
 
@@ -124,6 +126,7 @@ describe('releasePipeline under the time-skipping server', () => {
     expect(res.report.monitor).toMatchObject({ samples: 5, breaches: 3, consecutiveBreaches: 3 });
     expect(res.report.rollback).toMatchObject({ automatic: true, by: 'system:monitor', restoredVersion: 'v-previous' });
     expect(stubs.calls).toContain('rollbackDeployment');
+    await recordHistory(env.client.workflow.getHandle(res.workflowId), 'auto-rollback-after-breaches');
   });
 
   it('rolls back on an operator order during monitoring; a stranger is refused', async () => {

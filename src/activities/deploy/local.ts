@@ -7,6 +7,7 @@ import { ensureRouter, routerHealthy, stopRouter } from './stable-endpoint.js';
 import { deploymentDir, logPath, readRouter, readState, removeSafe, statePath, withLock, writeState, type DeploymentState, type VersionRecord } from './state.js';
 import type { CandidateRequest, DeploymentStatus, DeployTarget, PromoteRequest, PromoteResult, RollbackResult } from './target.js';
 import { DeployError } from './target.js';
+import { expandCommand } from '../command.js';
 
 export interface LocalCandidate {
   endpoint: string;
@@ -58,7 +59,7 @@ export class LocalDeployTarget implements DeployTarget {
   }
 
   private async start(dir: string, state: DeploymentState, version: string, record: VersionRecord): Promise<LocalCandidate> {
-    const argv = record.serve.command.map((a) => a.replaceAll('{model}', record.artifactPath).replaceAll('{port}', String(record.port)));
+    const argv = expandCommand(record.serve.command).map((a) => a.replaceAll('{model}', record.artifactPath).replaceAll('{port}', String(record.port)));
     const child = spawnDetached(argv, {
       cwd: record.serve.cwd,
       env: { ...process.env, ...record.env },

@@ -9,6 +9,7 @@ import { digestData, lookupTrainCache, recordTrainCache, sha256File, trainCacheK
 import { LocalJobBackend } from './local.js';
 import { downsample, TrainProgress } from './progress.js';
 import type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
+import { expandCommand } from '../command.js';
 
 export type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 
@@ -105,7 +106,7 @@ export function createJobActivities(deps: JobActivityDeps) {
       try {
         handle = await backend.launch({
           name: input.jobName,
-          command: [...input.command, ...paramsToFlags(input.params)],
+          command: [...expandCommand(input.command), ...paramsToFlags(input.params)],
           cwd,
           env: input.env,
           ...(resume ? { resumeFrom: resume.checkpoint } : {}),

@@ -24,10 +24,16 @@ export async function runRelease(client: SlipwayClient, specFile: string, flags:
  * Follows a release until it ends, printing each stage change and training progress; returns the
  * final view. On a TTY, progress rewrites one line; elsewhere each change is a new line.
  */
-export async function watchRelease(client: SlipwayClient, workflowId: string, print: boolean): Promise<ReleaseView> {
+export async function watchRelease(
+  client: SlipwayClient,
+  workflowId: string,
+  print: boolean,
+  onView?: (view: ReleaseView) => Promise<void>,
+): Promise<ReleaseView> {
   let last = '';
   for (;;) {
     const view = await client.status(workflowId);
+    await onView?.(view);
     const progress = view.progress.find((p) => p.step !== undefined);
     const line = `[${view.stage}]${progress ? ` ${progress.activity} step ${progress.step}${progress.loss !== undefined ? ` loss ${progress.loss.toFixed(4)}` : ''}` : ''}${
       view.stage === 'awaiting-approval' ? ` waiting for ${view.approval?.approvers.join(', ')}: slipway approve ${workflowId} --as <you>` : ''
