@@ -1,4 +1,4 @@
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './activities/index.js';
 import { slipwayPlugin, type SlipwayPluginOptions } from './plugin.js';
@@ -67,6 +67,6 @@ async function ensureStageSearchAttribute(connection: NativeConnection, namespac
   if (existing.customAttributes?.[STAGE_KEY.name] !== undefined) return;
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: { [STAGE_KEY.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
+    searchAttributes: { [STAGE_KEY.name]: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
   });
 }

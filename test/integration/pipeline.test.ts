@@ -15,6 +15,7 @@ import type { Stage } from '../../src/workflows/status.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
 import { recordHistory } from '../support/histories.js';
+import { pythonMlflow } from '../mlflow/support.js';
 
 const run = promisify(execFile);
 const address = inject('temporalAddress');
@@ -49,6 +50,27 @@ async function waitFor(id: string, done: (v: ReleaseView) => boolean, what: stri
 }
 const atStage = (id: string, stage: Stage) => waitFor(id, (v) => v.stage === stage, stage);
 
+/** What the official MLflow Python client sees of a release: its runs, metrics and the champion. */
+async function mlflowView(experiment: string, workflowId: string, model: string) {
+  return (await pythonMlflow(
+    inject('mlflowUrl'),
+    `
+exp = client.get_experiment_by_name(args[0])
+runs = client.search_runs([exp.experiment_id], filter_string="tags.\`slipway.workflow_id\` = '%s'" % args[1])
+parent = [r for r in runs if 'mlflow.parentRunId' not in r.data.tags][0]
+child = client.search_runs([exp.experiment_id], filter_string="tags.\`mlflow.parentRunId\` = '%s'" % parent.info.run_id)[0]
+champion = client.get_model_version_by_alias(args[2], 'champion')
+out = {
+  'parentRunId': parent.info.run_id,
+  'tags': parent.data.tags,
+  'trainLossSteps': [m.step for m in client.get_metric_history(child.info.run_id, 'train_loss')],
+  'evalAccuracy': child.data.metrics.get('eval_accuracy'),
+  'champion': {'version': champion.version, 'runId': champion.run_id},
+}`,
+    [experiment, workflowId, model],
+  )) as { parentRunId: string; tags: Record<string, string>; trainLossSteps: number[]; evalAccuracy: number; champion: { version: string; runId: string } };
+}
+
 async function startRelease(spec: string, release: string): Promise<string> {
   const res = await runCli(['run', spec, '--release', release, '--json'], cliEnv);
   expect(res.stderr).toBe('');
@@ -76,6 +98,11 @@ describe('release pipeline on the real dev server, with a real worker process', 
     expect(chat.status).toBe(200);
     expect(chat.headers.get('x-slipway-version')).toBe(r1.deployedVersion);
     await recordHistory(slipway.handle(first), 'approved-by-signal');
+    const m1 = await mlflowView('approve-flow', first, 'approve-flow-model');
+    expect(m1.tags).toMatchObject({ 'slipway.workflow_id': first, 'slipway.approval.by': 'alice', 'slipway.outcome': 'completed' });
+    expect(m1.trainLossSteps.length).toBeGreaterThan(1);
+    expect(m1.evalAccuracy).toBe(1);
+    expect(m1.champion).toEqual({ version: r1.modelVersion, runId: m1.parentRunId });
 
     const second = await startRelease(spec, 'r2');
     await atStage(second, 'awaiting-approval');
@@ -88,6 +115,8 @@ describe('release pipeline on the real dev server, with a real worker process', 
     expect(r2.status).toBe('completed');
     expect(r2.report.deployment?.previousVersion).toBe(r1.deployedVersion);
     expect((await runCli(['status', second], cliEnv)).stdout).toMatch(/approval: approved by alice/);
+    const m2 = await mlflowView('approve-flow', second, 'approve-flow-model');
+    expect(m2.champion).toEqual({ version: r2.modelVersion, runId: m2.parentRunId });
 
     // Monitoring is over, so the rollback goes through a rollbackRelease workflow.
     const back = await runCli(['rollback', second, '--as', 'ops', '--reason', 'bad answers', '--json'], cliEnv);
@@ -95,6 +124,7 @@ describe('release pipeline on the real dev server, with a real worker process', 
     expect(JSON.parse(back.stdout)).toMatchObject({ restoredVersion: r1.deployedVersion, rolledBackVersion: r2.deployedVersion });
     const after = await fetch(`http://127.0.0.1:${port}/health`);
     expect(after.headers.get('x-slipway-version')).toBe(r1.deployedVersion);
+    expect((await mlflowView('approve-flow', first, 'approve-flow-model')).champion.version).toBe(r1.modelVersion);
   });
 
   it('resumes training from the last heartbeated checkpoint after the worker is killed', async () => {

@@ -29,26 +29,31 @@ type Stubbed = Pick<
  * logic only (timers of days, approvals, breaches). The real activities are tested on their own
  * and end to end against the real servers.
  */
-export function stubActivities(opts: { accuracy?: number; sample?: SampleScript } = {}) {
+export function stubActivities(opts: { accuracy?: number | ((runKey: string) => number); sample?: SampleScript } = {}) {
   const calls: string[] = [];
   const record = (name: string) => calls.push(name);
   let samples = 0;
+  /** Most training jobs seen running at once (to check the GPU bound). */
+  const training = { now: 0, max: 0 };
   const activities: Stubbed = {
     async trainModel(input) {
       record('trainModel');
+      training.max = Math.max(training.max, ++training.now);
+      await new Promise((r) => setTimeout(r, 200));
+      training.now -= 1;
       return { artifactPath: `/models/${input.jobName}.pt`, artifactDigest: 'sha256-test', cacheKey: 'key', cached: false, resumedFromStep: null, finalStep: 10, finalLoss: 0.1, lossByStep: [{ step: 10, loss: 0.1 }], logPath: '/tmp/job.log', durationMs: 5 };
     },
     async deployCandidate() {
       record('deployCandidate');
       return { endpoint: 'http://127.0.0.1:9', port: 9, pid: 1 };
     },
-    async evaluateModel() {
+    async evaluateModel(input) {
       record('evaluateModel');
-      const accuracy = opts.accuracy ?? 0.92;
+      const accuracy = typeof opts.accuracy === 'function' ? opts.accuracy(input.runKey) : (opts.accuracy ?? 0.92);
       return { accuracy, total: 100, correct: Math.round(accuracy * 100), latency_p50_ms: 20, latency_p95_ms: 40, latency_p99_ms: 60, requests_per_second: 50, errors: {}, retries: 0, memory_gb: 1, resultsPath: '/tmp/results.jsonl', resultsDigest: 'r', datasetDigest: 'd', cached: false };
     },
-    async stopCandidate() {
-      record('stopCandidate');
+    async stopCandidate(input) {
+      record(`stopCandidate:${input.version}`);
     },
     async promoteVersion(input) {
       record('promoteVersion');
@@ -72,5 +77,5 @@ export function stubActivities(opts: { accuracy?: number; sample?: SampleScript 
       return { delivered: true };
     },
   };
-  return { activities, calls };
+  return { activities, calls, training };
 }

@@ -1,6 +1,6 @@
 import { Runtime, DefaultLogger, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { inject } from 'vitest';
 import { STAGE_KEY } from '../../src/workflows/context.js';
 import { findTool } from '../../src/stack/tools.js';
@@ -23,7 +23,7 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   // The dev server registers SlipwayStage at start (--search-attribute); the test server needs it here.
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
-    searchAttributes: { [STAGE_KEY.name]: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
+    searchAttributes: { [STAGE_KEY.name]: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD },
   });
   return env;
 }

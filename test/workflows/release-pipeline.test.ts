@@ -144,6 +144,21 @@ describe('releasePipeline under the time-skipping server', () => {
     expect(res.report.rollback).toMatchObject({ by: 'ops', reason: 'customer reports', automatic: false });
   });
 
+  it('trains and evaluates variants in parallel within max_parallel and deploys the best that passes', async () => {
+    const accuracy: Record<string, number> = { small: 0.87, large: 0.95, broken: 0.4 };
+    const stubs = stubActivities({ accuracy: (runKey) => accuracy[runKey.split('-').at(-1)!] ?? 0 });
+    const spec = testSpec({
+      evaluate: { dataset: 'eval.jsonl', max_parallel: 2, variants: [{ name: 'small' }, { name: 'large' }, { name: 'broken' }] },
+    });
+    const res = await withPipeline(spec, stubs, result);
+    expect(res.status).toBe('completed');
+    expect(res.report.selectedVariant).toBe('large');
+    expect(res.deployedVersion).toMatch(/-large$/);
+    expect(res.report.variants.map((v) => [v.name, v.gate?.passed])).toEqual([['small', true], ['large', true], ['broken', false]]);
+    expect(stubs.training.max).toBe(2);
+    expect(stubs.calls.filter((c) => c.startsWith('stopCandidate:')).sort()).toEqual([expect.stringMatching(/-broken$/), expect.stringMatching(/-small$/)]);
+  });
+
   it('ends with a typed GateFailed failure carrying the report when accuracy is too low', async () => {
     const stubs = stubActivities({ accuracy: 0.5 });
     const err = await withPipeline(testSpec(), stubs, (id) => result(id).catch((e: unknown) => e));
