@@ -1,4 +1,5 @@
 // How the CLI prints: JSON when asked, short human text otherwise; colour only on a TTY.
+import { FINAL_STAGES } from '../workflows/status.js';
 import type { ReleaseView } from './slipway-client.js';
 
 export const isTty = Boolean(process.stdout.isTTY);
@@ -19,7 +20,7 @@ export function printLines(lines: string[]): void {
 /** One screen about a release: where it is, what it measured, who decided. */
 export function formatRelease(v: ReleaseView): string[] {
   const lines = [`${bold(v.workflowId)}  ${v.stage}  (${v.execution.status.toLowerCase()})`];
-  for (const s of v.stages) lines.push(`  ${s.stage.padEnd(18)} ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : ' …'}`);
+  for (const s of v.stages) lines.push(`  ${s.stage.padEnd(18)} ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : FINAL_STAGES.has(s.stage) ? '' : ' …'}`);
   for (const p of v.progress) {
     if (p.step !== undefined) lines.push(`  ${p.activity}: step ${p.step}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''} (attempt ${p.attempt})`);
   }
