@@ -50,7 +50,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     let running: Promise<void> = new Promise(() => undefined);
     if (opts.worker) {
       opts.log('starting the Slipway worker (task queues: slipway, slipway-gpu)');
-      const env = { ...process.env, ...(mlflow ? { MLFLOW_TRACKING_URI: mlflow.url } : {}) };
+      const env = { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', ...process.env, ...(mlflow ? { MLFLOW_TRACKING_URI: mlflow.url } : {}) };
       workers = await createSlipwayWorkers({
         address: temporal.address,
         namespace: temporal.namespace,

@@ -17,9 +17,12 @@ const envVars: Record<ToolName, string> = {
 /** Raised when a tool Slipway runs cannot be found; the message says how to install it. */
 export class ToolNotFoundError extends Error {
   readonly code = 'SLIPWAY_TOOL_NOT_FOUND';
-  constructor(readonly tool: ToolName) {
+  constructor(
+    readonly tool: ToolName,
+    problem = `${tool} not found`,
+  ) {
     super(
-      `${tool} not found. Run \`npm run setup\` (installs it into .venv/), put \`${tool}\` on PATH, ` +
+      `${problem}. Run \`npm run setup\` (installs it into .venv/), put \`${tool}\` on PATH, ` +
         `or set ${envVars[tool]}=/path/to/${tool}.`,
     );
   }
@@ -38,13 +41,12 @@ function isExecutable(file: string): boolean {
  * Finds a tool: an explicit env var first, then PATH, then the repo's .venv/bin.
  * The venv's Python is preferred over PATH's so the example finds torch.
  */
-export function findTool(tool: ToolName, env: NodeJS.ProcessEnv = process.env): string {
+export function findTool(tool: ToolName, env: NodeJS.ProcessEnv = process.env, venvBin = path.join(packageRoot, '.venv', 'bin')): string {
   const explicit = env[envVars[tool]];
   if (explicit) {
     if (isExecutable(explicit)) return explicit;
-    throw new Error(`${envVars[tool]}=${explicit} is not an executable file. Fix the path or unset it.`);
+    throw new ToolNotFoundError(tool, `${envVars[tool]}=${explicit} is not an executable file`);
   }
-  const venvBin = path.join(packageRoot, '.venv', 'bin');
   const name = tool === 'python' ? 'python3' : tool;
   const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
   const order = tool === 'python' ? [venvBin, ...dirs] : [...dirs, venvBin];
