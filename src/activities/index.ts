@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { createCheckActivities } from './checks/run-check.js';
 import { createDeployActivities } from './deploy/activities.js';
 import { createEvaluationActivities } from './evaluation/activities.js';
 import { createJobActivities } from './jobs/train.js';
@@ -27,6 +28,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeployActivities({ stateDir: deps.stateDir }),
     ...createMlflowActivities({ config: deps.mlflow }),
     ...createNotifyActivities(deps.env),
+    ...createCheckActivities({ stateDir: deps.stateDir }),
   };
 }
 

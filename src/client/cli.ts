@@ -1,12 +1,16 @@
 // The `slipway` CLI: each command lives in commands/ and returns data; this file only wires them.
 import { Command } from 'commander';
 import { registerDecisionCommands } from './commands/decide.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerGateCommand } from './commands/gate.js';
 import { registerSmokeCommand } from './commands/smoke.js';
 import { registerRunCommand } from './commands/run.js';
+import { registerScheduleCommands } from './commands/schedule.js';
 import { registerStatusCommands } from './commands/status.js';
+import { registerUndeployCommand } from './commands/undeploy.js';
+import { registerTriggerCommand } from './commands/trigger.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { describeError, EXIT } from './errors.js';
 
@@ -24,14 +28,18 @@ Example:
   $ slipway run examples/tiny-llm/pipeline.yaml --wait`,
   );
 
+registerDemoCommand(program);
 registerDevCommand(program);
 registerWorkerCommand(program);
 registerRunCommand(program);
 registerStatusCommands(program);
 registerDecisionCommands(program);
+registerUndeployCommand(program);
 registerEvalCommand(program);
 registerGateCommand(program);
 registerSmokeCommand(program);
+registerScheduleCommands(program);
+registerTriggerCommand(program);
 
 try {
   await program.parseAsync(process.argv);

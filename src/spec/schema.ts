@@ -113,6 +113,33 @@ const Mlflow = z
   })
   .strict();
 
+/** Nightly runs (`slipway schedule create`): the Temporal Schedule's policies. */
+export const ScheduleSection = z
+  .object({
+    /** What a run due while the previous one still runs does (Temporal's overlap policy). */
+    overlap: z.enum(['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all']).default('skip'),
+    /** How late a run missed during an outage may still start. */
+    catchup_window: Duration.default('1h'),
+    /** A failed run pauses the schedule until someone looks (`slipway schedule unpause`). */
+    pause_on_failure: z.boolean().default(true),
+  })
+  .strict();
+
+const Check = z.object({ name: Name, command: Command, cwd: z.string().default('.') }).strict();
+
+/** Layered CI (`slipway trigger`): globs relative to the spec's directory. */
+export const CiSection = z
+  .object({
+    /** A change here runs the light checks only. */
+    code: z.array(z.string().min(1)).default([]),
+    /** A change here (training data, eval sets) runs the full pipeline. */
+    data: z.array(z.string().min(1)).default([]),
+    /** A change here (model code, training config) runs the full pipeline. */
+    model: z.array(z.string().min(1)).default([]),
+    checks: z.array(Check).default([]),
+  })
+  .strict();
+
 export const PipelineSpecSchema = z
   .object({
     name: Name,
@@ -129,6 +156,8 @@ export const PipelineSpecSchema = z
     /** Who may order a rollback, besides the approvers. */
     operators: z.array(z.string().min(1)).default([]),
     mlflow: Mlflow.default(Mlflow.parse({})),
+    schedule: ScheduleSection.optional(),
+    ci: CiSection.optional(),
   })
   .strict();
 

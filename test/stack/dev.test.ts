@@ -25,6 +25,14 @@ function processesMentioning(text: string): string[] {
   return found;
 }
 
+/** The model servers and stable endpoint of a local deployment (they outlive `slipway dev` by design). */
+function deploymentPids(stateDir: string, name: string): number[] {
+  const dir = path.join(stateDir, 'deployments', name);
+  const state = JSON.parse(readFileSync(path.join(dir, 'state.json'), 'utf8')) as { versions: Record<string, { pid: number }> };
+  const router = JSON.parse(readFileSync(path.join(dir, 'router.json'), 'utf8')) as { pid: number };
+  return [...Object.values(state.versions).map((v) => v.pid), router.pid];
+}
+
 /** Runs `slipway dev` in the foreground, as a user would, until `stop()` sends Ctrl-C (SIGINT). */
 async function startDev(args: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(packageRoot, 'src/client/cli.ts'), 'dev', ...args], { cwd: packageRoot });
@@ -72,7 +80,9 @@ describe('slipway dev: the embedded stack', () => {
 
     expect(await dev.stop()).toBe(0);
     // The deployed model keeps serving by design; everything else the stack started is gone.
-    expect(processesMentioning(stateDir).filter((p) => !p.includes(`${stateDir}/deployments`))).toEqual([]);
+    const deployed = deploymentPids(stateDir, 'dev-hello').map((pid) => `${pid}:`);
+    expect(deployed).toHaveLength(2);
+    expect(processesMentioning(stateDir).filter((p) => !deployed.some((d) => p.startsWith(d)))).toEqual([]);
 
     const again = await startDev(args);
     const list = await runCli(['list', '--json'], env);

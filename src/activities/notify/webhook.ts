@@ -1,4 +1,4 @@
-import { log } from '@temporalio/activity';
+import { activityInfo, log } from '@temporalio/activity';
 import { request } from 'undici';
 
 export interface NotifyInput {
@@ -17,9 +17,19 @@ export interface NotifyResult {
   reason?: string;
 }
 
+/** Where the Temporal Web UI is, as the people who get the message reach it (the dev server's UI by default). */
+export const DEFAULT_UI_URL = 'http://127.0.0.1:8233';
+
+/** The Web UI page of a workflow: `<ui>/namespaces/<ns>/workflows/<encoded id>`. */
+export function workflowUiUrl(uiUrl: string, namespace: string, workflowId: string): string {
+  return `${uiUrl.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
 /**
  * Posts a Slack-compatible message to the webhook named by `webhookEnv`. A failing webhook is
- * logged and reported, never thrown: notifications must not fail a release.
+ * logged and reported, never thrown: notifications must not fail a release. Each message links to
+ * the workflow in the Temporal UI (`SLIPWAY_UI_URL` in the worker's env; the link is built here, so
+ * the UI's address never enters history).
  */
 export function createNotifyActivities(env: NodeJS.ProcessEnv) {
   return {
@@ -27,10 +37,16 @@ export function createNotifyActivities(env: NodeJS.ProcessEnv) {
       const url = env[input.webhookEnv];
       if (!url) return { delivered: false, reason: `${input.webhookEnv} is not set on the worker` };
       const fields = Object.entries(input.fields ?? {}).map(([title, value]) => ({ type: 'mrkdwn', text: `*${title}*\n${value}` }));
+      const uiUrl = workflowUiUrl(env.SLIPWAY_UI_URL || DEFAULT_UI_URL, activityInfo().namespace, input.workflowId);
+      const text = `${input.text}\nTemporal UI: ${uiUrl}`;
       const body = {
-        text: input.text,
-        blocks: [{ type: 'section', text: { type: 'mrkdwn', text: input.text } }, ...(fields.length ? [{ type: 'section', fields }] : [])],
-        slipway: { event: input.event, pipeline: input.pipeline, workflowId: input.workflowId, fields: input.fields ?? {} },
+        text,
+        blocks: [
+          { type: 'section', text: { type: 'mrkdwn', text: input.text } },
+          ...(fields.length ? [{ type: 'section', fields }] : []),
+          { type: 'context', elements: [{ type: 'mrkdwn', text: `<${uiUrl}|Open ${input.workflowId} in the Temporal UI>` }] },
+        ],
+        slipway: { event: input.event, pipeline: input.pipeline, workflowId: input.workflowId, uiUrl, fields: input.fields ?? {} },
       };
       try {
         const res = await request(url, {

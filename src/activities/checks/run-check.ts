@@ -1,0 +1,75 @@
+// One CI check (lint, unit tests, type check...) as a subprocess: logged to a file, killed on cancel.
+import { activityInfo, CancelledFailure, Context, log } from '@temporalio/activity';
+import { spawn } from 'node:child_process';
+import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import path from 'node:path';
+import { tailFile } from '../jobs/log-reader.js';
+import { killProcessGroup, processStartTime } from '../jobs/process-group.js';
+
+export interface RunCheckInput {
+  name: string;
+  /** argv, no shell: `["npm", "run", "lint"]`. */
+  command: string[];
+  /** Absolute working directory (the client resolves it against the spec's directory). */
+  cwd: string;
+}
+
+export interface CheckResult {
+  name: string;
+  /** null when the command could not start or was ended by a signal. */
+  exitCode: number | null;
+  passed: boolean;
+  /** The full output, on the worker that ran it; only the tail travels in history. */
+  logPath: string;
+  logTail: string;
+  durationMs: number;
+}
+
+const TAIL_LINES = 40;
+const HEARTBEAT_MS = 2000;
+
+/** File-system-safe form of a workflow id (`checks:pipe:abc` → `checks_pipe_abc`). */
+const safe = (s: string) => s.replace(/[^a-zA-Z0-9._-]/g, '_');
+
+/** Builds the `runCheck` activity; logs go under `<stateDir>/checks/<workflow id>/<name>.log`. */
+export function createCheckActivities(deps: { stateDir: string }) {
+  return {
+    /**
+     * Runs one check command to its end and reports its exit code and log tail. A failing check is
+     * a result (passed: false), not an error, so the workflow can run every check and report all.
+     * Cancellation (noticed through heartbeats) kills the command's whole process group.
+     */
+    async runCheck(input: RunCheckInput): Promise<CheckResult> {
+      const dir = path.join(deps.stateDir, 'checks', safe(activityInfo().workflowExecution?.workflowId ?? activityInfo().activityId));
+      mkdirSync(dir, { recursive: true });
+      const logPath = path.join(dir, `${safe(input.name)}.log`);
+      const fd = openSync(logPath, 'w');
+      const started = Date.now();
+      const [file, ...args] = input.command;
+      // Detached: the check leads its own process group, so a cancel reaches what it spawned too.
+      const child = spawn(file as string, args, { cwd: input.cwd, detached: true, stdio: ['ignore', fd, fd] });
+      closeSync(fd);
+      const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
+        child.once('error', (error) => resolve({ code: null, error }));
+        child.once('exit', (code) => resolve({ code }));
+      });
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat({ check: input.name }), HEARTBEAT_MS);
+      try {
+        const { code, error } = await Promise.race([exited, ctx.cancelled]);
+        if (error) appendFileSync(logPath, `\nslipway: could not start ${JSON.stringify(file)}: ${error.message}\n`);
+        return { name: input.name, exitCode: code, passed: code === 0, logPath, logTail: await tailFile(logPath, TAIL_LINES), durationMs: Date.now() - started };
+      } catch (err) {
+        if (err instanceof CancelledFailure && child.pid !== undefined) {
+          log.info('check cancelled: stopping its process group', { check: input.name, pid: child.pid });
+          await killProcessGroup(child.pid, { graceMs: 5000, startTime: processStartTime(child.pid), exited });
+        }
+        throw err;
+      } finally {
+        clearInterval(beat);
+      }
+    },
+  };
+}
+
+export type CheckActivities = ReturnType<typeof createCheckActivities>;
