@@ -42,6 +42,9 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
       taskQueue: opts.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE,
       activities: createActivities(opts),
       maxConcurrentActivityTaskExecutions: opts.gpus ?? 1,
+      // Heartbeats carry training progress and the checkpoint to resume from: send them to the
+      // server every few seconds rather than every 0.8 × heartbeat timeout.
+      maxHeartbeatThrottleInterval: '3s',
     });
     const workers = [main, gpu];
     return {
