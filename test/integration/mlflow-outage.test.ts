@@ -10,6 +10,7 @@ import { freePort } from '../../src/stack/process.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { stopLocalDeployments } from '../support/deployments.js';
 
 const address = inject('temporalAddress');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-outage-'));
@@ -28,6 +29,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await worker?.kill();
+  await stopLocalDeployments(path.join(dir, 'state'));
   await mlflow?.stop();
   await connection?.close();
 });

@@ -16,6 +16,7 @@ import { runCli, startWorkerProcess, type WorkerProcess } from '../support/proce
 import { writeSpec } from './fixtures.js';
 import { recordHistory } from '../support/histories.js';
 import { pythonMlflow } from '../mlflow/support.js';
+import { stopLocalDeployments } from '../support/deployments.js';
 
 const run = promisify(execFile);
 const address = inject('temporalAddress');
@@ -35,6 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await worker?.kill();
+  await stopLocalDeployments(stateDir);
   await connection?.close();
 });
 

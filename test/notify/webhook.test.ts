@@ -14,6 +14,9 @@ import { createSlipwayWorkers, type SlipwayWorkers } from '../../src/worker.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { quietRuntime } from '../support/temporal.js';
+import { stopLocalDeployments } from '../support/deployments.js';
+
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-notify-'));
 
 interface Hook {
   server: Server;
@@ -63,7 +66,7 @@ beforeAll(async () => {
     namespace: 'default',
     taskQueue,
     gpuTaskQueue,
-    stateDir: mkdtempSync(path.join(os.tmpdir(), 'slipway-notify-')),
+    stateDir,
     mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: inject('mlflowUrl') }),
     // Webhook URLs and the UI's address live only in the worker's environment.
     env: { ...process.env, HOOK_OK: ok.url, HOOK_500: failing.url, SLIPWAY_UI_URL: uiUrl },
@@ -76,6 +79,7 @@ afterAll(async () => {
   workers?.shutdown();
   await running;
   await workers?.close();
+  await stopLocalDeployments(stateDir);
   await connection?.close();
   ok?.server.close();
   failing?.server.close();

@@ -12,6 +12,7 @@ import { findTool } from '../../src/stack/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { stopLocalDeployments } from '../support/deployments.js';
 
 const exec = promisify(execFile);
 const address = inject('temporalAddress');
@@ -34,6 +35,7 @@ afterAll(async () => {
   for (const name of created) await runCli(['schedule', 'delete', name], cliEnv);
   for (const name of created) for (const id of await scheduledRuns(name, 'Running')) await client.workflow.getHandle(id).terminate('test cleanup');
   await worker?.kill();
+  await stopLocalDeployments(stateDir);
   await connection?.close();
 });
 

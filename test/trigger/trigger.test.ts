@@ -13,6 +13,7 @@ import type { LightChecksReport } from '../../src/workflows/light-checks.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { stopLocalDeployments } from '../support/deployments.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-trigger-'));
@@ -34,6 +35,7 @@ afterAll(async () => {
     if (wf.workflowId.startsWith('checks:trig-') || wf.workflowId.startsWith('release:trig-')) await client.workflow.getHandle(wf.workflowId).terminate('test cleanup');
   }
   await worker?.kill();
+  await stopLocalDeployments(stateDir);
   await connection?.close();
 });
 
