@@ -1,5 +1,5 @@
 // Watching production after a deploy: sample metrics, count breaches, roll back when told or needed.
-import { allHandlersFinished, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
 import { durationMs } from './candidates.js';
 import { enterStage, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
@@ -67,6 +67,15 @@ function breachReason(n: number, w: NonNullable<RunContext['status']['monitor']>
 export async function rollback(ctx: RunContext): Promise<void> {
   const { status, acts, spec } = ctx;
   const request = ctx.rollbackRequest ?? { by: 'system', reason: 'rollback' };
+  if (status.deployment?.previousVersion === null && patched('rollback-needs-previous-version')) {
+    // A first release has nothing to go back to: say so loudly rather than take the endpoint down.
+    await notify(ctx, 'rollback-impossible', `Release ${status.workflowId} needs a rollback (${request.reason}) but there is no previous version.`);
+    throw ApplicationFailure.create({
+      type: 'NoPreviousVersion',
+      nonRetryable: true,
+      message: `rollback requested by ${request.by} (${request.reason}), but ${status.deployment?.version} is the first version of ${spec.name}: it stays live`,
+    });
+  }
   const result = await acts.deploy.rollbackDeployment({ deploymentName: spec.name });
   const previousModelVersion = status.deployment?.previousModelVersion;
   if (status.mlflow && previousModelVersion) {

@@ -280,6 +280,7 @@ function rollbackRefusal(ctx: RunContext, who: string): string | undefined {
   const allowed = [...(ctx.spec.approval?.approvers ?? []), ...(ctx.spec.approval?.escalate_to ?? []), ...ctx.spec.operators];
   if (allowed.length && !allowed.includes(who)) return `${who} may not roll back this release (allowed: ${allowed.join(', ')})`;
   if (ctx.rollbackRequest) return `a rollback was already requested by ${ctx.rollbackRequest.by}`;
+  if (ctx.status.deployment?.previousVersion === null) return `${ctx.status.deployment.version} is the first version of ${ctx.spec.name}: there is nothing to roll back to`;
   return undefined;
 }
 

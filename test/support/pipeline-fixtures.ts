@@ -29,7 +29,7 @@ type Stubbed = Pick<
  * logic only (timers of days, approvals, breaches). The real activities are tested on their own
  * and end to end against the real servers.
  */
-export function stubActivities(opts: { accuracy?: number | ((runKey: string) => number); sample?: SampleScript } = {}) {
+export function stubActivities(opts: { accuracy?: number | ((runKey: string) => number); sample?: SampleScript; firstRelease?: boolean } = {}) {
   const calls: string[] = [];
   const record = (name: string) => calls.push(name);
   let samples = 0;
@@ -57,7 +57,7 @@ export function stubActivities(opts: { accuracy?: number | ((runKey: string) => 
     },
     async promoteVersion(input) {
       record('promoteVersion');
-      return { endpoint: `http://127.0.0.1:${input.port}`, previousVersion: 'v-previous' };
+      return { endpoint: `http://127.0.0.1:${input.port}`, previousVersion: opts.firstRelease ? null : 'v-previous' };
     },
     async rollbackDeployment() {
       record('rollbackDeployment');

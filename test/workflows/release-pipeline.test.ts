@@ -129,6 +129,16 @@ describe('releasePipeline under the time-skipping server', () => {
     await recordHistory(env.client.workflow.getHandle(res.workflowId), 'auto-rollback-after-breaches');
   });
 
+  it('fails loudly, keeping the endpoint up, when the first release of a pipeline breaches', async () => {
+    const stubs = stubActivities({ firstRelease: true, sample: () => ({ healthy: false, requests: 0, errorRate: 0, latencyP99Ms: null }) });
+    const spec = testSpec({ monitor: { duration: '1d', interval: '5m', breaches_to_rollback: 2 } });
+    const err = await withPipeline(spec, stubs, (id) => result(id).catch((e: unknown) => e));
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('NoPreviousVersion');
+    expect(cause.message).toMatch(/is the first version of unit-pipeline: it stays live/);
+    expect(stubs.calls).not.toContain('rollbackDeployment');
+  });
+
   it('rolls back on an operator order during monitoring; a stranger is refused', async () => {
     const stubs = stubActivities();
     const spec = testSpec({ operators: ['ops'], monitor: { duration: '2d', interval: '1h' } });
