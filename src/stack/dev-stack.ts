@@ -1,3 +1,5 @@
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { mlflowConfigFromEnv } from '../activities/mlflow/client.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../worker.js';
@@ -13,6 +15,8 @@ export interface DevStackOptions {
   worker: boolean;
   gpus: number;
   log: (line: string) => void;
+  /** Send the worker's own logs to <stateDir>/logs/worker.log instead of the console (the demo). */
+  workerLogToFile?: boolean;
 }
 
 export interface DevStack {
@@ -50,6 +54,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     let running: Promise<void> = new Promise(() => undefined);
     if (opts.worker) {
       opts.log('starting the Slipway worker (task queues: slipway, slipway-gpu)');
+      if (opts.workerLogToFile) logWorkerToFile(path.join(logs, 'worker.log'));
       const env = { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', ...process.env, ...(mlflow ? { MLFLOW_TRACKING_URI: mlflow.url } : {}) };
       workers = await createSlipwayWorkers({
         address: temporal.address,
@@ -74,4 +79,15 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     await Promise.all(started.map((s) => s.stop()));
     throw err;
   }
+}
+
+/** One JSON line per SDK log entry; must run before the first worker creates the Runtime. */
+function logWorkerToFile(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => {
+      const at = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+      appendFileSync(file, `${JSON.stringify({ at, level: entry.level, message: entry.message, ...entry.meta })}\n`);
+    }),
+  });
 }

@@ -59,6 +59,7 @@ async function ensureStack(flags: DemoFlags): Promise<{ stack?: DevStack; uiUrl:
     worker: true,
     gpus: 1,
     log: (line) => printLines([`demo: ${line}`]),
+    workerLogToFile: true,
   });
   return { stack, uiUrl, mlflowUrl, address };
 }
@@ -103,6 +104,7 @@ export function registerDemoCommand(program: Command): void {
         });
         await client.client.connection.close();
         printLines(['', ...formatRelease(view), '', bold('Where to look:'), `  Temporal UI: ${runUrl}`, `  MLflow:      ${mlflowUrl}/#/models/${loaded.spec.model.name}`]);
+        if (stack) printLines([`  Logs:        ${path.resolve(flags.stateDir, 'logs')}/ (temporal, mlflow, worker)`]);
         if (view.deployment && view.stage === 'completed') {
           printLines([
             `  Endpoint:    ${view.deployment.endpoint}/v1/chat/completions (OpenAI-compatible), e.g.`,
