@@ -1,30 +1,11 @@
-import {
-  allHandlersFinished,
-  ApplicationFailure,
-  CancellationScope,
-  condition,
-  isCancellation,
-  log,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, isCancellation, log, workflowInfo } from '@temporalio/workflow';
 import { formatGateReport } from '../quality/gate.js';
 import { PipelineSpecSchema, formatSpecIssues } from '../spec/schema.js';
 import { pipelineActivities, DEFAULT_GPU_TASK_QUEUE } from './activities.js';
-import { awaitApproval, decisionRefusal, recordDecision } from './approval.js';
+import { awaitApproval } from './approval.js';
 import { runCandidates, safeName } from './candidates.js';
-import { enterStage, initialStatus, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
-import {
-  approveSignal,
-  approveUpdate,
-  DecisionInputSchema,
-  rejectSignal,
-  rejectUpdate,
-  rollbackSignal,
-  rollbackUpdate,
-  RollbackInputSchema,
-  statusQuery,
-} from './messages.js';
+import { enterStage, initialStatus, notify, type ReleaseInput, type RunContext } from './context.js';
+import { registerHandlers } from './handlers.js';
 import { monitor, rollback } from './monitor.js';
 import { FINAL_STAGES, type Decision, type PipelineStatus, type VariantStatus } from './status.js';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
@@ -228,64 +209,4 @@ async function closeOnError(ctx: RunContext, err: unknown): Promise<void> {
   } catch (cleanupErr) {
     log.warn('cleanup after failure did not finish', { error: String(cleanupErr) });
   }
-}
-
-function registerHandlers(ctx: RunContext): void {
-  setHandler(statusQuery, () => ctx.status);
-
-  const onDecision = (decision: Decision['decision']) => (raw: unknown) => {
-    const payload = DecisionInputSchema.safeParse(raw);
-    if (!payload.success) return invalid(ctx, decision === 'approved' ? 'approve' : 'reject', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
-    recordDecision(ctx, decision, payload.data.approver, payload.data.reason);
-  };
-  setHandler(approveSignal, onDecision('approved'));
-  setHandler(rejectSignal, onDecision('rejected'));
-
-  const validateDecision = (raw: unknown) => {
-    const payload = DecisionInputSchema.parse(raw);
-    const refusal = decisionRefusal(ctx, payload.approver);
-    if (refusal) throw new Error(refusal);
-  };
-  setHandler(approveUpdate, (raw) => (onDecision('approved')(raw), ctx.status), { validator: validateDecision });
-  setHandler(rejectUpdate, (raw) => (onDecision('rejected')(raw), ctx.status), { validator: validateDecision });
-
-  setHandler(rollbackSignal, (raw) => {
-    const payload = RollbackInputSchema.safeParse(raw);
-    if (!payload.success) return invalid(ctx, 'rollback', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
-    const refusal = rollbackRefusal(ctx, payload.data.requestedBy);
-    if (refusal) return invalid(ctx, 'rollback', refusal);
-    ctx.rollbackRequest ??= { by: payload.data.requestedBy, reason: payload.data.reason };
-  });
-  setHandler(
-    rollbackUpdate,
-    async (raw) => {
-      const payload = RollbackInputSchema.parse(raw);
-      ctx.rollbackRequest ??= { by: payload.requestedBy, reason: payload.reason };
-      await condition(() => ctx.status.stage === 'rolled-back' || ctx.status.stage === 'failed');
-      return ctx.status;
-    },
-    {
-      validator: (raw) => {
-        const refusal = rollbackRefusal(ctx, RollbackInputSchema.parse(raw).requestedBy);
-        if (refusal) throw new Error(refusal);
-      },
-    },
-  );
-}
-
-/** Rollback needs something deployed, and a requester who is an approver or operator. */
-function rollbackRefusal(ctx: RunContext, who: string): string | undefined {
-  const stage = ctx.status.stage;
-  if (!['deploying', 'smoke-testing', 'monitoring'].includes(stage)) return `nothing to roll back in stage ${stage}`;
-  const allowed = [...(ctx.spec.approval?.approvers ?? []), ...(ctx.spec.approval?.escalate_to ?? []), ...ctx.spec.operators];
-  if (allowed.length && !allowed.includes(who)) return `${who} may not roll back this release (allowed: ${allowed.join(', ')})`;
-  if (ctx.rollbackRequest) return `a rollback was already requested by ${ctx.rollbackRequest.by}`;
-  if (ctx.status.deployment?.previousVersion === null) return `${ctx.status.deployment.version} is the first version of ${ctx.spec.name}: there is nothing to roll back to`;
-  return undefined;
-}
-
-function invalid(ctx: RunContext, name: string, error: string): void {
-  log.warn('ignored an invalid message', { name, error });
-  ctx.status.invalidMessages.push({ name, at: nowIso(), error });
-  if (ctx.status.invalidMessages.length > 50) ctx.status.invalidMessages.shift();
 }
