@@ -4,7 +4,7 @@ import { FINAL_STAGES } from '../../workflows/status.js';
 import { EXIT } from '../errors.js';
 import { formatRelease, isTty, printJson, printLines } from '../output.js';
 import type { ReleaseView, SlipwayClient } from '../slipway-client.js';
-import { loadSpec } from '../spec-file.js';
+import { loadSpec, type LoadedSpec } from '../spec-file.js';
 import { connectionOptions, withClient, type ConnectionFlags } from './common.js';
 
 interface RunFlags extends ConnectionFlags {
@@ -13,9 +13,8 @@ interface RunFlags extends ConnectionFlags {
   gpuTaskQueue?: string;
 }
 
-/** Validates the spec (nothing starts if it is invalid), then starts or attaches to the release. */
-export async function runRelease(client: SlipwayClient, specFile: string, flags: RunFlags) {
-  const loaded = loadSpec(specFile);
+/** Starts or attaches to the release of an already validated spec. */
+export async function runRelease(client: SlipwayClient, loaded: LoadedSpec, flags: RunFlags) {
   const started = await client.start(loaded, { release: flags.release, gpuTaskQueue: flags.gpuTaskQueue });
   return { ...started, spec: loaded.file, codeVersion: loaded.codeVersion };
 }
@@ -76,9 +75,11 @@ export function registerRunCommand(program: Command): void {
       .option('--json', 'print JSON'),
   )
     .addHelpText('after', '\nExample:\n  $ slipway run examples/tiny-llm/pipeline.yaml --wait\n  $ slipway run pipeline.yaml --release v3 --json')
-    .action(async (spec: string, flags: RunFlags) =>
-      withClient(flags, async (client) => {
-        const started = await runRelease(client, spec, flags);
+    .action(async (spec: string, flags: RunFlags) => {
+      // Validate before connecting: a bad spec is reported as such, and nothing starts.
+      const loaded = loadSpec(spec);
+      await withClient(flags, async (client) => {
+        const started = await runRelease(client, loaded, flags);
         if (!flags.json) printLines([`${started.attached ? 'attached to running' : 'started'} ${started.workflowId}`, `follow: slipway status ${started.workflowId}`]);
         if (!flags.wait) {
           if (flags.json) printJson(started);
@@ -88,6 +89,6 @@ export function registerRunCommand(program: Command): void {
         if (flags.json) printJson({ ...started, result: view });
         else printLines(formatRelease(view));
         process.exitCode = exitCodeFor(view);
-      }),
-    );
+      });
+    });
 }
