@@ -1,7 +1,8 @@
 // Train, serve and evaluate each candidate variant, several at once (bounded by the GPUs).
 import type { EvalSummary } from '../activities/evaluation/harness.js';
 import { evaluateGate } from '../quality/gate.js';
-import { enterStage, nowIso, resolvePath, type RunContext } from './context.js';
+import { isCancellation } from '@temporalio/workflow';
+import { describeFailure, enterStage, nowIso, resolvePath, type RunContext } from './context.js';
 import type { VariantStatus } from './status.js';
 
 type Params = Record<string, string | number | boolean>;
@@ -43,7 +44,18 @@ export async function runCandidates(ctx: RunContext): Promise<VariantStatus[]> {
   const variants = spec.evaluate.variants.length ? spec.evaluate.variants : [{ name: 'default', params: {} }];
   ctx.status.variants = variants.map((v) => ({ name: v.name, stage: 'pending', params: { ...spec.train.params, ...v.params } }));
   enterStage(ctx, 'training');
-  await boundedAll(ctx.status.variants, spec.evaluate.max_parallel, (v) => runCandidate(ctx, v));
+  // A failed variant is recorded and the others go on; only when all fail does the release fail.
+  const failures: unknown[] = [];
+  await boundedAll(ctx.status.variants, spec.evaluate.max_parallel, async (v) => {
+    try {
+      await runCandidate(ctx, v);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      Object.assign(v, { stage: 'failed', error: describeFailure(err) });
+      failures.push(err);
+    }
+  });
+  if (failures.length === ctx.status.variants.length) throw failures[0];
   return ctx.status.variants;
 }
 

@@ -1,6 +1,6 @@
 // The state one pipeline run shares between its stages, and the helpers that change it.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineSpec } from '../spec/schema.js';
 import type { PipelineActivities } from './activities.js';
 import type { PipelineStatus, Stage } from './status.js';
@@ -92,4 +92,16 @@ export async function notify(ctx: RunContext, event: string, text: string, field
     // Already logged by the activity; notifications are best effort by design.
     if (isCancellation(err)) throw err;
   }
+}
+
+/** The useful part of a failure: the activity that failed and its innermost typed error. */
+export function describeFailure(err: unknown): string {
+  let activity: string | undefined;
+  let inner: unknown = err;
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof ActivityFailure) activity ??= e.activityType;
+    inner = e;
+  }
+  const what = inner instanceof ApplicationFailure && inner.type ? `${inner.type}: ${inner.message}` : inner instanceof Error ? inner.message : String(inner);
+  return activity ? `${activity} failed: ${what}` : what;
 }

@@ -1,5 +1,5 @@
 // Watching production after a deploy: sample metrics, count breaches, roll back when told or needed.
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
 import { durationMs } from './candidates.js';
 import { enterStage, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
@@ -43,6 +43,8 @@ export async function monitor(ctx: RunContext, previous: Snapshot | null): Promi
       ctx.rollbackRequest = { by: 'system:monitor', reason: breachReason(mon.consecutiveBreaches, mon.lastWindow) };
       break;
     }
+    // An order that arrived during the sample is acted on here, not lost to continue-as-new.
+    if (ctx.rollbackRequest) break;
     if (mon.elapsedMs < mon.durationMs && (samplesThisRun >= SAMPLES_PER_RUN || workflowInfo().continueAsNewSuggested)) {
       await condition(allHandlersFinished);
       mon.continuedAsNew += 1;
@@ -67,7 +69,7 @@ function breachReason(n: number, w: NonNullable<RunContext['status']['monitor']>
 export async function rollback(ctx: RunContext): Promise<void> {
   const { status, acts, spec } = ctx;
   const request = ctx.rollbackRequest ?? { by: 'system', reason: 'rollback' };
-  if (status.deployment?.previousVersion === null && patched('rollback-needs-previous-version')) {
+  if (status.deployment?.previousVersion === null) {
     // A first release has nothing to go back to: say so loudly rather than take the endpoint down.
     await notify(ctx, 'rollback-impossible', `Release ${status.workflowId} needs a rollback (${request.reason}) but there is no previous version.`);
     throw ApplicationFailure.create({

@@ -1,10 +1,10 @@
-import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, isCancellation, log, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import { formatGateReport } from '../quality/gate.js';
 import { PipelineSpecSchema, formatSpecIssues } from '../spec/schema.js';
 import { pipelineActivities, DEFAULT_GPU_TASK_QUEUE } from './activities.js';
 import { awaitApproval } from './approval.js';
 import { runCandidates, safeName } from './candidates.js';
-import { enterStage, initialStatus, notify, type ReleaseInput, type RunContext } from './context.js';
+import { describeFailure, enterStage, initialStatus, notify, type ReleaseInput, type RunContext } from './context.js';
 import { registerHandlers } from './handlers.js';
 import { monitor, rollback } from './monitor.js';
 import { FINAL_STAGES, type Decision, type PipelineStatus, type VariantStatus } from './status.js';
@@ -29,11 +29,13 @@ export interface ReleaseResult {
 export async function releasePipeline(input: ReleaseInput): Promise<ReleaseResult> {
   // Scheduled runs leave the label empty: each gets the unique suffix Temporal gave its workflow id.
   if (!input.release) input = { ...input, release: safeName(workflowInfo().workflowId.replace(/^release:[^:]*:/, '')) };
-  const parsed = PipelineSpecSchema.safeParse(input.spec);
-  if (!parsed.success) {
+  // Input is validated at the top (the client already did; a hand-started run may not have). The
+  // spec is then used exactly as given, so a later schema change cannot alter a replay.
+  const parsed = input.carried ? undefined : PipelineSpecSchema.safeParse(input.spec);
+  if (parsed && !parsed.success) {
     throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `invalid spec: ${formatSpecIssues(parsed.error).join('; ')}` });
   }
-  const spec = parsed.data;
+  const spec = input.spec;
   const ctx: RunContext = {
     input,
     spec,
@@ -46,7 +48,8 @@ export async function releasePipeline(input: ReleaseInput): Promise<ReleaseResul
     if (input.carried) return await finishMonitoring(ctx, input.carried.previousSnapshot as Snapshot | null);
     return await runStages(ctx);
   } catch (err) {
-    await CancellationScope.nonCancellable(() => closeOnError(ctx, err));
+    // Continue-as-new is thrown too, but it is the monitor going on, not a failure.
+    if (!(err instanceof ContinueAsNew)) await CancellationScope.nonCancellable(() => closeOnError(ctx, err));
     throw err;
   }
 }
@@ -77,6 +80,12 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
     throw ApplicationFailure.create({ type: 'GateFailed', nonRetryable: true, message: `quality gate failed:\n${report}`, details: [status.gate] });
   }
   status.selectedVariant = winner.name;
+  if (status.mlflow && winner.metrics && patched('champion-metrics-on-parent-run')) {
+    // The registered version points at this run, and the next gate reads the champion's metrics here.
+    const timestamp = new Date().getTime();
+    const metrics = Object.entries(winner.metrics).map(([key, value]) => ({ key, value, step: 0, timestamp }));
+    await acts.mlflow.mlflowLogMetrics({ mlflowRunId: status.mlflow.runId, metrics });
+  }
   await stopCandidates(ctx, variants, winner);
 
   const decision = await awaitApproval(ctx);
@@ -167,7 +176,8 @@ function candidateVersion(ctx: RunContext, v: VariantStatus): string {
 
 async function stopCandidates(ctx: RunContext, variants: VariantStatus[], keep: VariantStatus | undefined): Promise<void> {
   for (const v of variants) {
-    if (v === keep || !v.endpoint) continue;
+    // Every variant, served or not: a lane may have started its server as the run failed.
+    if (v === keep) continue;
     await ctx.acts.deploy.stopCandidate({ deploymentName: ctx.spec.name, version: candidateVersion(ctx, v) });
   }
 }
@@ -200,7 +210,7 @@ async function endTracking(ctx: RunContext, state: 'FINISHED' | 'FAILED' | 'KILL
 async function closeOnError(ctx: RunContext, err: unknown): Promise<void> {
   if (FINAL_STAGES.has(ctx.status.stage)) return;
   const cancelled = isCancellation(err);
-  ctx.status.error = err instanceof Error ? err.message : String(err);
+  ctx.status.error = describeFailure(err);
   enterStage(ctx, cancelled ? 'cancelled' : 'failed');
   try {
     await stopCandidates(ctx, ctx.status.variants, undefined);

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/common';
 import { PipelineSpecSchema, type PipelineSpec, type PipelineSpecInput } from '../../src/spec/schema.js';
 import type { SlipwayActivities } from '../../src/activities/index.js';
 
@@ -38,6 +39,9 @@ export function stubActivities(opts: { accuracy?: number | ((runKey: string) => 
   const activities: Stubbed = {
     async trainModel(input) {
       record('trainModel');
+      if (input.jobName.endsWith('-crashy')) {
+        throw ApplicationFailure.create({ type: 'TrainingJobFailed', nonRetryable: true, message: 'training job exited with code 3: CUDA out of memory' });
+      }
       training.max = Math.max(training.max, ++training.now);
       await new Promise((r) => setTimeout(r, 200));
       training.now -= 1;

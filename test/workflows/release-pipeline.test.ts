@@ -115,6 +115,9 @@ describe('releasePipeline under the time-skipping server', () => {
     expect(res.report.monitor!.continuedAsNew).toBeGreaterThanOrEqual(1);
     const { runId } = await env.client.workflow.getHandle(res.workflowId).describe();
     expect(stubs.calls.filter((c) => c === 'sampleProductionMetrics')).toHaveLength(168);
+    // Continuing as new is not a failure: nothing was cleaned up or stopped on the way.
+    expect(stubs.calls.filter((c) => c.startsWith('stopCandidate'))).toEqual([]);
+    expect(res.report.stages.map((s) => s.stage)).not.toContain('failed');
     expect(runId).toBeTruthy();
   });
 
@@ -167,6 +170,15 @@ describe('releasePipeline under the time-skipping server', () => {
     expect(res.report.variants.map((v) => [v.name, v.gate?.passed])).toEqual([['small', true], ['large', true], ['broken', false]]);
     expect(stubs.training.max).toBe(2);
     expect(stubs.calls.filter((c) => c.startsWith('stopCandidate:')).sort()).toEqual([expect.stringMatching(/-broken$/), expect.stringMatching(/-small$/)]);
+  });
+
+  it('goes on without a variant whose training failed, and records why', async () => {
+    const stubs = stubActivities();
+    const spec = testSpec({ evaluate: { dataset: 'eval.jsonl', variants: [{ name: 'crashy' }, { name: 'steady' }] } });
+    const res = await withPipeline(spec, stubs, result);
+    expect(res.status).toBe('completed');
+    expect(res.report.selectedVariant).toBe('steady');
+    expect(res.report.variants[0]).toMatchObject({ name: 'crashy', stage: 'failed', error: 'trainModel failed: TrainingJobFailed: training job exited with code 3: CUDA out of memory' });
   });
 
   it('ends with a typed GateFailed failure carrying the report when accuracy is too low', async () => {
