@@ -1,5 +1,6 @@
 import proto from '@temporalio/proto';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
+import { TemporalUnreachableError } from './errors.js';
 import { createActivities } from './activities/index.js';
 import { slipwayPlugin, type SlipwayPluginOptions } from './plugin.js';
 import { DEFAULT_GPU_TASK_QUEUE } from './workflows/activities.js';
@@ -12,6 +13,10 @@ export { DEFAULT_GPU_TASK_QUEUE };
 export interface SlipwayWorkerOptions extends SlipwayPluginOptions {
   address: string;
   namespace: string;
+  /** TLS, API key and metadata for clusters that need them (from the envconfig profile). */
+  tls?: NativeConnectionOptions['tls'];
+  apiKey?: string;
+  metadata?: NativeConnectionOptions['metadata'];
   taskQueue?: string;
   gpuTaskQueue?: string;
   /** How many GPU jobs (training, evaluation) this machine runs at once. */
@@ -31,7 +36,10 @@ export interface SlipwayWorkers {
  * and the GPU queue (its activity slots are the number of GPUs).
  */
 export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<SlipwayWorkers> {
-  const connection = await NativeConnection.connect({ address: opts.address });
+  const { address, tls, apiKey, metadata } = opts;
+  const connection = await NativeConnection.connect({ address, tls, apiKey, metadata }).catch((err: unknown) => {
+    throw new TemporalUnreachableError(address, err);
+  });
   try {
     await ensureStageSearchAttribute(connection, opts.namespace);
     const main = await Worker.create({ connection, namespace: opts.namespace, taskQueue: opts.taskQueue ?? TASK_QUEUE, plugins: [slipwayPlugin(opts)] });

@@ -1,5 +1,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+import { TemporalUnreachableError } from '../errors.js';
+
+export { TemporalUnreachableError };
 
 export interface ConnectOptions {
   /** Overrides TEMPORAL_ADDRESS / the envconfig profile. */
@@ -7,30 +11,33 @@ export interface ConnectOptions {
   namespace?: string;
 }
 
-/** Raised when the Temporal frontend cannot be reached; says how to start one. */
-export class TemporalUnreachableError extends Error {
-  readonly code = 'SLIPWAY_TEMPORAL_UNREACHABLE';
-  constructor(address: string, cause: unknown) {
-    super(
-      `cannot reach Temporal at ${address} (${cause instanceof Error ? cause.message : String(cause)}). ` +
-        'Start the local stack with `slipway dev`, or point at your cluster with --address / TEMPORAL_ADDRESS.',
-    );
-  }
+
+export interface ResolvedConnection {
+  address: string;
+  namespace: string;
+  /** TLS, API key and gRPC metadata of the envconfig profile (Temporal Cloud, mTLS clusters). */
+  tls?: NativeConnectionOptions['tls'];
+  apiKey?: string;
+  metadata?: NativeConnectionOptions['metadata'];
 }
 
 /** Settings come from @temporalio/envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, profiles), then flags. */
-export function resolveConnection(opts: ConnectOptions = {}): { address: string; namespace: string } {
+export function resolveConnection(opts: ConnectOptions = {}): ResolvedConnection {
   const config = loadClientConnectConfig();
+  const { tls, apiKey, metadata } = config.connectionOptions;
   return {
     address: opts.address ?? config.connectionOptions.address ?? '127.0.0.1:7233',
     namespace: opts.namespace ?? config.namespace ?? 'default',
+    tls,
+    apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+    metadata,
   };
 }
 
 export async function connectClient(opts: ConnectOptions = {}): Promise<Client> {
-  const { address, namespace } = resolveConnection(opts);
+  const { address, namespace, tls, apiKey, metadata } = resolveConnection(opts);
   try {
-    const connection = await Connection.connect({ address, connectTimeout: 5000 });
+    const connection = await Connection.connect({ address, tls, apiKey, metadata, connectTimeout: 5000 });
     return new Client({ connection, namespace });
   } catch (err) {
     throw new TemporalUnreachableError(address, err);

@@ -1,5 +1,5 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { TASK_QUEUE } from '../worker.js';
 import { DEFAULT_GPU_TASK_QUEUE } from '../workflows/activities.js';
@@ -44,7 +44,7 @@ export class SlipwayClient {
   ) {}
 
   /** Starts a release; a second start of the same release attaches to it instead of duplicating it. */
-  async start(loaded: LoadedSpec, opts: { release?: string; gpuTaskQueue?: string } = {}): Promise<{ workflowId: string; attached: boolean }> {
+  async start(loaded: LoadedSpec, opts: { release?: string; gpuTaskQueue?: string } = {}): Promise<{ workflowId: string; attached: boolean; status: string }> {
     const release = opts.release ?? defaultRelease(loaded);
     const workflowId = releaseWorkflowId(loaded.spec.model.name, release);
     const input: ReleaseInput = { spec: loaded.spec, specDir: loaded.dir, release, codeVersion: loaded.codeVersion, gpuTaskQueue: opts.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE };
@@ -57,12 +57,14 @@ export class SlipwayClient {
         workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         workflowIdConflictPolicy: 'FAIL',
         typedSearchAttributes: [{ key: STAGE_KEY, value: 'starting' }],
-        memo: { specFile: loaded.file, specDigest: loaded.digest },
+        memo: { specFile: loaded.file, specDigest: loaded.digest, rollbackAllowed: rollbackAllowed(loaded) },
       });
-      return { workflowId, attached: false };
+      return { workflowId, attached: false, status: 'RUNNING' };
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, attached: true };
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Running: attach to it. Finished: it stays finished; a new release needs a new label.
+      const { status } = await this.handle(workflowId).describe();
+      return { workflowId, attached: true, status: status.name };
     }
   }
 
@@ -120,20 +122,35 @@ export class SlipwayClient {
     }
     const final = (await this.handle(workflowId).query(statusQuery)) as PipelineStatus;
     if (!final.deployment) throw new RequestRefusedError(`${workflowId} never deployed (stage ${final.stage}): nothing to roll back`);
+    if (final.stage === 'rolled-back') throw new RequestRefusedError(`${workflowId} was already rolled back by ${final.rollback?.by ?? 'someone'}`);
+    const allowed = (description.memo?.rollbackAllowed ?? []) as string[];
+    if (allowed.length && !allowed.includes(input.requestedBy)) {
+      throw new RequestRefusedError(`${input.requestedBy} may not roll back ${workflowId} (allowed: ${allowed.join(', ')})`);
+    }
     const args: RollbackReleaseInput = {
       releaseWorkflowId: workflowId,
       deploymentName: final.pipeline,
+      deployedVersion: final.deployment.version,
       modelName: final.model,
       previousModelVersion: final.deployment.previousModelVersion ?? null,
       requestedBy: input.requestedBy,
       reason: input.reason ?? '',
     };
-    return this.client.workflow.execute('rollbackRelease', {
-      taskQueue: this.taskQueue,
-      workflowId: `rollback:${workflowId}:${description.runId}`,
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      args: [args],
-    }) as Promise<RollbackReleaseResult>;
+    try {
+      return (await this.client.workflow.execute('rollbackRelease', {
+        taskQueue: this.taskQueue,
+        workflowId: `rollback:${workflowId}:${description.runId}`,
+        workflowIdConflictPolicy: 'USE_EXISTING',
+        args: [args],
+      })) as RollbackReleaseResult;
+    } catch (err) {
+      // The deploy target refuses to undo a later release, or a first one: say why, plainly.
+      const cause = err instanceof WorkflowFailedError ? innermost(err) : undefined;
+      if (cause instanceof ApplicationFailure && (cause.type === 'VersionNotLive' || cause.type === 'NoPreviousVersion')) {
+        throw new RequestRefusedError(`${workflowId}: ${cause.message}`);
+      }
+      throw err;
+    }
   }
 
   async cancel(workflowId: string): Promise<void> {
@@ -160,4 +177,16 @@ function progressOf(a: temporal.api.workflow.v1.IPendingActivityInfo): TrainingP
     loss: typeof details.loss === 'number' ? details.loss : undefined,
     checkpoint: typeof details.checkpoint === 'string' ? details.checkpoint : undefined,
   };
+}
+
+function innermost(err: Error): Error {
+  let e: Error = err;
+  while (e.cause instanceof Error) e = e.cause;
+  return e;
+}
+
+/** Who may order a rollback once the release has finished (kept in the run's memo). */
+function rollbackAllowed(loaded: LoadedSpec): string[] {
+  const { approval, operators } = loaded.spec;
+  return [...(approval?.approvers ?? []), ...(approval?.escalate_to ?? []), ...operators];
 }

@@ -78,7 +78,7 @@ export async function rollback(ctx: RunContext): Promise<void> {
       message: `rollback requested by ${request.by} (${request.reason}), but ${status.deployment?.version} is the first version of ${spec.name}: it stays live`,
     });
   }
-  const result = await acts.deploy.rollbackDeployment({ deploymentName: spec.name });
+  const result = await acts.deploy.rollbackDeployment({ deploymentName: spec.name, expectedLive: status.deployment?.version });
   const previousModelVersion = status.deployment?.previousModelVersion;
   if (status.mlflow && previousModelVersion) {
     await acts.mlflow.mlflowRollback({ modelName: spec.model.name, toVersion: previousModelVersion });

@@ -5,6 +5,8 @@ export interface RollbackReleaseInput {
   /** The finished release being rolled back (its workflow id). */
   releaseWorkflowId: string;
   deploymentName: string;
+  /** The version the release deployed: only that one is rolled back, never a later release. */
+  deployedVersion: string;
   modelName: string;
   /** MLflow version to make champion again; omitted when the release did not track in MLflow. */
   previousModelVersion?: string | null;
@@ -22,7 +24,7 @@ export interface RollbackReleaseResult {
 
 const { rollbackDeployment, mlflowRollback } = proxyActivities<SlipwayActivities>({
   startToCloseTimeout: '15m',
-  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: ['NoPreviousVersion'] },
+  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: ['NoPreviousVersion', 'VersionNotLive'] },
 });
 
 /**
@@ -30,7 +32,7 @@ const { rollbackDeployment, mlflowRollback } = proxyActivities<SlipwayActivities
  * goes back to the previous version and MLflow's `champion` alias with it.
  */
 export async function rollbackRelease(input: RollbackReleaseInput): Promise<RollbackReleaseResult> {
-  const res = await rollbackDeployment({ deploymentName: input.deploymentName });
+  const res = await rollbackDeployment({ deploymentName: input.deploymentName, expectedLive: input.deployedVersion });
   if (input.previousModelVersion) await mlflowRollback({ modelName: input.modelName, toVersion: input.previousModelVersion });
   return {
     releaseWorkflowId: input.releaseWorkflowId,

@@ -120,6 +120,12 @@ describe('release pipeline on the real dev server, with a real worker process', 
     const m2 = await mlflowView('approve-flow', second, 'approve-flow-model');
     expect(m2.champion).toEqual({ version: r2.modelVersion, runId: m2.parentRunId });
 
+    // r1 is no longer live: rolling it back would undo r2, so it is refused.
+    const stale = await runCli(['rollback', first, '--as', 'ops'], cliEnv);
+    expect(stale.code).toBe(4);
+    expect(stale.stderr).toMatch(/is not live in approve-flow .*would undo a later release/);
+    expect((await runCli(['rollback', second, '--as', 'mallory'], cliEnv)).stderr).toMatch(/mallory may not roll back/);
+
     // Monitoring is over, so the rollback goes through a rollbackRelease workflow.
     const back = await runCli(['rollback', second, '--as', 'ops', '--reason', 'bad answers', '--json'], cliEnv);
     expect(back.code).toBe(0);

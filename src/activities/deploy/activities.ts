@@ -3,7 +3,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { sampleServing, windowStats, type Snapshot, type WindowStats } from '../metrics/prometheus.js';
 import { LocalDeployTarget, type LocalCandidate } from './local.js';
-import { DeployError, type CandidateRequest, type PromoteRequest, type PromoteResult, type RollbackResult } from './target.js';
+import { DeployError, type CandidateRequest, type PromoteRequest, type PromoteResult, type RollbackRequest, type RollbackResult } from './target.js';
 
 export type DeployCandidateInput = CandidateRequest;
 export type PromoteVersionInput = PromoteRequest;
@@ -66,7 +66,7 @@ export function createDeployActivities(deps: { stateDir: string }) {
     },
 
     /** Restores the previous version on the stable endpoint; fails with NoPreviousVersion if none. */
-    async rollbackDeployment(input: { deploymentName: string }): Promise<RollbackResult> {
+    async rollbackDeployment(input: RollbackRequest): Promise<RollbackResult> {
       const result = await heartbeating(() => typed(() => target.rollback(input)));
       log.warn('deployment rolled back', { deployment: input.deploymentName, ...result });
       return result;

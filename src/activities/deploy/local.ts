@@ -5,7 +5,7 @@ import { freePort, tail } from '../../stack/process.js';
 import { isOurs, probe, spawnDetached, stopGroup, waitReady } from './processes.js';
 import { ensureRouter, routerHealthy, stopRouter } from './stable-endpoint.js';
 import { deploymentDir, logPath, readRouter, readState, removeSafe, statePath, withLock, writeState, type DeploymentState, type VersionRecord } from './state.js';
-import type { CandidateRequest, DeploymentStatus, DeployTarget, PromoteRequest, PromoteResult, RollbackResult } from './target.js';
+import type { CandidateRequest, DeploymentStatus, DeployTarget, PromoteRequest, PromoteResult, RollbackRequest, RollbackResult } from './target.js';
 import { DeployError } from './target.js';
 import { expandCommand } from '../command.js';
 
@@ -120,11 +120,18 @@ export class LocalDeployTarget implements DeployTarget {
   }
 
   /** Puts the previous version back on the stable endpoint and stops the one that was live. */
-  async rollback(req: { deploymentName: string }): Promise<RollbackResult> {
+  async rollback(req: RollbackRequest): Promise<RollbackResult> {
     const dir = this.dir(req.deploymentName);
     return withLock(dir, async () => {
       const state = readState(dir);
       const router = readRouter(dir);
+      if (req.expectedLive && state.live !== req.expectedLive) {
+        if (state.lastRollback?.rolledBackVersion === req.expectedLive && router) return { endpoint: url(router.port), ...state.lastRollback };
+        throw new DeployError('VersionNotLive', `${req.expectedLive} is not live in ${req.deploymentName} (live: ${state.live ?? 'none'}); rolling it back would undo a later release`, {
+          live: state.live,
+          expected: req.expectedLive,
+        });
+      }
       if (!state.previous || !state.live) {
         // A retried rollback finds its own earlier outcome: report it again rather than fail.
         if (state.lastRollback && state.live === state.lastRollback.restoredVersion && router) {

@@ -82,7 +82,8 @@ export async function startRouter(stateFile: string, port: number): Promise<http
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    // Loopback unless the worker's environment says otherwise (0.0.0.0 in a container whose port is published).
+    server.listen(port, process.env.SLIPWAY_ENDPOINT_HOST ?? '127.0.0.1', resolve);
   });
   return server;
 }

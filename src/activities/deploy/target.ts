@@ -70,15 +70,22 @@ export interface DeployTarget {
   /** Ensures the stable endpoint serves `version`, keeping the version it replaces ready for rollback. */
   promote(req: PromoteRequest): Promise<PromoteResult>;
   /** Ensures the stable endpoint serves the previous version again and stops the current one. */
-  rollback(req: { deploymentName: string }): Promise<RollbackResult>;
+  rollback(req: RollbackRequest): Promise<RollbackResult>;
   /** Ensures a version that is not live is no longer running; the live version is left alone. */
   stop(req: { deploymentName: string; version: string }): Promise<{ stopped: boolean }>;
   status(req: { deploymentName: string }): Promise<DeploymentStatus>;
 }
 
+export interface RollbackRequest {
+  deploymentName: string;
+  /** Roll back only if this version is live: a later release must not be undone by mistake. */
+  expectedLive?: string;
+}
+
 export type DeployErrorType =
   | 'ModelServerFailedToStart'
   | 'NoPreviousVersion'
+  | 'VersionNotLive'
   | 'VersionNotDeployed'
   | 'StablePortInUse'
   | 'InvalidDeploymentName'
@@ -88,6 +95,7 @@ export type DeployErrorType =
 const NON_RETRYABLE: ReadonlySet<DeployErrorType> = new Set([
   'ModelServerFailedToStart',
   'NoPreviousVersion',
+  'VersionNotLive',
   'VersionNotDeployed',
   'StablePortInUse',
   'InvalidDeploymentName',

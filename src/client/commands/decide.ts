@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ExitError, EXIT } from '../errors.js';
 import { formatRelease, printJson, printLines } from '../output.js';
 import { connectionOptions, withClient, type ConnectionFlags } from './common.js';
 
@@ -31,6 +32,9 @@ export function registerDecisionCommands(program: Command): void {
             d.name === 'rollback'
               ? await client.rollback(id, { requestedBy: flags.as, reason: flags.reason })
               : await client[d.name](id, { approver: flags.as, reason: flags.reason });
+          if ('stage' in res && d.name === 'rollback' && res.stage !== 'rolled-back') {
+            throw new ExitError(`rollback of ${id} did not happen: ${res.error ?? `the release is ${res.stage}`}`, EXIT.failed);
+          }
           if (flags.json) return printJson(res);
           if ('stage' in res) return printLines([`${d.name}: done`, ...formatRelease({ ...res, execution: { status: 'RUNNING', runId: '', startTime: '' }, progress: [] })]);
           printLines([`rolled back ${res.releaseWorkflowId}: ${res.rolledBackVersion} → ${res.restoredVersion}`]);

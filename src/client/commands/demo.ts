@@ -1,9 +1,11 @@
+import proto from '@temporalio/proto';
 import type { Command } from 'commander';
 import path from 'node:path';
 import { PipelineSpecSchema } from '../../spec/schema.js';
 import { startDevStack, type DevStack } from '../../stack/dev-stack.js';
 import { httpOk } from '../../stack/process.js';
 import { packageRoot } from '../../stack/tools.js';
+import { TASK_QUEUE } from '../../worker.js';
 import { connectClient } from '../connection.js';
 import { ExitError, EXIT } from '../errors.js';
 import { bold, formatRelease, isTty, printLines } from '../output.js';
@@ -42,11 +44,28 @@ async function ensureStack(flags: DemoFlags): Promise<{ stack?: DevStack; uiUrl:
   const address = `127.0.0.1:${port(flags.temporalPort, '--temporal-port')}`;
   const uiUrl = `http://127.0.0.1:${port(flags.uiPort, '--ui-port')}`;
   const mlflowUrl = `http://127.0.0.1:${port(flags.mlflowPort, '--mlflow-port')}`;
-  const running = await connectClient({ address }).then(
-    async (c) => (await c.connection.close(), true),
-    () => false,
+  const pollers = await connectClient({ address }).then(
+    async (c) => {
+      try {
+        const tq = await c.workflowService.describeTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: TASK_QUEUE },
+          taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        });
+        return tq.pollers?.length ?? 0;
+      } finally {
+        await c.connection.close();
+      }
+    },
+    () => undefined,
   );
-  if (running && (await httpOk(`${mlflowUrl}/health`).catch(() => false))) {
+  if (pollers !== undefined) {
+    if (!pollers || !(await httpOk(`${mlflowUrl}/health`).catch(() => false))) {
+      throw new ExitError(
+        `Temporal answers at ${address}, but no Slipway worker and MLflow are there with it. Start \`slipway dev\` (or stop what runs on ${address}) and run the demo again.`,
+        EXIT.environment,
+      );
+    }
     printLines([`demo: using the running stack at ${address} (worker from \`slipway dev\`)`]);
     return { uiUrl, mlflowUrl, address };
   }
@@ -80,15 +99,21 @@ export function registerDemoCommand(program: Command): void {
     .action(async (flags: DemoFlags) => {
       const loaded = demoSpec(flags);
       const { stack, uiUrl, mlflowUrl, address } = await ensureStack(flags);
-      let view: ReleaseView;
+      // Ctrl-C at any point stops what the demo started; the release itself is durable and goes on
+      // at the next `slipway dev` with the same state dir.
+      const interrupted = new Promise<'interrupted'>((resolve) => {
+        for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve('interrupted'));
+      });
+      const workerFailed = stack?.running.then(() => new Promise<never>(() => undefined)) ?? new Promise<never>(() => undefined);
+      const client = new SlipwayClient(await connectClient({ address }));
+      let view: ReleaseView | 'interrupted';
       try {
-        const client = new SlipwayClient(await connectClient({ address }));
         const release = `demo-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`;
         const { workflowId } = await client.start(loaded, { release });
         const runUrl = `${uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
         printLines([`demo: started ${bold(workflowId)}`, `demo: watch it in the Temporal UI: ${runUrl}`]);
         let asked = false;
-        view = await watchRelease(client, workflowId, true, async (v) => {
+        const watching = watchRelease(client, workflowId, true, async (v) => {
           if (v.stage !== 'awaiting-approval' || asked) return;
           asked = true;
           if (flags.approve) {
@@ -102,24 +127,39 @@ export function registerDemoCommand(program: Command): void {
             ]);
           }
         });
-        await client.client.connection.close();
-        printLines(['', ...formatRelease(view), '', bold('Where to look:'), `  Temporal UI: ${runUrl}`, `  MLflow:      ${mlflowUrl}/#/models/${loaded.spec.model.name}`]);
-        if (stack) printLines([`  Logs:        ${path.resolve(flags.stateDir, 'logs')}/ (temporal, mlflow, worker)`]);
-        if (view.deployment && view.stage === 'completed') {
-          printLines([
-            `  Endpoint:    ${view.deployment.endpoint}/v1/chat/completions (OpenAI-compatible), e.g.`,
-            `    curl -s ${view.deployment.endpoint}/v1/chat/completions -H 'content-type: application/json' -d '{"messages":[{"role":"user","content":"What is 23+45?"}]}'`,
-          ]);
-        }
+        view = await Promise.race([watching, interrupted, workflowFailedError(workerFailed)]);
+        if (view !== 'interrupted') printSummary(view, runUrl, mlflowUrl, loaded, stack ? path.resolve(flags.stateDir, 'logs') : undefined);
       } catch (err) {
         await stack?.stop();
         throw err;
+      } finally {
+        await client.client.connection.close();
       }
-      if (stack && isTty && !flags.exit) {
+      if (view === 'interrupted') {
+        printLines(['', 'demo: interrupted; stopping. The release is durable: `slipway dev` (same --state-dir) picks it up again.']);
+      } else if (stack && isTty && !flags.exit) {
         printLines(['', 'The stack stays up so you can look around; press Ctrl-C to stop it.']);
-        await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        await interrupted;
       }
       await stack?.stop();
-      process.exitCode = exitCodeFor(view);
+      process.exitCode = view === 'interrupted' ? 130 : exitCodeFor(view);
     });
+}
+
+/** A worker that stops on its own ends the demo with its error (a hang would help nobody). */
+async function workflowFailedError(failed: Promise<never>): Promise<never> {
+  return failed.catch((err: unknown) => {
+    throw new Error(`the demo's worker stopped: ${err instanceof Error ? err.message : String(err)}`);
+  });
+}
+
+function printSummary(view: ReleaseView, runUrl: string, mlflowUrl: string, loaded: LoadedSpec, logs: string | undefined): void {
+  printLines(['', ...formatRelease(view), '', bold('Where to look:'), `  Temporal UI: ${runUrl}`, `  MLflow:      ${mlflowUrl}/#/models/${loaded.spec.model.name}`]);
+  if (logs) printLines([`  Logs:        ${logs}/ (temporal, mlflow, worker)`]);
+  if (view.deployment && view.stage === 'completed') {
+    printLines([
+      `  Endpoint:    ${view.deployment.endpoint}/v1/chat/completions (OpenAI-compatible), e.g.`,
+      `    curl -s ${view.deployment.endpoint}/v1/chat/completions -H 'content-type: application/json' -d '{"messages":[{"role":"user","content":"What is 23+45?"}]}'`,
+    ]);
+  }
 }

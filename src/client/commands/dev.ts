@@ -19,6 +19,12 @@ export function port(value: string, flag: string): number {
   return n;
 }
 
+export function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ExitError(`${flag} ${value}: expected a positive integer`, EXIT.usage);
+  return n;
+}
+
 export function registerDevCommand(program: Command): void {
   program
     .command('dev')
@@ -39,7 +45,7 @@ export function registerDevCommand(program: Command): void {
         mlflowPort: port(flags.mlflowPort, '--mlflow-port'),
         mlflow: flags.mlflow,
         worker: flags.worker,
-        gpus: Number(flags.gpus),
+        gpus: positiveInt(flags.gpus, '--gpus'),
         log: (line) => printLines([`slipway dev: ${line}`]),
       });
       printLines([

@@ -80,7 +80,10 @@ export function registerRunCommand(program: Command): void {
       const loaded = loadSpec(spec);
       await withClient(flags, async (client) => {
         const started = await runRelease(client, loaded, flags);
-        if (!flags.json) printLines([`${started.attached ? 'attached to running' : 'started'} ${started.workflowId}`, `follow: slipway status ${started.workflowId}`]);
+        if (!flags.json) {
+          const what = !started.attached ? 'started' : started.status === 'RUNNING' ? 'attached to running' : `already ${started.status.toLowerCase()} (use --release for a new release):`;
+          printLines([`${what} ${started.workflowId}`, `follow: slipway status ${started.workflowId}`]);
+        }
         if (!flags.wait) {
           if (flags.json) printJson(started);
           return;

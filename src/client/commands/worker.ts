@@ -4,6 +4,7 @@ import { createSlipwayWorkers } from '../../worker.js';
 import { resolveConnection } from '../connection.js';
 import { printLines } from '../output.js';
 import { connectionOptions, type ConnectionFlags } from './common.js';
+import { positiveInt } from './dev.js';
 
 interface WorkerFlags extends ConnectionFlags {
   stateDir: string;
@@ -24,12 +25,13 @@ export function registerWorkerCommand(program: Command): void {
   )
     .addHelpText('after', '\nMLflow comes from MLFLOW_TRACKING_URI (+ MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD).\n\nExample:\n  $ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 slipway worker --gpus 2')
     .action(async (flags: WorkerFlags) => {
-      const { address, namespace } = resolveConnection(flags);
+      const connection = resolveConnection(flags);
+      const { address, namespace } = connection;
+      const gpus = positiveInt(flags.gpus, '--gpus');
       const workers = await createSlipwayWorkers({
-        address,
-        namespace,
+        ...connection,
         stateDir: flags.stateDir,
-        gpus: Number(flags.gpus),
+        gpus,
         taskQueue: flags.taskQueue,
         gpuTaskQueue: flags.gpuTaskQueue,
         // Without MLFLOW_TRACKING_URI, the MLflow of `slipway dev`.
