@@ -3,8 +3,18 @@
 import { z } from 'zod';
 import { GateConfigSchema } from '../quality/gate.js';
 
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 /** Temporal-style durations: `30s`, `10m`, `2h`, `3d`, `500ms`. */
-export const Duration = z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'expected a duration such as 30s, 10m, 2h or 3d');
+export const Duration = z.string().regex(DURATION, 'expected a duration such as 30s, 10m, 2h or 3d');
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses the spec's duration strings (already validated by the schema). */
+export function durationMs(d: string): number {
+  const m = DURATION.exec(d);
+  if (!m) throw new Error(`invalid duration ${d}`);
+  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
+}
+
 const Name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'expected lowercase letters, digits, ".", "_" or "-" (max 63 chars)');
 const Command = z.array(z.string().min(1)).min(1, 'expected a command as a list, e.g. ["python", "train.py"]');
 

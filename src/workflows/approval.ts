@@ -1,6 +1,6 @@
 // Waiting for a human: approve/reject by signal (Web UI) or update (CLI), with a deadline.
 import { condition } from '@temporalio/workflow';
-import { durationMs } from './candidates.js';
+import { durationMs } from '../spec/schema.js';
 import { enterStage, notify, nowIso, type RunContext } from './context.js';
 import type { Decision } from './status.js';
 

@@ -1,6 +1,7 @@
 // Train, serve and evaluate each candidate variant, several at once (bounded by the GPUs).
 import type { EvalSummary } from '../activities/evaluation/harness.js';
 import { evaluateGate } from '../quality/gate.js';
+import { durationMs } from '../spec/schema.js';
 import { isCancellation } from '@temporalio/workflow';
 import { describeFailure, enterStage, nowIso, resolvePath, type RunContext } from './context.js';
 import type { VariantStatus } from './status.js';
@@ -146,13 +147,4 @@ async function startChildRun(ctx: RunContext, name: string, params: Params): Pro
     tags: { 'slipway.variant': name, 'slipway.started_at': nowIso() },
   });
   return mlflowRunId;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses the spec's duration strings (already validated by the schema). */
-export function durationMs(d: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(d);
-  if (!m) throw new Error(`invalid duration ${d}`);
-  return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }

@@ -1,7 +1,7 @@
 // Watching production after a deploy: sample metrics, count breaches, roll back when told or needed.
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
-import { durationMs } from './candidates.js';
+import { durationMs } from '../spec/schema.js';
 import { enterStage, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
 import type { releasePipeline } from './release-pipeline.js';
 

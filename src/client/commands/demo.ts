@@ -11,17 +11,13 @@ import { ExitError, EXIT } from '../errors.js';
 import { bold, formatRelease, isTty, printLines } from '../output.js';
 import { SlipwayClient, type ReleaseView } from '../slipway-client.js';
 import { loadSpec, type LoadedSpec } from '../spec-file.js';
-import { port } from './dev.js';
+import { port, positiveInt, stackOptions, stackSettings, type StackFlags } from './dev.js';
 import { exitCodeFor, watchRelease } from './run.js';
 
-interface DemoFlags {
+interface DemoFlags extends StackFlags {
   approve?: boolean;
   steps?: string;
   port: string;
-  stateDir: string;
-  temporalPort: string;
-  uiPort: string;
-  mlflowPort: string;
   exit?: boolean;
 }
 
@@ -31,19 +27,18 @@ const DEMO_APPROVER = 'demo-approver';
 /** The demo spec, with the flags' training steps and endpoint port. */
 function demoSpec(flags: DemoFlags): LoadedSpec {
   const loaded = loadSpec(DEMO_SPEC);
-  const steps = flags.steps === undefined ? undefined : Number(flags.steps);
-  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1)) throw new ExitError(`--steps ${flags.steps}: expected a positive integer`, EXIT.usage);
   const raw = structuredClone(loaded.spec);
-  if (steps !== undefined) raw.train.params.steps = steps;
+  if (flags.steps !== undefined) raw.train.params.steps = positiveInt(flags.steps, '--steps');
   raw.deploy.port = port(flags.port, '--port');
   return { ...loaded, spec: PipelineSpecSchema.parse(raw) };
 }
 
 /** Uses a running `slipway dev` when there is one; otherwise starts the embedded stack here. */
 async function ensureStack(flags: DemoFlags): Promise<{ stack?: DevStack; uiUrl: string; mlflowUrl: string; address: string }> {
-  const address = `127.0.0.1:${port(flags.temporalPort, '--temporal-port')}`;
-  const uiUrl = `http://127.0.0.1:${port(flags.uiPort, '--ui-port')}`;
-  const mlflowUrl = `http://127.0.0.1:${port(flags.mlflowPort, '--mlflow-port')}`;
+  const settings = stackSettings(flags);
+  const address = `127.0.0.1:${settings.temporalPort}`;
+  const uiUrl = `http://127.0.0.1:${settings.uiPort}`;
+  const mlflowUrl = `http://127.0.0.1:${settings.mlflowPort}`;
   const pollers = await connectClient({ address }).then(
     async (c) => {
       try {
@@ -70,10 +65,7 @@ async function ensureStack(flags: DemoFlags): Promise<{ stack?: DevStack; uiUrl:
     return { uiUrl, mlflowUrl, address };
   }
   const stack = await startDevStack({
-    stateDir: flags.stateDir,
-    temporalPort: port(flags.temporalPort, '--temporal-port'),
-    uiPort: port(flags.uiPort, '--ui-port'),
-    mlflowPort: port(flags.mlflowPort, '--mlflow-port'),
+    ...settings,
     mlflow: true,
     worker: true,
     gpus: 1,
@@ -84,16 +76,14 @@ async function ensureStack(flags: DemoFlags): Promise<{ stack?: DevStack; uiUrl:
 }
 
 export function registerDemoCommand(program: Command): void {
-  program
-    .command('demo')
-    .description('release the tiny-llm example end to end on the embedded stack: train, evaluate, gate, approve, deploy, smoke-test, monitor')
+  stackOptions(
+    program
+      .command('demo')
+      .description('release the tiny-llm example end to end on the embedded stack: train, evaluate, gate, approve, deploy, smoke-test, monitor'),
+  )
     .option('--approve', `approve the release as ${DEMO_APPROVER} when it reaches the approval gate`)
     .option('--steps <n>', 'training steps (default: the spec\'s 1200; fewer fail the gate)')
     .option('--port <port>', 'port of the deployed model\'s stable endpoint', '8000')
-    .option('--state-dir <dir>', 'where the embedded stack keeps its state', '.slipway')
-    .option('--temporal-port <port>', 'Temporal frontend port', '7233')
-    .option('--ui-port <port>', 'Temporal Web UI port', '8233')
-    .option('--mlflow-port <port>', 'MLflow port', '5000')
     .option('--exit', 'stop the stack and exit when the release ends (default on a non-TTY)')
     .addHelpText('after', '\nExample:\n  $ slipway demo --approve\n  $ slipway demo            # then approve from another shell or the Temporal UI')
     .action(async (flags: DemoFlags) => {

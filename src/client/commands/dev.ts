@@ -3,11 +3,15 @@ import { startDevStack } from '../../stack/dev-stack.js';
 import { ExitError, EXIT } from '../errors.js';
 import { bold, printLines } from '../output.js';
 
-interface DevFlags {
+/** The embedded stack's flags, shared by `dev` and `demo`. */
+export interface StackFlags {
   stateDir: string;
   temporalPort: string;
   uiPort: string;
   mlflowPort: string;
+}
+
+interface DevFlags extends StackFlags {
   mlflow: boolean;
   worker: boolean;
   gpus: string;
@@ -25,24 +29,37 @@ export function positiveInt(value: string, flag: string): number {
   return n;
 }
 
-export function registerDevCommand(program: Command): void {
-  program
-    .command('dev')
-    .description('run the embedded stack in the foreground: Temporal dev server + Web UI, MLflow, and a Slipway worker (Ctrl-C stops all)')
+export function stackOptions(cmd: Command): Command {
+  return cmd
     .option('--state-dir <dir>', 'where Temporal, MLflow, jobs and deployments keep state', '.slipway')
     .option('--temporal-port <port>', 'Temporal frontend port', '7233')
     .option('--ui-port <port>', 'Temporal Web UI port', '8233')
-    .option('--mlflow-port <port>', 'MLflow port', '5000')
+    .option('--mlflow-port <port>', 'MLflow port', '5000');
+}
+
+/** The stack flags checked and parsed once. */
+export function stackSettings(flags: StackFlags): { stateDir: string; temporalPort: number; uiPort: number; mlflowPort: number } {
+  return {
+    stateDir: flags.stateDir,
+    temporalPort: port(flags.temporalPort, '--temporal-port'),
+    uiPort: port(flags.uiPort, '--ui-port'),
+    mlflowPort: port(flags.mlflowPort, '--mlflow-port'),
+  };
+}
+
+export function registerDevCommand(program: Command): void {
+  stackOptions(
+    program
+      .command('dev')
+      .description('run the embedded stack in the foreground: Temporal dev server + Web UI, MLflow, and a Slipway worker (Ctrl-C stops all)'),
+  )
     .option('--no-mlflow', 'do not start MLflow')
     .option('--no-worker', 'do not start a worker (run `slipway worker` elsewhere)')
     .option('--gpus <n>', 'GPU jobs the worker runs at once', '1')
     .addHelpText('after', '\nExample:\n  $ slipway dev\n  $ slipway dev --temporal-port 7300 --ui-port 8300 --mlflow-port 5100')
     .action(async (flags: DevFlags) => {
       const stack = await startDevStack({
-        stateDir: flags.stateDir,
-        temporalPort: port(flags.temporalPort, '--temporal-port'),
-        uiPort: port(flags.uiPort, '--ui-port'),
-        mlflowPort: port(flags.mlflowPort, '--mlflow-port'),
+        ...stackSettings(flags),
         mlflow: flags.mlflow,
         worker: flags.worker,
         gpus: positiveInt(flags.gpus, '--gpus'),
