@@ -1,62 +1,79 @@
+// The Slipway worker: one Temporal worker per role, each on its role's task queue, over one
+// connection and one runtime (so activities and implementations are created once per process).
 import proto from '@temporalio/proto';
 import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
 import { TemporalUnreachableError } from './errors.js';
-import { createActivities } from './activities/index.js';
-import { slipwayPlugin, type SlipwayPluginOptions } from './plugin.js';
-import { DEFAULT_GPU_TASK_QUEUE } from './workflows/activities.js';
+import { slipwayPlugin } from './plugin.js';
+import { DEFAULT_QUEUES, ROLES, type Role, type SlipwayQueues } from './queues.js';
+import { resolveRuntime, type RuntimeOptions } from './runtime.js';
 import { STAGE_KEY } from './workflows/context.js';
 
-/** The orchestration task queue: workflows and light activities (HTTP, MLflow, deploys). */
-export const TASK_QUEUE = 'slipway';
-export { DEFAULT_GPU_TASK_QUEUE };
+/** The orchestration task queue (workflows). */
+export const TASK_QUEUE = DEFAULT_QUEUES.orchestration;
 
-export interface SlipwayWorkerOptions extends SlipwayPluginOptions {
+export interface SlipwayWorkerOptions extends RuntimeOptions {
   address: string;
   namespace: string;
   /** TLS, API key and metadata for clusters that need them (from the envconfig profile). */
   tls?: NativeConnectionOptions['tls'];
   apiKey?: string;
   metadata?: NativeConnectionOptions['metadata'];
-  taskQueue?: string;
-  gpuTaskQueue?: string;
-  /** How many GPU jobs (training, evaluation) this machine runs at once. */
+  /** The roles this process serves (default: all three, so one machine needs one worker). */
+  roles?: Role[];
+  /** Task queue per role (defaults: slipway, slipway-serving, slipway-gpu). */
+  queues?: Partial<SlipwayQueues>;
+  /** How many GPU jobs this machine runs at once (the gpu role's activity slots). */
   gpus?: number;
 }
 
 export interface SlipwayWorkers {
   workers: Worker[];
-  /** Runs both workers until `shutdown()` (or a fatal error). */
+  roles: Role[];
+  queues: SlipwayQueues;
+  /** Runs every worker until `shutdown()` (or a fatal error). */
   run(): Promise<void>;
   shutdown(): void;
   close(): Promise<void>;
 }
 
 /**
- * Connects to Temporal and creates the two workers of a Slipway host: the orchestration queue
- * and the GPU queue (its activity slots are the number of GPUs).
+ * Connects to Temporal and creates one worker per role: orchestration (workflows, MLflow,
+ * notifications, checks), serving (deployments, evaluation, smoke, monitor samples) and gpu
+ * (training; its activity slots are the number of GPUs, so serving work never waits behind it).
  */
 export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<SlipwayWorkers> {
   const { address, tls, apiKey, metadata } = opts;
+  const roles = opts.roles?.length ? opts.roles : [...ROLES];
+  const queues: SlipwayQueues = { ...DEFAULT_QUEUES, ...opts.queues };
+  const runtime = resolveRuntime(opts);
   const connection = await NativeConnection.connect({ address, tls, apiKey, metadata }).catch((err: unknown) => {
     throw new TemporalUnreachableError(address, err);
   });
   try {
-    await ensureStageSearchAttribute(connection, opts.namespace);
-    const main = await Worker.create({ connection, namespace: opts.namespace, taskQueue: opts.taskQueue ?? TASK_QUEUE, plugins: [slipwayPlugin(opts)] });
-    // The GPU queue hosts activities only, so it needs no workflow bundle.
-    const gpu = await Worker.create({
-      connection,
-      namespace: opts.namespace,
-      taskQueue: opts.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE,
-      activities: createActivities(opts),
-      maxConcurrentActivityTaskExecutions: opts.gpus ?? 1,
-      // Heartbeats carry training progress and the checkpoint to resume from: send them to the
-      // server every few seconds rather than every 0.8 × heartbeat timeout.
-      maxHeartbeatThrottleInterval: '3s',
-    });
-    const workers = [main, gpu];
+    if (roles.includes('orchestration')) await ensureStageSearchAttribute(connection, opts.namespace);
+    const workers: Worker[] = [];
+    for (const role of roles) {
+      workers.push(
+        await Worker.create({
+          connection,
+          namespace: opts.namespace,
+          taskQueue: queues[role],
+          plugins: [slipwayPlugin({ ...runtime, role })],
+          ...(role === 'gpu'
+            ? {
+                maxConcurrentActivityTaskExecutions: opts.gpus ?? 1,
+                // Heartbeats carry training progress and the checkpoint to resume from: send them to
+                // the server every few seconds rather than every 0.8 × heartbeat timeout.
+                maxHeartbeatThrottleInterval: '3s',
+              }
+            : {}),
+        }),
+      );
+    }
     return {
       workers,
+      roles,
+      queues,
       run: async () => {
         await Promise.all(workers.map((w) => w.run()));
       },

@@ -1,35 +1,76 @@
+// The activities of each role, built once per worker from the runtime the worker was given.
 import path from 'node:path';
+import type { Role } from '../queues.js';
+import type { ArtifactStore } from './artifacts/store.js';
 import { createCheckActivities } from './checks/run-check.js';
 import { createDeployActivities } from './deploy/activities.js';
+import type { DeployTarget } from './deploy/target.js';
 import { createEvaluationActivities } from './evaluation/activities.js';
+import type { JobBackend } from './jobs/backend.js';
 import { createJobActivities } from './jobs/train.js';
 import type { MlflowConfig } from './mlflow/client.js';
 import { createMlflowActivities } from './mlflow/tracking.js';
 import { createNotifyActivities } from './notify/webhook.js';
+import { createReleaseActivities } from './releases.js';
 
-/** Everything an activity needs from the outside, read once at the edge (worker or test). */
-export interface ActivityDeps {
-  /** Directory for job logs, checkpoints, caches, deployments. */
+/** Everything activities need from the outside, read once at the edge (worker or test). */
+export interface SlipwayRuntime {
+  /** This worker's own directory: job logs, checkpoints, caches, deployments, fetched artifacts. */
   stateDir: string;
   /** MLflow connection (from MLFLOW_TRACKING_* env vars); secrets stay here, out of history. */
   mlflow: MlflowConfig;
   /** The worker's environment, for webhook URLs named in specs. */
   env: NodeJS.ProcessEnv;
+  /** Job backends by the name a spec's `train.backend` picks. */
+  jobBackends: Record<string, JobBackend>;
+  /** Deploy targets by the name a spec's `deploy.target` picks. */
+  deployTargets: Record<string, DeployTarget>;
+  /** Where artifacts travel between hosts. */
+  artifacts: ArtifactStore;
 }
 
-/** Builds every activity the Slipway worker registers. */
-export function createActivities(deps: ActivityDeps) {
+/** gpu: training jobs through the registered job backends. */
+export function createTrainingActivities(rt: SlipwayRuntime) {
+  return createJobActivities({ stateDir: rt.stateDir, backends: rt.jobBackends, artifacts: rt.artifacts });
+}
+
+/** serving: candidate servers, the stable endpoint, evaluation and smoke tests against them, monitor samples. */
+export function createServingActivities(rt: SlipwayRuntime) {
   return {
-    ...createJobActivities({ stateDir: deps.stateDir }),
-    ...createEvaluationActivities({
-      cacheDir: path.join(deps.stateDir, 'cache', 'eval'),
-      outputDir: path.join(deps.stateDir, 'evals'),
-    }),
-    ...createDeployActivities({ stateDir: deps.stateDir }),
-    ...createMlflowActivities({ config: deps.mlflow }),
-    ...createNotifyActivities(deps.env),
-    ...createCheckActivities({ stateDir: deps.stateDir }),
+    ...createDeployActivities({ targets: rt.deployTargets, artifacts: rt.artifacts }),
+    ...createEvaluationActivities({ cacheDir: path.join(rt.stateDir, 'cache', 'eval'), outputDir: path.join(rt.stateDir, 'evals') }),
   };
 }
 
-export type SlipwayActivities = ReturnType<typeof createActivities>;
+/** orchestration: MLflow tracking and registry, and reading releases for rollbacks. */
+export function createTrackingActivities(rt: SlipwayRuntime) {
+  return { ...createMlflowActivities({ config: rt.mlflow, artifacts: rt.artifacts }), ...createReleaseActivities() };
+}
+
+/** orchestration: notifications. */
+export function createNotificationActivities(rt: SlipwayRuntime) {
+  return createNotifyActivities(rt.env);
+}
+
+/** orchestration: the light CI checks. */
+export function createChecksActivities(rt: SlipwayRuntime) {
+  return createCheckActivities({ stateDir: rt.stateDir });
+}
+
+export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
+export type ServingActivities = ReturnType<typeof createServingActivities>;
+export type TrackingActivities = ReturnType<typeof createTrackingActivities>;
+export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
+export type ChecksActivities = ReturnType<typeof createChecksActivities>;
+
+/** The activities one role's worker registers. */
+export function createRoleActivities(role: Role, rt: SlipwayRuntime): Record<string, (...args: never[]) => Promise<unknown>> {
+  switch (role) {
+    case 'gpu':
+      return createTrainingActivities(rt);
+    case 'serving':
+      return createServingActivities(rt);
+    case 'orchestration':
+      return { ...createTrackingActivities(rt), ...createNotificationActivities(rt), ...createChecksActivities(rt) };
+  }
+}

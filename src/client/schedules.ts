@@ -1,11 +1,9 @@
 // Nightly retrain-and-evaluate: Temporal Schedules whose action starts `releasePipeline`.
 import { ScheduleAlreadyRunning, WorkflowNotFoundError, type Client, type ScheduleDescription, type ScheduleOverlapPolicy } from '@temporalio/client';
 import { Duration, ScheduleSection } from '../spec/schema.js';
-import { TASK_QUEUE } from '../worker.js';
-import { DEFAULT_GPU_TASK_QUEUE } from '../workflows/activities.js';
-import { STAGE_KEY } from '../workflows/context.js';
-import type { ReleaseInput } from '../workflows/release-pipeline.js';
-import { releaseWorkflowId, type LoadedSpec } from './spec-file.js';
+import type { SlipwayQueues } from '../queues.js';
+import { releaseStart } from './release-start.js';
+import type { LoadedSpec } from './spec-file.js';
 
 export type OverlapName = 'skip' | 'buffer_one' | 'buffer_all' | 'cancel_other' | 'terminate_other' | 'allow_all';
 
@@ -30,8 +28,7 @@ export interface CreateScheduleOptions extends ScheduleTiming {
   note?: string;
   paused?: boolean;
   /** Orchestration task queue of the started runs (default `slipway`). */
-  taskQueue?: string;
-  gpuTaskQueue?: string;
+  queues?: Partial<SlipwayQueues>;
 }
 
 export interface ScheduleRun {
@@ -97,7 +94,12 @@ export class SlipwaySchedules {
   async create(name: string, loaded: LoadedSpec, opts: CreateScheduleOptions): Promise<ScheduleView> {
     validateTiming(name, opts);
     const policies = loaded.spec.schedule ?? ScheduleSection.parse({});
-    const input: ReleaseInput = { spec: loaded.spec, specDir: loaded.dir, release: '', codeVersion: loaded.codeVersion, gpuTaskQueue: opts.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE };
+    const { workflowType, ...start } = releaseStart(loaded, {
+      release: '',
+      idLabel: `scheduled-${name}`,
+      queues: opts.queues,
+      trigger: { kind: 'schedule', reason: `schedule ${name}`, files: [] },
+    });
     const timing: ScheduleTiming = { cron: opts.cron, every: opts.every, timezone: opts.timezone, jitter: opts.jitter };
     try {
       await this.client.schedule.create({
@@ -107,15 +109,7 @@ export class SlipwaySchedules {
           ...(opts.timezone ? { timezone: opts.timezone } : {}),
           ...(opts.jitter ? { jitter: opts.jitter } : {}),
         },
-        action: {
-          type: 'startWorkflow',
-          workflowType: 'releasePipeline',
-          taskQueue: opts.taskQueue ?? TASK_QUEUE,
-          workflowId: releaseWorkflowId(loaded.spec.model.name, `scheduled-${name}`),
-          args: [input],
-          memo: { specFile: loaded.file, specDigest: loaded.digest, trigger: { kind: 'schedule', reason: `schedule ${name}`, files: [] } },
-          typedSearchAttributes: [{ key: STAGE_KEY, value: 'starting' }],
-        },
+        action: { type: 'startWorkflow', workflowType, ...start },
         policies: { overlap: toPolicy(policies.overlap), catchupWindow: policies.catchup_window, pauseOnFailure: policies.pause_on_failure },
         state: { paused: opts.paused ?? false, note: opts.note ?? `created by slipway from ${loaded.file}` },
         memo: { pipeline: loaded.spec.name, specFile: loaded.file, specDigest: loaded.digest, timing },

@@ -1,14 +1,14 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { TASK_QUEUE } from '../worker.js';
-import { DEFAULT_GPU_TASK_QUEUE } from '../workflows/activities.js';
+import { DEFAULT_QUEUES, type SlipwayQueues } from '../queues.js';
 import { STAGE_KEY } from '../workflows/context.js';
 import { approveUpdate, rejectUpdate, rollbackUpdate, statusQuery, type DecisionInput, type RollbackInput } from '../workflows/messages.js';
-import type { ReleaseInput, ReleaseResult } from '../workflows/release-pipeline.js';
+import type { ReleaseResult } from '../workflows/release-pipeline.js';
 import type { RollbackReleaseInput, RollbackReleaseResult } from '../workflows/rollback-release.js';
 import type { PipelineStatus, Stage } from '../workflows/status.js';
-import { defaultRelease, releaseWorkflowId, type LoadedSpec } from './spec-file.js';
+import { RELEASE_ID_POLICIES, releaseStart } from './release-start.js';
+import { defaultRelease, type LoadedSpec } from './spec-file.js';
 
 /** A refused request (not an approver, nothing to roll back...): the reason comes from the workflow. */
 export class RequestRefusedError extends Error {
@@ -38,33 +38,26 @@ export interface ListedRelease {
 
 /** The typed client the CLI uses: start, watch, decide, roll back, cancel releases. */
 export class SlipwayClient {
+  readonly queues: SlipwayQueues;
+
   constructor(
     readonly client: Client,
-    readonly taskQueue: string = TASK_QUEUE,
-  ) {}
+    queues: Partial<SlipwayQueues> = {},
+  ) {
+    this.queues = { ...DEFAULT_QUEUES, ...queues };
+  }
 
   /** Starts a release; a second start of the same release attaches to it instead of duplicating it. */
-  async start(loaded: LoadedSpec, opts: { release?: string; gpuTaskQueue?: string } = {}): Promise<{ workflowId: string; attached: boolean; status: string }> {
-    const release = opts.release ?? defaultRelease(loaded);
-    const workflowId = releaseWorkflowId(loaded.spec.model.name, release);
-    const input: ReleaseInput = { spec: loaded.spec, specDir: loaded.dir, release, codeVersion: loaded.codeVersion, gpuTaskQueue: opts.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE };
+  async start(loaded: LoadedSpec, opts: { release?: string } = {}): Promise<{ workflowId: string; attached: boolean; status: string }> {
+    const { workflowType, ...start } = releaseStart(loaded, { release: opts.release ?? defaultRelease(loaded), queues: this.queues });
     try {
-      await this.client.workflow.start('releasePipeline', {
-        taskQueue: this.taskQueue,
-        workflowId,
-        args: [input],
-        // A finished release is never re-run under the same id; a failed or cancelled one may be.
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-        workflowIdConflictPolicy: 'FAIL',
-        typedSearchAttributes: [{ key: STAGE_KEY, value: 'starting' }],
-        memo: { specFile: loaded.file, specDigest: loaded.digest, rollbackAllowed: rollbackAllowed(loaded) },
-      });
-      return { workflowId, attached: false, status: 'RUNNING' };
+      await this.client.workflow.start(workflowType, { ...start, ...RELEASE_ID_POLICIES });
+      return { workflowId: start.workflowId, attached: false, status: 'RUNNING' };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       // Running: attach to it. Finished: it stays finished; a new release needs a new label.
-      const { status } = await this.handle(workflowId).describe();
-      return { workflowId, attached: true, status: status.name };
+      const { status } = await this.handle(start.workflowId).describe();
+      return { workflowId: start.workflowId, attached: true, status: status.name };
     }
   }
 
@@ -76,7 +69,9 @@ export class SlipwayClient {
   async status(workflowId: string): Promise<ReleaseView> {
     const handle = this.handle(workflowId);
     const description = await handle.describe();
-    const status = await handle.query(statusQuery);
+    let status = await handle.query(statusQuery);
+    // A finished release rolled back later: its rollbackRelease run holds the recorded rollback.
+    if (description.status.name !== 'RUNNING') status = (await this.laterRollback(workflowId, description.runId)) ?? status;
     return {
       ...status,
       execution: {
@@ -87,6 +82,17 @@ export class SlipwayClient {
       },
       progress: (description.raw.pendingActivities ?? []).map(progressOf),
     };
+  }
+
+  private async laterRollback(workflowId: string, runId: string): Promise<PipelineStatus | undefined> {
+    try {
+      const handle = this.handle(rollbackWorkflowId(workflowId, runId));
+      if ((await handle.describe()).status.name !== 'COMPLETED') return undefined;
+      return ((await handle.result()) as RollbackReleaseResult).report;
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
+      throw err;
+    }
   }
 
   async result(workflowId: string): Promise<ReleaseResult> {
@@ -113,42 +119,26 @@ export class SlipwayClient {
 
   /**
    * Rolls back a release: a running one by update (the answer comes once it is done); a finished
-   * one through a `rollbackRelease` workflow, since its pipeline no longer takes messages.
+   * one through a `rollbackRelease` workflow, which checks who asks against the release's own spec.
    */
   async rollback(workflowId: string, input: RollbackInput): Promise<PipelineStatus | RollbackReleaseResult> {
     const description = await this.handle(workflowId).describe();
     if (description.status.name === 'RUNNING') {
       return this.update(workflowId, () => this.handle(workflowId).executeUpdate(rollbackUpdate, { args: [input] }));
     }
-    const final = (await this.handle(workflowId).query(statusQuery)) as PipelineStatus;
-    if (!final.deployment) throw new RequestRefusedError(`${workflowId} never deployed (stage ${final.stage}): nothing to roll back`);
-    if (final.stage === 'rolled-back') throw new RequestRefusedError(`${workflowId} was already rolled back by ${final.rollback?.by ?? 'someone'}`);
-    const allowed = (description.memo?.rollbackAllowed ?? []) as string[];
-    if (allowed.length && !allowed.includes(input.requestedBy)) {
-      throw new RequestRefusedError(`${input.requestedBy} may not roll back ${workflowId} (allowed: ${allowed.join(', ')})`);
-    }
-    const args: RollbackReleaseInput = {
-      releaseWorkflowId: workflowId,
-      deploymentName: final.pipeline,
-      deployedVersion: final.deployment.version,
-      modelName: final.model,
-      previousModelVersion: final.deployment.previousModelVersion ?? null,
-      requestedBy: input.requestedBy,
-      reason: input.reason ?? '',
-    };
+    const args: RollbackReleaseInput = { releaseWorkflowId: workflowId, requestedBy: input.requestedBy, reason: input.reason ?? '' };
     try {
       return (await this.client.workflow.execute('rollbackRelease', {
-        taskQueue: this.taskQueue,
-        workflowId: `rollback:${workflowId}:${description.runId}`,
+        taskQueue: this.queues.orchestration,
+        workflowId: rollbackWorkflowId(workflowId, description.runId),
+        // A second order while one runs joins it; once it finished (or was refused), a new one may run.
         workflowIdConflictPolicy: 'USE_EXISTING',
         args: [args],
       })) as RollbackReleaseResult;
     } catch (err) {
-      // The deploy target refuses to undo a later release, or a first one: say why, plainly.
+      // Refusals come from the workflow as typed failures: say why, plainly.
       const cause = err instanceof WorkflowFailedError ? innermost(err) : undefined;
-      if (cause instanceof ApplicationFailure && (cause.type === 'VersionNotLive' || cause.type === 'NoPreviousVersion')) {
-        throw new RequestRefusedError(`${workflowId}: ${cause.message}`);
-      }
+      if (cause instanceof ApplicationFailure && cause.type && REFUSALS.has(cause.type)) throw new RequestRefusedError(cause.message);
       throw err;
     }
   }
@@ -185,8 +175,10 @@ function innermost(err: Error): Error {
   return e;
 }
 
-/** Who may order a rollback once the release has finished (kept in the run's memo). */
-function rollbackAllowed(loaded: LoadedSpec): string[] {
-  const { approval, operators } = loaded.spec;
-  return [...(approval?.approvers ?? []), ...(approval?.escalate_to ?? []), ...operators];
+/** The rollbackRelease workflow of one run of a finished release. */
+export function rollbackWorkflowId(releaseWorkflowId: string, runId: string): string {
+  return `rollback:${releaseWorkflowId}:${runId}`;
 }
+
+/** Failure types of rollbackRelease that mean "refused", not "broken". */
+const REFUSALS = new Set(['NotAllowed', 'NothingToRollBack', 'ReleaseStillRunning', 'VersionNotLive', 'NoPreviousVersion']);

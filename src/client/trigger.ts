@@ -4,12 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { TASK_QUEUE } from '../worker.js';
-import { DEFAULT_GPU_TASK_QUEUE } from '../workflows/activities.js';
-import { STAGE_KEY } from '../workflows/context.js';
+import { DEFAULT_QUEUES, type SlipwayQueues } from '../queues.js';
 import type { LightChecksInput, TriggerInfo } from '../workflows/light-checks.js';
-import type { ReleaseInput } from '../workflows/release-pipeline.js';
-import { releaseWorkflowId, type LoadedSpec } from './spec-file.js';
+import { RELEASE_ID_POLICIES, releaseStart } from './release-start.js';
+import type { LoadedSpec } from './spec-file.js';
 
 export type ChangeKind = 'code' | 'data' | 'model';
 
@@ -128,8 +126,8 @@ export function classify(loaded: LoadedSpec, files: string[]): Decision {
 }
 
 /** Starts what the decision asks for; the same change never starts the same workflow twice. */
-export async function startForDecision(client: Client, loaded: LoadedSpec, change: ChangeSet, decision: Decision, opts: { taskQueue?: string; gpuTaskQueue?: string } = {}): Promise<StartedRun[]> {
-  const taskQueue = opts.taskQueue ?? TASK_QUEUE;
+export async function startForDecision(client: Client, loaded: LoadedSpec, change: ChangeSet, decision: Decision, opts: { queues?: Partial<SlipwayQueues> } = {}): Promise<StartedRun[]> {
+  const taskQueue = opts.queues?.orchestration ?? DEFAULT_QUEUES.orchestration;
   const started: StartedRun[] = [];
   if (decision.checks) {
     const input: LightChecksInput = {
@@ -141,16 +139,8 @@ export async function startForDecision(client: Client, loaded: LoadedSpec, chang
     started.push(await startOnce(client, 'lightChecks', workflowId, { taskQueue, args: [input] }));
   }
   if (decision.pipeline) {
-    const input: ReleaseInput = { spec: loaded.spec, specDir: loaded.dir, release: `ci-${change.digest}`, codeVersion: loaded.codeVersion, gpuTaskQueue: opts.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE };
-    const workflowId = releaseWorkflowId(loaded.spec.model.name, input.release);
-    started.push(
-      await startOnce(client, 'releasePipeline', workflowId, {
-        taskQueue,
-        args: [input],
-        typedSearchAttributes: [{ key: STAGE_KEY, value: 'starting' }],
-        memo: { specFile: loaded.file, specDigest: loaded.digest, trigger: capped(decision.pipeline) },
-      }),
-    );
+    const { workflowType, workflowId, ...start } = releaseStart(loaded, { release: `ci-${change.digest}`, queues: opts.queues, trigger: capped(decision.pipeline) });
+    started.push(await startOnce(client, workflowType, workflowId, start));
   }
   return started;
 }
@@ -166,7 +156,7 @@ type StartOpts = Parameters<Client['workflow']['start']>[1];
 async function startOnce(client: Client, kind: StartedRun['kind'], workflowId: string, opts: Omit<StartOpts, 'workflowId'>): Promise<StartedRun> {
   try {
     // A failed run of the same change may run again (a flaky check); a passed or running one is not repeated.
-    await client.workflow.start(kind, { ...opts, workflowId, workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY', workflowIdConflictPolicy: 'FAIL' } as StartOpts);
+    await client.workflow.start(kind, { ...opts, workflowId, ...RELEASE_ID_POLICIES } as StartOpts);
     return { kind, workflowId, existing: false };
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;

@@ -16,6 +16,8 @@ export function durationMs(d: string): number {
 }
 
 const Name = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'expected lowercase letters, digits, ".", "_" or "-" (max 63 chars)');
+/** A registered implementation's name (`local`, `slurm`, `ray`, ...). */
+const ImplName = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'expected the name of a registered implementation, such as local');
 const Command = z.array(z.string().min(1)).min(1, 'expected a command as a list, e.g. ["python", "train.py"]');
 
 export const DEFAULT_SMOKE_CASES = [
@@ -26,7 +28,8 @@ export const DEFAULT_SMOKE_CASES = [
 
 const Train = z
   .object({
-    backend: z.literal('local').default('local'),
+    /** The JobBackend that runs the job, by the name a worker registered it under. */
+    backend: ImplName.default('local'),
     /** The job's command; it reports progress as JSON lines (see README: job protocol). */
     command: Command,
     /** Working directory, relative to the spec file. */
@@ -84,7 +87,8 @@ const Approval = z
 
 const Deploy = z
   .object({
-    target: z.literal('local').default('local'),
+    /** The DeployTarget that serves versions, by the name a worker registered it under. */
+    target: ImplName.default('local'),
     /** The stable endpoint's port: it always points at the live version. */
     port: z.number().int().min(1).max(65535).default(8000),
   })

@@ -1,41 +1,52 @@
-// Timeout and retry profiles, named once: each kind of work gets the policy that fits it.
+// Per-domain activity proxies, each bound to the queue of the role that owns the domain's state,
+// and each with the timeout profile that fits its work. A call routed to the wrong domain does
+// not compile: every proxy is typed by its own domain's activities only.
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
-import type { SlipwayActivities } from '../activities/index.js';
+import type { NotificationActivities, ServingActivities, TrackingActivities, TrainingActivities } from '../activities/index.js';
+import { DEFAULT_QUEUES } from '../queues.js';
 import type { PipelineSpec } from '../spec/schema.js';
 
-export const DEFAULT_GPU_TASK_QUEUE = 'slipway-gpu';
+/** Where a release's serving and GPU work goes; orchestration work runs on the workflow's own queue. */
+export interface ReleaseQueues {
+  serving?: string;
+  gpu?: string;
+}
 
-export function pipelineActivities(spec: PipelineSpec, gpuTaskQueue: string) {
+export function pipelineActivities(spec: PipelineSpec, queues: ReleaseQueues = {}) {
+  const serving = queues.serving ?? DEFAULT_QUEUES.serving;
   return {
-    /** GPU jobs: long, heartbeated (a dead worker is noticed in heartbeat_timeout), killed on cancel. */
-    gpu: proxyActivities<SlipwayActivities>({
-      taskQueue: gpuTaskQueue,
+    /** gpu — training jobs: long, heartbeated (a dead worker is noticed in heartbeat_timeout), killed on cancel. */
+    training: proxyActivities<TrainingActivities>({
+      taskQueue: queues.gpu ?? DEFAULT_QUEUES.gpu,
       startToCloseTimeout: spec.train.timeout,
       heartbeatTimeout: spec.train.heartbeat_timeout,
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2 },
     }),
-    /** Evaluation and candidate servers run beside the GPU too. */
-    evaluation: proxyActivities<SlipwayActivities>({
-      taskQueue: gpuTaskQueue,
+    /** serving — candidate servers and evaluations against them: long, heartbeated, stopped on cancel. */
+    candidates: proxyActivities<ServingActivities>({
+      taskQueue: serving,
       startToCloseTimeout: '2h',
       heartbeatTimeout: '2m',
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['ModelServerFailedToStart'] },
     }),
-    deploy: proxyActivities<SlipwayActivities>({
+    /** serving — promote, stop, rollback and the smoke test on the stable endpoint. */
+    serving: proxyActivities<ServingActivities>({
+      taskQueue: serving,
       startToCloseTimeout: '15m',
       retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['NoPreviousVersion'] },
     }),
-    /** One metrics sample: short; a failed sample counts as a breach rather than stalling the loop. */
-    sample: proxyActivities<SlipwayActivities>({ startToCloseTimeout: '1m', retry: { maximumAttempts: 2 } }),
-    /** MLflow: retried with back-off for as long as the spec lets the pipeline wait for it. */
-    mlflow: proxyActivities<SlipwayActivities>({
+    /** serving — one metrics sample: short; a failed sample counts as a breach rather than stalling the loop. */
+    sample: proxyActivities<ServingActivities>({ taskQueue: serving, startToCloseTimeout: '1m', retry: { maximumAttempts: 2 } }),
+    /** orchestration — MLflow: retried with back-off for as long as the spec lets the pipeline wait for it. */
+    tracking: proxyActivities<TrackingActivities>({
       startToCloseTimeout: '2m',
       scheduleToCloseTimeout: spec.mlflow.max_unavailable,
       retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
     }),
-    notify: proxyActivities<SlipwayActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } }),
+    /** orchestration — notifications: best effort. */
+    notify: proxyActivities<NotificationActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } }),
   };
 }
 

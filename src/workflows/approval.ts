@@ -1,6 +1,6 @@
 // Waiting for a human: approve/reject by signal (Web UI) or update (CLI), with a deadline.
 import { condition } from '@temporalio/workflow';
-import { durationMs } from '../spec/schema.js';
+import { durationMs, type PipelineSpec } from '../spec/schema.js';
 import { enterStage, notify, nowIso, type RunContext } from './context.js';
 import type { Decision } from './status.js';
 
@@ -18,6 +18,16 @@ export function decisionRefusal(ctx: RunContext, who: string): string | undefine
   if (approval.decision) return `already ${approval.decision.decision} by ${approval.decision.by}`;
   const allowed = allowedApprovers(ctx);
   if (!allowed.includes(who)) return `${who} is not an approver of this release (approvers: ${allowed.join(', ')})`;
+  return undefined;
+}
+
+/**
+ * Why `who` may not order a rollback of a release with this spec: only its approvers, escalation
+ * approvers and operators may (with none of them listed, anyone named may). Undefined when allowed.
+ */
+export function rollbackNotAllowed(spec: PipelineSpec, who: string): string | undefined {
+  const allowed = [...(spec.approval?.approvers ?? []), ...(spec.approval?.escalate_to ?? []), ...spec.operators];
+  if (allowed.length && !allowed.includes(who)) return `${who} may not roll back this release (allowed: ${allowed.join(', ')})`;
   return undefined;
 }
 

@@ -67,8 +67,9 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
   const childRun = await startChildRun(ctx, v.name, v.params);
 
   v.stage = 'training';
-  const trained = await acts.gpu.trainModel({
+  const trained = await acts.training.trainModel({
     jobName,
+    backend: spec.train.backend,
     command: spec.train.command,
     cwd,
     env: spec.train.env,
@@ -80,13 +81,14 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
   Object.assign(v, {
     artifactPath: trained.artifactPath,
     artifactDigest: trained.artifactDigest,
+    artifact: trained.artifact,
     cachedTraining: trained.cached,
     resumedFromStep: trained.resumedFromStep,
     finalLoss: trained.finalLoss,
   });
   if (childRun) {
     const at = new Date().getTime();
-    await acts.mlflow.mlflowLogMetrics({
+    await acts.tracking.mlflowLogMetrics({
       mlflowRunId: childRun,
       metrics: trained.lossByStep.map((p) => ({ key: 'train_loss', value: p.loss, step: p.step, timestamp: at })),
     });
@@ -94,10 +96,12 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
 
   v.stage = 'serving';
   if (status.stage === 'training') enterStage(ctx, 'evaluating');
-  const served = await acts.evaluation.deployCandidate({
+  const served = await acts.candidates.deployCandidate({
+    target: spec.deploy.target,
     deploymentName: spec.name,
     version: jobName,
-    artifactPath: trained.artifactPath,
+    // Runs recorded before artifacts travelled by URI have only the path.
+    ...(trained.artifact ? { artifact: trained.artifact } : { artifactPath: trained.artifactPath }),
     serve: {
       command: spec.serve.command,
       cwd: resolvePath(input.specDir, spec.serve.cwd),
@@ -108,7 +112,7 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
   v.endpoint = served.endpoint;
 
   v.stage = 'evaluating';
-  const summary = await acts.evaluation.evaluateModel({
+  const summary = await acts.candidates.evaluateModel({
     endpoint: served.endpoint,
     metricsUrl: `${served.endpoint}/metrics`,
     datasetPath: resolvePath(input.specDir, spec.evaluate.dataset),
@@ -124,21 +128,21 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
   v.stage = 'done';
   if (childRun) {
     const at = new Date().getTime();
-    await acts.mlflow.mlflowLogMetrics({
+    await acts.tracking.mlflowLogMetrics({
       mlflowRunId: childRun,
       metrics: Object.entries(v.metrics).map(([key, value]) => ({ key: `eval_${key}`, value, step: 0, timestamp: at })),
     });
-    await acts.mlflow.mlflowSetTags({
+    await acts.tracking.mlflowSetTags({
       mlflowRunId: childRun,
       tags: { 'slipway.artifact_digest': trained.artifactDigest, 'slipway.gate': v.gate.passed ? 'passed' : 'failed', 'slipway.eval_results': summary.resultsPath },
     });
-    await acts.mlflow.mlflowEndRun({ mlflowRunId: childRun, status: 'FINISHED' });
+    await acts.tracking.mlflowEndRun({ mlflowRunId: childRun, status: 'FINISHED' });
   }
 }
 
 async function startChildRun(ctx: RunContext, name: string, params: Params): Promise<string | undefined> {
   if (!ctx.status.mlflow) return undefined;
-  const { mlflowRunId } = await ctx.acts.mlflow.mlflowStartChildRun({
+  const { mlflowRunId } = await ctx.acts.tracking.mlflowStartChildRun({
     experimentId: ctx.status.mlflow.experimentId,
     parentRunId: ctx.status.mlflow.runId,
     name: `candidate-${name}`,

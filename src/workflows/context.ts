@@ -2,7 +2,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineSpec } from '../spec/schema.js';
-import type { PipelineActivities } from './activities.js';
+import type { PipelineActivities, ReleaseQueues } from './activities.js';
 import type { PipelineStatus, Stage } from './status.js';
 
 export const STAGE_KEY = defineSearchAttributeKey('SlipwayStage', SearchAttributeType.KEYWORD);
@@ -16,6 +16,9 @@ export interface ReleaseInput {
   release: string;
   /** Git commit (or content digest) of the code the run trains with. */
   codeVersion: string;
+  /** Task queues of the serving and gpu roles (defaults: slipway-serving, slipway-gpu). */
+  queues?: ReleaseQueues;
+  /** Older runs named only the GPU queue. */
   gpuTaskQueue?: string;
   /** Carried across continue-as-new while monitoring. */
   carried?: CarriedState;

@@ -1,7 +1,7 @@
 // Message handlers of the release pipeline: the status query, approvals and rollback orders.
 // Signals (Web UI) never throw: a bad payload is recorded and ignored. Updates (CLI) validate first.
 import { condition, log, setHandler } from '@temporalio/workflow';
-import { decisionRefusal, recordDecision } from './approval.js';
+import { decisionRefusal, recordDecision, rollbackNotAllowed } from './approval.js';
 import { nowIso, type RunContext } from './context.js';
 import {
   approveSignal,
@@ -63,8 +63,8 @@ export function registerHandlers(ctx: RunContext): void {
 function rollbackRefusal(ctx: RunContext, who: string): string | undefined {
   const stage = ctx.status.stage;
   if (!['deploying', 'smoke-testing', 'monitoring'].includes(stage)) return `nothing to roll back in stage ${stage}`;
-  const allowed = [...(ctx.spec.approval?.approvers ?? []), ...(ctx.spec.approval?.escalate_to ?? []), ...ctx.spec.operators];
-  if (allowed.length && !allowed.includes(who)) return `${who} may not roll back this release (allowed: ${allowed.join(', ')})`;
+  const notAllowed = rollbackNotAllowed(ctx.spec, who);
+  if (notAllowed) return notAllowed;
   if (ctx.rollbackRequest) return `a rollback was already requested by ${ctx.rollbackRequest.by}`;
   if (ctx.status.deployment?.previousVersion === null) return `${ctx.status.deployment.version} is the first version of ${ctx.spec.name}: there is nothing to roll back to`;
   return undefined;

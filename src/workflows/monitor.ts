@@ -78,10 +78,10 @@ export async function rollback(ctx: RunContext): Promise<void> {
       message: `rollback requested by ${request.by} (${request.reason}), but ${status.deployment?.version} is the first version of ${spec.name}: it stays live`,
     });
   }
-  const result = await acts.deploy.rollbackDeployment({ deploymentName: spec.name, expectedLive: status.deployment?.version });
+  const result = await acts.serving.rollbackDeployment({ target: spec.deploy.target, deploymentName: spec.name, expectedLive: status.deployment?.version });
   const previousModelVersion = status.deployment?.previousModelVersion;
   if (status.mlflow && previousModelVersion) {
-    await acts.mlflow.mlflowRollback({ modelName: spec.model.name, toVersion: previousModelVersion });
+    await acts.tracking.mlflowRollback({ modelName: spec.model.name, toVersion: previousModelVersion });
   }
   status.rollback = {
     by: request.by,
@@ -91,7 +91,7 @@ export async function rollback(ctx: RunContext): Promise<void> {
     restoredVersion: result.restoredVersion,
   };
   if (status.mlflow) {
-    await acts.mlflow.mlflowSetTags({
+    await acts.tracking.mlflowSetTags({
       mlflowRunId: status.mlflow.runId,
       tags: { 'slipway.rollback.by': request.by, 'slipway.rollback.reason': request.reason, 'slipway.rollback.at': status.rollback.at },
     });

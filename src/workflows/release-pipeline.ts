@@ -1,11 +1,11 @@
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import { formatGateReport } from '../quality/gate.js';
-import { PipelineSpecSchema, formatSpecIssues } from '../spec/schema.js';
-import { pipelineActivities, DEFAULT_GPU_TASK_QUEUE } from './activities.js';
+import { pipelineActivities } from './activities.js';
 import { awaitApproval } from './approval.js';
 import { runCandidates, safeName } from './candidates.js';
 import { describeFailure, enterStage, initialStatus, notify, type ReleaseInput, type RunContext } from './context.js';
 import { registerHandlers } from './handlers.js';
+import { parseReleaseInput } from './input.js';
 import { monitor, rollback } from './monitor.js';
 import { FINAL_STAGES, type Decision, type PipelineStatus, type VariantStatus } from './status.js';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
@@ -26,21 +26,18 @@ export interface ReleaseResult {
  * The release pipeline: train → evaluate → gate → approve → deploy → smoke → monitor.
  * One run per release (`release:<model>:<release>`); the `status` query shows every stage.
  */
-export async function releasePipeline(input: ReleaseInput): Promise<ReleaseResult> {
+export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult> {
+  // Validated at the top of every run, continue-as-new included: a run started by hand from the
+  // Temporal UI gets the spec's defaults, or fails at once with InvalidSpec naming each field.
+  let input = parseReleaseInput(raw);
   // Scheduled runs leave the label empty: each gets the unique suffix Temporal gave its workflow id.
   if (!input.release) input = { ...input, release: safeName(workflowInfo().workflowId.replace(/^release:[^:]*:/, '')) };
-  // Input is validated at the top (the client already did; a hand-started run may not have). The
-  // spec is then used exactly as given, so a later schema change cannot alter a replay.
-  const parsed = input.carried ? undefined : PipelineSpecSchema.safeParse(input.spec);
-  if (parsed && !parsed.success) {
-    throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `invalid spec: ${formatSpecIssues(parsed.error).join('; ')}` });
-  }
   const spec = input.spec;
   const ctx: RunContext = {
     input,
     spec,
     status: input.carried?.status ?? initialStatus(input),
-    acts: pipelineActivities(spec, input.gpuTaskQueue ?? DEFAULT_GPU_TASK_QUEUE),
+    acts: pipelineActivities(spec, { serving: input.queues?.serving, gpu: input.queues?.gpu ?? input.gpuTaskQueue }),
   };
   registerHandlers(ctx);
 
@@ -58,7 +55,7 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   const { spec, status, acts } = ctx;
   if (spec.mlflow.enabled) {
     status.mlflow = await startTracking(ctx);
-    const champion = await acts.mlflow.mlflowGetChampion({ modelName: spec.model.name });
+    const champion = await acts.tracking.mlflowGetChampion({ modelName: spec.model.name });
     status.champion = champion ? { version: champion.version, metrics: champion.metrics } : null;
   }
   const variants = await runCandidates(ctx);
@@ -69,7 +66,7 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   status.gate = best?.gate;
   status.metrics = best?.metrics;
   if (status.mlflow && best?.gate) {
-    await acts.mlflow.mlflowLogText({ mlflowRunId: status.mlflow.runId, artifactPath: 'gate-report.txt', text: formatGateReport(best.gate) });
+    await acts.tracking.mlflowLogText({ mlflowRunId: status.mlflow.runId, artifactPath: 'gate-report.txt', text: formatGateReport(best.gate) });
   }
   if (!winner) {
     enterStage(ctx, 'gate-failed');
@@ -84,13 +81,13 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
     // The registered version points at this run, and the next gate reads the champion's metrics here.
     const timestamp = new Date().getTime();
     const metrics = Object.entries(winner.metrics).map(([key, value]) => ({ key, value, step: 0, timestamp }));
-    await acts.mlflow.mlflowLogMetrics({ mlflowRunId: status.mlflow.runId, metrics });
+    await acts.tracking.mlflowLogMetrics({ mlflowRunId: status.mlflow.runId, metrics });
   }
   await stopCandidates(ctx, variants, winner);
 
   const decision = await awaitApproval(ctx);
   if (status.mlflow && spec.approval?.required) {
-    await acts.mlflow.mlflowSetTags({
+    await acts.tracking.mlflowSetTags({
       mlflowRunId: status.mlflow.runId,
       tags: { 'slipway.approval.decision': decision.decision, 'slipway.approval.by': decision.by, 'slipway.approval.at': decision.at, 'slipway.approval.reason': decision.reason },
     });
@@ -104,26 +101,28 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
 
   enterStage(ctx, 'deploying');
   const version = candidateVersion(ctx, winner);
-  const promoted = await acts.deploy.promoteVersion({ deploymentName: spec.name, version, port: spec.deploy.port });
+  const promoted = await acts.serving.promoteVersion({ target: spec.deploy.target, deploymentName: spec.name, version, port: spec.deploy.port });
   status.deployment = { version, endpoint: promoted.endpoint, previousVersion: promoted.previousVersion };
   if (status.mlflow) {
     // The registry only takes sources inside a run's artifacts: upload the model there first.
     const fileName = winner.artifactPath?.split('/').at(-1) ?? 'model';
-    await acts.mlflow.mlflowLogFile({ mlflowRunId: status.mlflow.runId, artifactPath: `model/${fileName}`, localPath: winner.artifactPath ?? '' });
-    const { version: modelVersion } = await acts.mlflow.mlflowRegisterModelVersion({
+    // The model crosses hosts by URI; runs recorded before that name the GPU host's path.
+    const source = winner.artifact ? { artifact: winner.artifact } : { localPath: winner.artifactPath ?? '' };
+    await acts.tracking.mlflowLogFile({ mlflowRunId: status.mlflow.runId, artifactPath: `model/${fileName}`, ...source });
+    const { version: modelVersion } = await acts.tracking.mlflowRegisterModelVersion({
       modelName: spec.model.name,
       source: `runs:/${status.mlflow.runId}/model`,
       mlflowRunId: status.mlflow.runId,
       workflowId: status.workflowId,
     });
-    const { previousChampion } = await acts.mlflow.mlflowPromote({ modelName: spec.model.name, version: modelVersion });
+    const { previousChampion } = await acts.tracking.mlflowPromote({ modelName: spec.model.name, version: modelVersion });
     Object.assign(status.deployment, { modelVersion, previousModelVersion: previousChampion });
   }
   await notify(ctx, 'deployed', `Release ${status.workflowId} is live at ${promoted.endpoint} (version ${version}).`);
   if (ctx.rollbackRequest) return rolledBack(ctx);
 
   enterStage(ctx, 'smoke-testing');
-  const smoke = await acts.evaluation.smokeTest({ endpoint: promoted.endpoint, cases: spec.smoke.cases, timeoutMs: spec.smoke.timeout_ms });
+  const smoke = await acts.serving.smokeTest({ endpoint: promoted.endpoint, cases: spec.smoke.cases, timeoutMs: spec.smoke.timeout_ms });
   status.smoke = { passed: smoke.passed, failure: smoke.failure };
   if (!smoke.passed) {
     ctx.rollbackRequest ??= { by: 'system:smoke', reason: `smoke test failed: ${smoke.failure ?? 'unknown'}` };
@@ -178,13 +177,13 @@ async function stopCandidates(ctx: RunContext, variants: VariantStatus[], keep: 
   for (const v of variants) {
     // Every variant, served or not: a lane may have started its server as the run failed.
     if (v === keep) continue;
-    await ctx.acts.deploy.stopCandidate({ deploymentName: ctx.spec.name, version: candidateVersion(ctx, v) });
+    await ctx.acts.serving.stopCandidate({ target: ctx.spec.deploy.target, deploymentName: ctx.spec.name, version: candidateVersion(ctx, v) });
   }
 }
 
 async function startTracking(ctx: RunContext): Promise<{ experimentId: string; runId: string }> {
   const { spec, input } = ctx;
-  const res = await ctx.acts.mlflow.mlflowStartPipelineRun({
+  const res = await ctx.acts.tracking.mlflowStartPipelineRun({
     experimentName: spec.mlflow.experiment ?? spec.name,
     pipelineName: spec.name,
     workflowId: ctx.status.workflowId,
@@ -202,8 +201,8 @@ function stringParams(params: Record<string, unknown>): Record<string, string> {
 
 async function endTracking(ctx: RunContext, state: 'FINISHED' | 'FAILED' | 'KILLED', tags: Record<string, string>): Promise<void> {
   if (!ctx.status.mlflow) return;
-  await ctx.acts.mlflow.mlflowSetTags({ mlflowRunId: ctx.status.mlflow.runId, tags });
-  await ctx.acts.mlflow.mlflowEndRun({ mlflowRunId: ctx.status.mlflow.runId, status: state });
+  await ctx.acts.tracking.mlflowSetTags({ mlflowRunId: ctx.status.mlflow.runId, tags });
+  await ctx.acts.tracking.mlflowEndRun({ mlflowRunId: ctx.status.mlflow.runId, status: state });
 }
 
 /** Marks the run failed or cancelled, stops candidate servers and closes the MLflow run. */

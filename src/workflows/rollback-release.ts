@@ -1,18 +1,25 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { SlipwayActivities } from '../activities/index.js';
+// Rolling back a release whose pipeline has finished: the release itself says who may, and the
+// rollback is recorded exactly as one inside the pipeline would be.
+import { ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { TrackingActivities } from '../activities/index.js';
+import { formatSpecIssues } from '../spec/schema.js';
+import { pipelineActivities } from './activities.js';
+import { rollbackNotAllowed } from './approval.js';
+import type { RunContext } from './context.js';
+import { statusQuery } from './messages.js';
+import { rollback } from './monitor.js';
+import type { PipelineStatus } from './status.js';
 
-export interface RollbackReleaseInput {
-  /** The finished release being rolled back (its workflow id). */
-  releaseWorkflowId: string;
-  deploymentName: string;
-  /** The version the release deployed: only that one is rolled back, never a later release. */
-  deployedVersion: string;
-  modelName: string;
-  /** MLflow version to make champion again; omitted when the release did not track in MLflow. */
-  previousModelVersion?: string | null;
-  requestedBy: string;
-  reason: string;
-}
+const RollbackReleaseInputSchema = z
+  .object({
+    /** The finished release being rolled back (its workflow id). */
+    releaseWorkflowId: z.string().min(1),
+    requestedBy: z.string().trim().min(1, 'requestedBy is required: who orders the rollback'),
+    reason: z.string().max(2000).default(''),
+  })
+  .strict();
+export type RollbackReleaseInput = z.input<typeof RollbackReleaseInputSchema>;
 
 export interface RollbackReleaseResult {
   releaseWorkflowId: string;
@@ -20,25 +27,50 @@ export interface RollbackReleaseResult {
   rolledBackVersion: string;
   requestedBy: string;
   reason: string;
+  /** The release's status with the rollback recorded (what `slipway status` shows for it). */
+  report: PipelineStatus;
 }
 
-const { rollbackDeployment, mlflowRollback } = proxyActivities<SlipwayActivities>({
-  startToCloseTimeout: '15m',
-  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes: ['NoPreviousVersion', 'VersionNotLive'] },
+const { readRelease } = proxyActivities<TrackingActivities>({
+  startToCloseTimeout: '1m',
+  retry: { maximumAttempts: 5, initialInterval: '1s', nonRetryableErrorTypes: ['ReleaseNotFound'] },
 });
 
+const refuse = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
+
 /**
- * Rolls back a release whose pipeline has already finished (monitoring over): the stable endpoint
- * goes back to the previous version and MLflow's `champion` alias with it.
+ * Rolls back a finished release: the stable endpoint goes back to the previous version and MLflow's
+ * `champion` alias with it. Who may is read from the release's own spec (its approvers, escalation
+ * approvers and operators); anyone else gets `NotAllowed` before anything is touched.
  */
-export async function rollbackRelease(input: RollbackReleaseInput): Promise<RollbackReleaseResult> {
-  const res = await rollbackDeployment({ deploymentName: input.deploymentName, expectedLive: input.deployedVersion });
-  if (input.previousModelVersion) await mlflowRollback({ modelName: input.modelName, toVersion: input.previousModelVersion });
+export async function rollbackRelease(raw: RollbackReleaseInput): Promise<RollbackReleaseResult> {
+  const parsed = RollbackReleaseInputSchema.safeParse(raw);
+  if (!parsed.success) throw refuse('InvalidInput', `invalid rollback input: ${formatSpecIssues(parsed.error).join('; ')}`);
+  const input = parsed.data;
+  const release = await readRelease({ workflowId: input.releaseWorkflowId });
+  const notAllowed = rollbackNotAllowed(release.spec, input.requestedBy);
+  if (notAllowed) throw refuse('NotAllowed', `${input.releaseWorkflowId}: ${notAllowed}`);
+  if (release.running) throw refuse('ReleaseStillRunning', `${input.releaseWorkflowId} is still running: order the rollback from the release itself (update or signal rollback)`);
+  const status = release.status;
+  if (!status.deployment) throw refuse('NothingToRollBack', `${input.releaseWorkflowId} never deployed (stage ${status.stage}): nothing to roll back`);
+  if (status.stage === 'rolled-back') throw refuse('NothingToRollBack', `${input.releaseWorkflowId} was already rolled back by ${status.rollback?.by ?? 'someone'}`);
+
+  const ctx: RunContext = {
+    input: { spec: release.spec, specDir: release.specDir, release: status.release, codeVersion: '' },
+    spec: release.spec,
+    status,
+    acts: pipelineActivities(release.spec, release.queues ?? {}),
+    rollbackRequest: { by: input.requestedBy, reason: input.reason },
+  };
+  setHandler(statusQuery, () => ctx.status);
+  await rollback(ctx);
+  if (status.mlflow) await ctx.acts.tracking.mlflowSetTags({ mlflowRunId: status.mlflow.runId, tags: { 'slipway.outcome': 'rolled-back' } });
   return {
     releaseWorkflowId: input.releaseWorkflowId,
-    restoredVersion: res.restoredVersion,
-    rolledBackVersion: res.rolledBackVersion,
+    restoredVersion: status.rollback?.restoredVersion ?? '',
+    rolledBackVersion: status.deployment.version,
     requestedBy: input.requestedBy,
     reason: input.reason,
+    report: status,
   };
 }

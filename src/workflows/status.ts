@@ -1,5 +1,6 @@
 // The pipeline's status: what the `status` query returns, what continue-as-new carries over, and
 // the value of the SlipwayStage search attribute.
+import type { ArtifactRef } from '../activities/artifacts/store.js';
 import type { GateReport } from '../quality/gate.js';
 
 export const STAGES = [
@@ -30,8 +31,11 @@ export interface VariantStatus {
   name: string;
   stage: 'pending' | 'training' | 'serving' | 'evaluating' | 'done' | 'failed';
   params: Record<string, string | number | boolean>;
+  /** On the GPU host that trained it (for people reading the status). */
   artifactPath?: string;
   artifactDigest?: string;
+  /** In the artifact store: how other hosts reach it. */
+  artifact?: ArtifactRef;
   cachedTraining?: boolean;
   resumedFromStep?: number | null;
   finalLoss?: number | null;

@@ -7,7 +7,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDeployActivities, type DeployActivities } from '../../src/activities/deploy/activities.js';
+import { createServingActivities, type ServingActivities } from '../../src/activities/index.js';
+import { resolveRuntime } from '../../src/runtime.js';
+import { deploymentDir, readState } from '../../src/activities/deploy/state.js';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
 import { freePort } from '../../src/stack/process.js';
 import { alive, chat, fakeServe } from './helpers.js';
@@ -18,13 +20,13 @@ const record = (level: string) => (message: string) => void logs.push(`${level} 
 const logger: Logger = { log: (l, m) => void logs.push(`${l} ${m}`), trace: record('trace'), debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
 
 let stateDir: string;
-let acts: DeployActivities;
+let acts: ServingActivities;
 let env: MockActivityEnvironment;
 let stablePort: number;
 
 beforeAll(async () => {
   stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-deploy-acts-'));
-  acts = createDeployActivities({ stateDir });
+  acts = createServingActivities(resolveRuntime({ stateDir, mlflow: { trackingUri: 'http://127.0.0.1:9' }, env: {} }));
   env = new MockActivityEnvironment(undefined, { logger });
   stablePort = await freePort();
 });
@@ -62,7 +64,8 @@ describe('deploy activities', () => {
 
     const rolledBack = await run(acts.rollbackDeployment, { deploymentName: NAME });
     expect(rolledBack).toMatchObject({ restoredVersion: 'v1', rolledBackVersion: 'v2' });
-    expect(alive(bad.pid)).toBe(true);
+    expect(bad.endpoint).toMatch(/^http:/);
+    expect(alive(readState(deploymentDir(stateDir, NAME)).versions.v1!.pid!)).toBe(true);
     expect(logs.some((l) => l.includes('deployment rolled back'))).toBe(true);
   });
 

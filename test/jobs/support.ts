@@ -9,6 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { TrainInput } from '../../src/activities/jobs/types.js';
+import { resolveRuntime } from '../../src/runtime.js';
 
 export const FIXTURE_JOB = fileURLToPath(new URL('../fixtures/jobs/counting-job.mjs', import.meta.url));
 
@@ -87,4 +88,10 @@ export async function waitFor(check: () => boolean | Promise<boolean>, what: str
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** What trainModel needs on one host: the local backend and a local artifact store under `stateDir`. */
+export function localJobDeps(stateDir: string) {
+  const { jobBackends: backends, artifacts } = resolveRuntime({ stateDir, mlflow: { trackingUri: 'http://127.0.0.1:9' }, env: {} });
+  return { stateDir, backends, artifacts };
 }

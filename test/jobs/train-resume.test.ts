@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { paramsToFlags, type CheckpointEvent } from '../../src/activities/jobs/backend.js';
 import { LocalJobBackend } from '../../src/activities/jobs/local.js';
 import { createJobActivities, type TrainHeartbeat } from '../../src/activities/jobs/train.js';
-import { activityEnv, fixtureInput, isRunning, pidGone, runActivity, removeTempDirs, tempDir, waitFor } from './support.js';
+import { activityEnv, fixtureInput, isRunning, localJobDeps, pidGone, runActivity, removeTempDirs, tempDir, waitFor } from './support.js';
 
 afterAll(removeTempDirs);
 
@@ -20,11 +20,11 @@ describe('trainModel retries and cancellation', () => {
     const orphan = await dead.launch({ name: input.jobName, command: [...input.command, ...paramsToFlags(input.params)], cwd: input.cwd, env: {} });
     let ckpt: CheckpointEvent | undefined;
     await waitFor(async () => (ckpt = (await dead.events(orphan)).find((e): e is CheckpointEvent => e.type === 'checkpoint')) !== undefined, 'a checkpoint');
-    const lastHeartbeat: TrainHeartbeat = { step: ckpt!.step + 1, loss: 0.5, checkpoint: ckpt!.path, checkpointStep: ckpt!.step };
+    const lastHeartbeat: TrainHeartbeat = { step: ckpt!.step + 1, loss: 0.5, checkpoint: ckpt!.path, checkpointStep: ckpt!.step, checkpointRef: null };
 
     // Attempt 2 on a fresh worker, with attempt 1's last heartbeat.
     const { env, logs, heartbeats } = activityEnv({ attempt: 2, heartbeatDetails: lastHeartbeat });
-    const result = await runActivity(env, createJobActivities({ stateDir }).trainModel, input);
+    const result = await runActivity(env, createJobActivities(localJobDeps(stateDir)).trainModel, input);
 
     expect(pidGone(Number(orphan.id))).toBe(true);
     expect(result).toMatchObject({ resumedFromStep: 4, finalStep: 40, cached: false });
@@ -41,7 +41,7 @@ describe('trainModel retries and cancellation', () => {
     const stateDir = tempDir();
     const gone = path.join(stateDir, 'ckpt-000008.json');
     const { env, logs } = activityEnv({ attempt: 3, heartbeatDetails: { step: 9, loss: 1, checkpoint: gone, checkpointStep: 8 } });
-    const result = await runActivity(env, createJobActivities({ stateDir }).trainModel, fixtureInput(stateDir, { params: { steps: 3, 'step-ms': 1 } }));
+    const result = await runActivity(env, createJobActivities(localJobDeps(stateDir)).trainModel, fixtureInput(stateDir, { params: { steps: 3, 'step-ms': 1 } }));
     expect(result).toMatchObject({ resumedFromStep: null, finalStep: 3 });
     expect(logs.some((l) => l.level === 'WARN' && l.message.includes('checkpoint is gone'))).toBe(true);
   });
@@ -50,7 +50,7 @@ describe('trainModel retries and cancellation', () => {
     const stateDir = tempDir();
     const input = fixtureInput(stateDir, { params: { steps: 100_000, 'step-ms': 10, grandchild: true } });
     const { env, heartbeats } = activityEnv();
-    const running = env.run(createJobActivities({ stateDir, heartbeatEveryMs: 500 }).trainModel, input).then(() => null, (e: unknown) => e);
+    const running = env.run(createJobActivities({ ...localJobDeps(stateDir), heartbeatEveryMs: 500 }).trainModel, input).then(() => null, (e: unknown) => e);
     await waitFor(() => heartbeats.some((h) => (h as TrainHeartbeat).step !== null), 'a progress heartbeat');
 
     const jobDir = path.join(stateDir, 'jobs', input.jobName);

@@ -7,13 +7,13 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createJobActivities } from '../../src/activities/jobs/train.js';
 import type { TrainInput } from '../../src/activities/jobs/types.js';
-import { activityEnv, fixtureInput, runActivity, removeTempDirs, tempDir } from './support.js';
+import { activityEnv, fixtureInput, localJobDeps, runActivity, removeTempDirs, tempDir } from './support.js';
 
 const lossAt = (step: number, steps: number) => Number((2 * Math.exp((-3 * step) / steps) + 0.05).toFixed(6));
 
 async function train(stateDir: string, input: TrainInput) {
   const { env, logs, heartbeats } = activityEnv();
-  const { trainModel } = createJobActivities({ stateDir });
+  const { trainModel } = createJobActivities(localJobDeps(stateDir));
   const result = await runActivity(env, trainModel, input);
   return { result, logs, heartbeats };
 }

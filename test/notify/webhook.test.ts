@@ -48,8 +48,7 @@ function allText(x: unknown): string {
 }
 
 const address = inject('temporalAddress');
-const taskQueue = 'slipway-notify';
-const gpuTaskQueue = 'slipway-notify-gpu';
+const queues = { orchestration: 'slipway-notify', serving: 'slipway-notify-serving', gpu: 'slipway-notify-gpu' };
 const uiUrl = 'http://ui.example.test:8233/';
 let connection: Connection;
 let slipway: SlipwayClient;
@@ -64,8 +63,7 @@ beforeAll(async () => {
   workers = await createSlipwayWorkers({
     address,
     namespace: 'default',
-    taskQueue,
-    gpuTaskQueue,
+    queues,
     stateDir,
     mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: inject('mlflowUrl') }),
     // Webhook URLs and the UI's address live only in the worker's environment.
@@ -73,7 +71,7 @@ beforeAll(async () => {
   });
   running = workers.run();
   connection = await Connection.connect({ address });
-  slipway = new SlipwayClient(new Client({ connection }), taskQueue);
+  slipway = new SlipwayClient(new Client({ connection }), queues);
 });
 afterAll(async () => {
   workers?.shutdown();
@@ -88,7 +86,7 @@ afterAll(async () => {
 describe('webhook notifications from a real pipeline run', () => {
   it('the approval wait posts the approve command and the Temporal UI link; neither URL enters history', async () => {
     const spec = writeSpec({ name: 'notify-ok', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' }, notify: { webhook_env: 'HOOK_OK' } });
-    const { workflowId } = await slipway.start(loadSpec(spec), { release: 'n1', gpuTaskQueue });
+    const { workflowId } = await slipway.start(loadSpec(spec), { release: 'n1' });
     while (!ok.bodies.some((b) => b.slipway.event === 'awaiting-approval')) await sleep(200);
     const msg = ok.bodies.find((b) => b.slipway.event === 'awaiting-approval')!;
     const link = `http://ui.example.test:8233/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
@@ -108,7 +106,7 @@ describe('webhook notifications from a real pipeline run', () => {
 
   it('a webhook that answers 500 does not fail the run', async () => {
     const spec = writeSpec({ name: 'notify-500', deployPort: await freePort(), notify: { webhook_env: 'HOOK_500' } });
-    const { workflowId } = await slipway.start(loadSpec(spec), { release: 'n2', gpuTaskQueue });
+    const { workflowId } = await slipway.start(loadSpec(spec), { release: 'n2' });
     const result = (await slipway.result(workflowId)) as ReleaseResult;
     expect(result.status).toBe('completed');
     // The notifier reports the failure as its result (logged), it does not throw: one POST per event.

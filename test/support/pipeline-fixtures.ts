@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { PipelineSpecSchema, type PipelineSpec, type PipelineSpecInput } from '../../src/spec/schema.js';
-import type { SlipwayActivities } from '../../src/activities/index.js';
+import type { NotificationActivities, ServingActivities, TrainingActivities } from '../../src/activities/index.js';
 
 /** A valid spec with small numbers; tests override what they exercise. */
 export function testSpec(overrides: Partial<PipelineSpecInput> = {}): PipelineSpec {
@@ -21,7 +21,7 @@ export interface SampleScript {
 }
 
 type Stubbed = Pick<
-  SlipwayActivities,
+  TrainingActivities & ServingActivities & NotificationActivities,
   'trainModel' | 'deployCandidate' | 'evaluateModel' | 'stopCandidate' | 'promoteVersion' | 'rollbackDeployment' | 'smokeTest' | 'sampleProductionMetrics' | 'notify'
 >;
 
@@ -45,11 +45,12 @@ export function stubActivities(opts: { accuracy?: number | ((runKey: string) => 
       training.max = Math.max(training.max, ++training.now);
       await new Promise((r) => setTimeout(r, 200));
       training.now -= 1;
-      return { artifactPath: `/models/${input.jobName}.pt`, artifactDigest: 'sha256-test', cacheKey: 'key', cached: false, resumedFromStep: null, finalStep: 10, finalLoss: 0.1, lossByStep: [{ step: 10, loss: 0.1 }], logPath: '/tmp/job.log', durationMs: 5 };
+      const artifact = { uri: `file:///models/${input.jobName}.pt`, sha256: 'sha256-test', size: 1 };
+      return { artifactPath: `/models/${input.jobName}.pt`, artifactDigest: 'sha256-test', artifact, cacheKey: 'key', cached: false, resumedFromStep: null, finalStep: 10, finalLoss: 0.1, lossByStep: [{ step: 10, loss: 0.1 }], logPath: '/tmp/job.log', durationMs: 5 };
     },
     async deployCandidate() {
       record('deployCandidate');
-      return { endpoint: 'http://127.0.0.1:9', port: 9, pid: 1 };
+      return { endpoint: 'http://127.0.0.1:9' };
     },
     async evaluateModel(input) {
       record('evaluateModel');

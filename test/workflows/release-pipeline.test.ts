@@ -31,7 +31,7 @@ async function withPipeline<T>(spec: PipelineSpec, stubs: ReturnType<typeof stub
   await env.client.workflow.start('releasePipeline', {
     taskQueue,
     workflowId: id,
-    args: [{ spec, specDir: '/tmp', release: `t${seq}`, codeVersion: 'test', gpuTaskQueue: taskQueue }],
+    args: [{ spec, specDir: '/tmp', release: `t${seq}`, codeVersion: 'test', queues: { serving: taskQueue, gpu: taskQueue } }],
   });
   return worker.runUntil(body(id));
 }

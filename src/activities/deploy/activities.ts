@@ -1,12 +1,29 @@
 // Deploy and production-metrics activities. Each takes one small JSON input and returns one small
 // JSON result; typed failures become ApplicationFailures whose `type` the workflow branches on.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { asActivityFailure } from '../../errors.js';
 import { sampleServing, windowStats, type Snapshot, type WindowStats } from '../metrics/prometheus.js';
-import { LocalDeployTarget, type LocalCandidate } from './local.js';
-import { DeployError, type CandidateRequest, type PromoteRequest, type PromoteResult, type RollbackRequest, type RollbackResult } from './target.js';
+import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
+import { unknownImplementation } from '../registry.js';
+import { type CandidateEndpoint, type CandidateRequest, type DeployTarget, type PromoteRequest, type PromoteResult, type RollbackRequest, type RollbackResult } from './target.js';
 
-export type DeployCandidateInput = CandidateRequest;
-export type PromoteVersionInput = PromoteRequest;
+/** Which registered DeployTarget acts (the spec's `deploy.target`; default `local`). */
+interface OnTarget {
+  target?: string;
+}
+
+export interface DeployCandidateInput extends Omit<CandidateRequest, 'artifactPath'>, OnTarget {
+  /** The model in the artifact store; the serving host fetches it (verified, cached by digest). */
+  artifact?: ArtifactRef;
+  /** Runs started before artifacts travelled by URI name a path on the (then shared) host instead. */
+  artifactPath?: string;
+}
+export type PromoteVersionInput = PromoteRequest & OnTarget;
+export type RollbackDeploymentInput = RollbackRequest & OnTarget;
+export interface StopCandidateInput extends OnTarget {
+  deploymentName: string;
+  version: string;
+}
 
 export interface SampleProductionMetricsInput {
   /** The stable endpoint (or any server exposing /health and /metrics). */
@@ -24,16 +41,6 @@ export interface SampleProductionMetricsResult {
   reason?: string;
 }
 
-/** Runs `fn`, turning a DeployError into an ApplicationFailure with the same type and details. */
-async function typed<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof DeployError)) throw err;
-    throw ApplicationFailure.create({ type: err.type, message: err.message, nonRetryable: err.nonRetryable, details: [err.details] });
-  }
-}
-
 /** Heartbeats while a long wait (a model server loading weights) runs, so a dead worker is noticed. */
 async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
   const ctx = Context.current();
@@ -47,34 +54,53 @@ async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
 
 const errorText = (err: unknown) => (err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err));
 
-/** Builds the deploy activities over a local deploy target rooted at `stateDir`. */
-export function createDeployActivities(deps: { stateDir: string }) {
-  const target = new LocalDeployTarget({ stateDir: deps.stateDir });
+export interface DeployActivityDeps {
+  /** The deploy targets this worker offers, by name. */
+  targets: Record<string, DeployTarget>;
+  artifacts: ArtifactStore;
+}
+
+/** Builds the deploy activities over the worker's registered deploy targets. */
+export function createDeployActivities(deps: DeployActivityDeps) {
+  /** The target the input names, and the request without its name. */
+  const targetOf = <T extends OnTarget>({ target: name = 'local', ...request }: T): [DeployTarget, Omit<T, 'target'>] => {
+    const target = deps.targets[name];
+    if (!target) throw unknownImplementation('DeployTarget', name, deps.targets);
+    return [target, request];
+  };
   return {
     /** Ensures the candidate's model server runs and is healthy; a retry reuses the running server. */
-    async deployCandidate(input: DeployCandidateInput): Promise<LocalCandidate> {
-      const started = await heartbeating(() => typed(() => target.ensureCandidate(input)));
+    async deployCandidate(input: DeployCandidateInput): Promise<CandidateEndpoint> {
+      const [target, { artifact, artifactPath, ...request }] = targetOf(input);
+      const started = await heartbeating(async () => {
+        const local = artifact ? await asActivityFailure(() => deps.artifacts.fetch(artifact)) : artifactPath;
+        if (!local) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: 'deployCandidate needs an artifact ({ uri, sha256 })' });
+        return asActivityFailure(() => target.ensureCandidate({ ...request, artifactPath: local }));
+      });
       log.info('candidate ready', { deployment: input.deploymentName, version: input.version, endpoint: started.endpoint });
-      return started;
+      return { endpoint: started.endpoint };
     },
 
     /** Points the stable endpoint at `version`, keeping the replaced version for rollback. */
     async promoteVersion(input: PromoteVersionInput): Promise<PromoteResult> {
-      const result = await typed(() => target.promote(input));
+      const [target, request] = targetOf(input);
+      const result = await asActivityFailure(() => target.promote(request));
       log.info('version promoted', { deployment: input.deploymentName, version: input.version, previous: result.previousVersion });
       return result;
     },
 
     /** Restores the previous version on the stable endpoint; fails with NoPreviousVersion if none. */
-    async rollbackDeployment(input: RollbackRequest): Promise<RollbackResult> {
-      const result = await heartbeating(() => typed(() => target.rollback(input)));
+    async rollbackDeployment(input: RollbackDeploymentInput): Promise<RollbackResult> {
+      const [target, request] = targetOf(input);
+      const result = await heartbeating(() => asActivityFailure(() => target.rollback(request)));
       log.warn('deployment rolled back', { deployment: input.deploymentName, ...result });
       return result;
     },
 
     /** Stops a candidate that was not promoted (e.g. it lost at the gate); a live version is left running. */
-    async stopCandidate(input: { deploymentName: string; version: string }): Promise<void> {
-      const { stopped } = await typed(() => target.stop(input));
+    async stopCandidate(input: StopCandidateInput): Promise<void> {
+      const [target, request] = targetOf(input);
+      const { stopped } = await asActivityFailure(() => target.stop(request));
       log.info(stopped ? 'candidate stopped' : 'candidate not running or live; nothing stopped', { deployment: input.deploymentName, version: input.version });
     },
 

@@ -1,6 +1,7 @@
 // The deploy target contract. Local processes implement it today; a GitOps target (commit the
 // version to a deployment repo) or a KServe target (patch an InferenceService) can implement the
 // same calls later, so the workflow never learns how a version is actually served.
+import { SlipwayError } from '../../errors.js';
 
 /** How to start a model server for one version: the spec's `serve` block, with durations in ms. */
 export interface ServeConfig {
@@ -102,19 +103,23 @@ const NON_RETRYABLE: ReadonlySet<DeployErrorType> = new Set([
 ]);
 
 /** A deploy failure with a stable `type` (branch on it, never on the message) and JSON details. */
-export class DeployError extends Error {
+export class DeployError extends SlipwayError {
   readonly code: string;
   constructor(
     readonly type: DeployErrorType,
     message: string,
-    readonly details: Record<string, unknown> = {},
+    override readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = type;
     this.code = `SLIPWAY_${type.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
   }
 
+  get retryable(): boolean {
+    return !NON_RETRYABLE.has(this.type);
+  }
+
   get nonRetryable(): boolean {
-    return NON_RETRYABLE.has(this.type);
+    return !this.retryable;
   }
 }

@@ -17,15 +17,18 @@ export class TrainProgress {
   loss: number | null = null;
   checkpoint: string | null;
   checkpointStep: number | null;
+  checkpointRef: TrainHeartbeat['checkpointRef'];
   resumedStep: number | null = null;
   artifact: ArtifactEvent | null = null;
   readonly losses: LossPoint[] = [];
 
   /** `resume` seeds the checkpoint, so a retry that dies before its first checkpoint still
    * heartbeats the one it resumed from, and the attempt after it does not start over. */
-  constructor(resume: { checkpoint: string; step: number | null } | null) {
+  constructor(resume: { checkpoint: string; step: number | null; ref?: TrainHeartbeat['checkpointRef'] } | null) {
     this.checkpoint = resume?.checkpoint ?? null;
     this.checkpointStep = resume?.step ?? null;
+    // A checkpoint fetched to a new local path keeps its stored ref: nothing to upload again.
+    this.checkpointRef = resume?.ref ? { ...resume.ref, path: resume.checkpoint } : null;
   }
 
   /** Applies one event; returns true when it changes what a heartbeat would carry. */
@@ -59,7 +62,7 @@ export class TrainProgress {
   }
 
   heartbeat(): TrainHeartbeat {
-    return { step: this.step, loss: this.loss, checkpoint: this.checkpoint, checkpointStep: this.checkpointStep };
+    return { step: this.step, loss: this.loss, checkpoint: this.checkpoint, checkpointStep: this.checkpointStep, checkpointRef: this.checkpointRef };
   }
 
   /** The artifact's `final_loss` metric when it reports one, else the last progress loss. */

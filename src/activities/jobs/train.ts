@@ -6,7 +6,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobLaunchError, paramsToFlags, parseEventLine, type JobBackend, type JobHandle, type JobStatus } from './backend.js';
 import { digestData, lookupTrainCache, recordTrainCache, sha256File, trainCacheKey, type DataDigest } from './cache.js';
-import { LocalJobBackend } from './local.js';
+import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
+import { unknownImplementation } from '../registry.js';
 import { downsample, TrainProgress } from './progress.js';
 import type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 import { expandCommand } from '../command.js';
@@ -15,8 +16,10 @@ export type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 
 export interface JobActivityDeps {
   stateDir: string;
-  /** Defaults to a LocalJobBackend under `stateDir`. */
-  backend?: JobBackend;
+  /** The job backends this worker offers, by the name a spec's `train.backend` picks. */
+  backends: Record<string, JobBackend>;
+  /** Where artifacts and checkpoints go, so that other hosts can fetch them by URI. */
+  artifacts: ArtifactStore;
   /** How often the job is polled for events and exit (default 250 ms). */
   pollIntervalMs?: number;
   /** Heartbeat at least this often, progress or not, so cancellation reaches us (default 3 s). */
@@ -28,12 +31,12 @@ const LOG_TAIL_LINES = 40;
 
 /** Builds the job activities; the worker registers them on the GPU task queue. */
 export function createJobActivities(deps: JobActivityDeps) {
-  const backend = deps.backend ?? new LocalJobBackend({ stateDir: deps.stateDir });
+  const { artifacts } = deps;
   const pollMs = deps.pollIntervalMs ?? 250;
   const keepAliveMs = deps.heartbeatEveryMs ?? 3000;
 
   /** Polls the job until it exits, heartbeating; on cancellation (or any error) kills it and rethrows. */
-  async function follow(ctx: Context, handle: JobHandle, progress: TrainProgress): Promise<JobStatus> {
+  async function follow(ctx: Context, backend: JobBackend, handle: JobHandle, progress: TrainProgress, cwd: string): Promise<JobStatus> {
     let cursor = 0;
     let lastBeat = 0;
     let changed = true;
@@ -43,6 +46,13 @@ export function createJobActivities(deps: JobActivityDeps) {
         const events = await backend.events(handle, { from: cursor });
         cursor += events.length;
         for (const event of events) changed = progress.apply(event) || changed;
+        // A checkpoint is stored before it is heartbeated: a retry on another host fetches it by URI.
+        if (progress.checkpoint && progress.checkpointRef?.path !== progress.checkpoint) {
+          const file = path.resolve(cwd, progress.checkpoint);
+          const ref = await artifacts.put(file, `${handle.name}/checkpoints/${path.basename(file)}`);
+          progress.checkpointRef = { ...ref, path: progress.checkpoint };
+          changed = true;
+        }
         const since = Date.now() - lastBeat;
         if ((changed && since >= PROGRESS_HEARTBEAT_MS) || since >= keepAliveMs) {
           ctx.heartbeat(progress.heartbeat());
@@ -61,7 +71,7 @@ export function createJobActivities(deps: JobActivityDeps) {
     }
   }
 
-  async function failure(handle: JobHandle, name: string, exitCode: number | null, why: string): Promise<ApplicationFailure> {
+  async function failure(backend: JobBackend, handle: JobHandle, name: string, exitCode: number | null, why: string): Promise<ApplicationFailure> {
     const logTail = (await backend.logs(handle, { tailLines: LOG_TAIL_LINES }).catch(() => ''))
       .split('\n')
       .map((l) => (l.length > 500 ? `${l.slice(0, 500)}…` : l));
@@ -84,6 +94,9 @@ export function createJobActivities(deps: JobActivityDeps) {
     async trainModel(input: TrainInput): Promise<TrainResult> {
       const started = Date.now();
       const ctx = Context.current();
+      const backendName = input.backend ?? 'local';
+      const backend = deps.backends[backendName];
+      if (!backend) throw unknownImplementation('JobBackend', backendName, deps.backends);
       const cwd = path.resolve(input.cwd);
       let data: DataDigest[];
       try {
@@ -96,11 +109,13 @@ export function createJobActivities(deps: JobActivityDeps) {
         const hit = await lookupTrainCache(deps.stateDir, cacheKey);
         if (hit) {
           log.info('training cache hit: reusing artifact', { job: input.jobName, cacheKey, artifact: hit.artifactPath });
-          return { ...hit, cached: true, durationMs: Date.now() - started };
+          // Entries written before artifacts had refs are stored now; put is idempotent anyway.
+          const artifact = hit.artifact ?? (await artifacts.put(hit.artifactPath, `${input.jobName}/${path.basename(hit.artifactPath)}`));
+          return { ...hit, artifact, cached: true, durationMs: Date.now() - started };
         }
       }
 
-      const resume = resumePoint(ctx.info.attempt, ctx.info.heartbeatDetails as Partial<TrainHeartbeat> | undefined);
+      const resume = await resumePoint(artifacts, ctx.info.attempt, ctx.info.heartbeatDetails as Partial<TrainHeartbeat> | undefined);
       const progress = new TrainProgress(resume);
       let handle: JobHandle;
       try {
@@ -117,20 +132,22 @@ export function createJobActivities(deps: JobActivityDeps) {
       }
       log.info('training job launched', { job: input.jobName, id: handle.id, attempt: ctx.info.attempt, resumeFrom: resume?.checkpoint ?? null, replaced: handle.replaced ?? null });
 
-      const status = await follow(ctx, handle, progress);
+      const status = await follow(ctx, backend, handle, progress, cwd);
       if (status.exitCode !== 0) {
         const why = status.exitCode === null ? 'ended without an exit code' : `exited with code ${status.exitCode}`;
-        throw await failure(handle, input.jobName, status.exitCode, why);
+        throw await failure(backend, handle, input.jobName, status.exitCode, why);
       }
-      if (!progress.artifact) throw await failure(handle, input.jobName, 0, 'exited with code 0 without an artifact event');
+      if (!progress.artifact) throw await failure(backend, handle, input.jobName, 0, 'exited with code 0 without an artifact event');
       const artifactPath = path.resolve(cwd, progress.artifact.path);
       const artifactDigest = await sha256File(artifactPath).catch(() => null);
-      if (!artifactDigest) throw await failure(handle, input.jobName, 0, `reported artifact ${artifactPath}, which cannot be read`);
+      if (!artifactDigest) throw await failure(backend, handle, input.jobName, 0, `reported artifact ${artifactPath}, which cannot be read`);
       if (resume && progress.resumedStep === null) log.warn('job was given a checkpoint but did not report resuming', { job: input.jobName });
 
+      const artifact = await artifacts.put(artifactPath, `${input.jobName}/${path.basename(artifactPath)}`);
       const result: TrainResult = {
         artifactPath,
         artifactDigest,
+        artifact,
         cacheKey,
         cached: false,
         resumedFromStep: progress.resumedStep,
@@ -147,12 +164,27 @@ export function createJobActivities(deps: JobActivityDeps) {
   };
 }
 
-/** The checkpoint a retry resumes from: the last heartbeated one, if the file is still there. */
-function resumePoint(attempt: number, details: Partial<TrainHeartbeat> | undefined): { checkpoint: string; step: number | null } | null {
+/**
+ * The checkpoint a retry resumes from: the last heartbeated one, from this host's disk when the file
+ * is still there (same host), otherwise fetched from the artifact store by its URI (another host).
+ */
+async function resumePoint(
+  artifacts: ArtifactStore,
+  attempt: number,
+  details: Partial<TrainHeartbeat> | undefined,
+): Promise<{ checkpoint: string; step: number | null; ref: (ArtifactRef & { path: string }) | null } | null> {
   if (attempt <= 1 || typeof details?.checkpoint !== 'string') return null;
-  if (!existsSync(details.checkpoint)) {
-    log.warn('heartbeated checkpoint is gone; starting over', { checkpoint: details.checkpoint });
-    return null;
+  const step = typeof details.checkpointStep === 'number' ? details.checkpointStep : null;
+  const ref = details.checkpointRef ?? null;
+  if (existsSync(details.checkpoint)) return { checkpoint: details.checkpoint, step, ref };
+  if (ref) {
+    try {
+      return { checkpoint: await artifacts.fetch(ref), step, ref };
+    } catch (err) {
+      log.warn('heartbeated checkpoint cannot be fetched; starting over', { uri: ref.uri, error: String(err) });
+      return null;
+    }
   }
-  return { checkpoint: details.checkpoint, step: typeof details.checkpointStep === 'number' ? details.checkpointStep : null };
+  log.warn('heartbeated checkpoint is gone; starting over', { checkpoint: details.checkpoint });
+  return null;
 }

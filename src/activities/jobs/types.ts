@@ -1,11 +1,15 @@
 // Input, result and heartbeat shapes of the `trainModel` activity. Workflows import these with
 // `import type`, so this file stays free of runtime code.
 
+import type { ArtifactRef } from '../artifacts/store.js';
+
 export type TrainParams = Record<string, string | number | boolean>;
 
 export interface TrainInput {
   /** Idempotent job name, derived from the workflow id and stage/variant. */
   jobName: string;
+  /** The JobBackend that runs it, by its registered name (the spec's `train.backend`; default `local`). */
+  backend?: string;
   command: string[];
   /** Absolute working directory of the job. */
   cwd: string;
@@ -25,9 +29,12 @@ export interface LossPoint {
 }
 
 export interface TrainResult {
+  /** The artifact on the GPU host's disk (for logs; other hosts use `artifact`). */
   artifactPath: string;
   /** sha256 of the artifact file, hex. */
   artifactDigest: string;
+  /** The artifact in the artifact store: how the serving and orchestration hosts reach it. */
+  artifact: ArtifactRef;
   cacheKey: string;
   /** True when an identical earlier run's artifact was reused and nothing ran. */
   cached: boolean;
@@ -48,4 +55,6 @@ export interface TrainHeartbeat {
   /** Path of the last checkpoint the job reported (or the one this attempt resumed from). */
   checkpoint: string | null;
   checkpointStep: number | null;
+  /** The same checkpoint in the artifact store (`path` says which local file it was stored from). */
+  checkpointRef: (ArtifactRef & { path: string }) | null;
 }

@@ -4,10 +4,14 @@ import type { BatchMetric } from './batch.js';
 import { withMlflowFailures } from './errors.js';
 import { assertMlflowId, KEY_TAG, keyTagValue } from './keys.js';
 import { createRegistryActivities } from './registry.js';
+import { asActivityFailure } from '../../errors.js';
+import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
 
 export interface MlflowActivityDeps {
   /** Built by the worker from its environment (mlflowConfigFromEnv); secrets stay out of workflow history. */
   config: MlflowConfig;
+  /** Where model files come from when they are logged to a run (they were trained on another host). */
+  artifacts?: ArtifactStore;
 }
 
 async function findRunByKey(client: MlflowClient, experimentId: string, key: string, parentRunId?: string): Promise<Run | undefined> {
@@ -18,7 +22,7 @@ async function findRunByKey(client: MlflowClient, experimentId: string, key: str
   return runs[0];
 }
 
-function tracking(client: MlflowClient) {
+function tracking(client: MlflowClient, artifacts: ArtifactStore | undefined) {
   return {
     /**
      * Opens (or, on retry, finds) the MLflow parent run of one pipeline execution, keyed by
@@ -96,9 +100,20 @@ function tracking(client: MlflowClient) {
       return withMlflowFailures(() => client.logArtifactBytes(input.mlflowRunId, input.artifactPath, input.text));
     },
 
-    /** Uploads a file on the worker's disk as the artifact file `artifactPath` in the run. */
-    async mlflowLogFile(input: { mlflowRunId: string; artifactPath: string; localPath: string }): Promise<void> {
-      return withMlflowFailures(() => client.logArtifact(input.mlflowRunId, input.localPath, input.artifactPath));
+    /**
+     * Logs a file as the artifact `artifactPath` in the run: a stored artifact (fetched by URI and
+     * verified first), or, for runs from before artifacts had URIs, a file on this worker's disk.
+     */
+    async mlflowLogFile(input: { mlflowRunId: string; artifactPath: string; artifact?: ArtifactRef; localPath?: string }): Promise<void> {
+      const { artifact } = input;
+      let localPath = input.localPath;
+      if (artifact) {
+        if (!artifacts) throw new Error('mlflowLogFile got an artifact ref, but this worker has no artifact store');
+        localPath = await asActivityFailure(() => artifacts.fetch(artifact));
+      }
+      if (!localPath) throw new Error('mlflowLogFile needs an artifact or a localPath');
+      const file = localPath;
+      return withMlflowFailures(() => client.logArtifact(input.mlflowRunId, file, input.artifactPath));
     },
 
     /** Closes a run; a retry after success leaves the first end time in place. */
@@ -115,7 +130,7 @@ function tracking(client: MlflowClient) {
 /** Builds Slipway's MLflow activities over one client made from `deps.config`. */
 export function createMlflowActivities(deps: MlflowActivityDeps) {
   const client = new MlflowClient(deps.config);
-  return { ...tracking(client), ...createRegistryActivities(client) };
+  return { ...tracking(client, deps.artifacts), ...createRegistryActivities(client) };
 }
 
 export type MlflowActivities = ReturnType<typeof createMlflowActivities>;

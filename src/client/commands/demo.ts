@@ -8,7 +8,7 @@ import { packageRoot } from '../../stack/tools.js';
 import { TASK_QUEUE } from '../../worker.js';
 import { connectClient } from '../connection.js';
 import { ExitError, EXIT } from '../errors.js';
-import { bold, formatRelease, isTty, printLines } from '../output.js';
+import { bold, formatRelease, printLines } from '../output.js';
 import { SlipwayClient, type ReleaseView } from '../slipway-client.js';
 import { loadSpec, type LoadedSpec } from '../spec-file.js';
 import { port, positiveInt, stackOptions, stackSettings, type StackFlags } from './dev.js';
@@ -84,7 +84,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--approve', `approve the release as ${DEMO_APPROVER} when it reaches the approval gate`)
     .option('--steps <n>', 'training steps (default: the spec\'s 1200; fewer fail the gate)')
     .option('--port <port>', 'port of the deployed model\'s stable endpoint', '8000')
-    .option('--exit', 'stop the stack and exit when the release ends (default on a non-TTY)')
+    .option('--exit', 'stop the stack and exit when the release ends (for scripts; by default the stack stays up until Ctrl-C)')
     .addHelpText('after', '\nExample:\n  $ slipway demo --approve\n  $ slipway demo            # then approve from another shell or the Temporal UI')
     .action(async (flags: DemoFlags) => {
       const loaded = demoSpec(flags);
@@ -127,8 +127,9 @@ export function registerDemoCommand(program: Command): void {
       }
       if (view === 'interrupted') {
         printLines(['', 'demo: interrupted; stopping. The release is durable: `slipway dev` (same --state-dir) picks it up again.']);
-      } else if (stack && isTty && !flags.exit) {
-        printLines(['', 'The stack stays up so you can look around; press Ctrl-C to stop it.']);
+      } else if (stack && !flags.exit) {
+        // The links above point at this stack: keep it up until the user is done looking.
+        printLines(['', `demo: the stack stays up so the links work (Temporal UI, MLflow, the endpoint); press Ctrl-C to stop it${view.deployment ? ' (the deployed endpoint keeps serving; `slipway undeploy` stops it)' : ''}.`]);
         await interrupted;
       }
       await stack?.stop();

@@ -5,17 +5,16 @@ import { EXIT } from '../errors.js';
 import { formatRelease, isTty, printJson, printLines } from '../output.js';
 import type { ReleaseView, SlipwayClient } from '../slipway-client.js';
 import { loadSpec, type LoadedSpec } from '../spec-file.js';
-import { connectionOptions, withClient, type ConnectionFlags } from './common.js';
+import { connectionOptions, queueOptions, withClient, type ConnectionFlags, type QueueFlags } from './common.js';
 
-interface RunFlags extends ConnectionFlags {
+interface RunFlags extends ConnectionFlags, QueueFlags {
   release?: string;
   wait?: boolean;
-  gpuTaskQueue?: string;
 }
 
 /** Starts or attaches to the release of an already validated spec. */
 export async function runRelease(client: SlipwayClient, loaded: LoadedSpec, flags: RunFlags) {
-  const started = await client.start(loaded, { release: flags.release, gpuTaskQueue: flags.gpuTaskQueue });
+  const started = await client.start(loaded, { release: flags.release });
   return { ...started, spec: loaded.file, codeVersion: loaded.codeVersion };
 }
 
@@ -65,14 +64,13 @@ export function exitCodeFor(view: ReleaseView): number {
 
 export function registerRunCommand(program: Command): void {
   connectionOptions(
-    program
+    queueOptions(program
       .command('run')
       .description('validate a pipeline spec and start its release (a second start of the same release attaches to it)')
       .argument('<spec>', 'pipeline spec, YAML or JSON')
       .option('--release <label>', 'release label; the workflow id is release:<model>:<label> (default: digest of spec + code version)')
       .option('--wait', 'follow the release until it ends, with live stage and training progress')
-      .option('--gpu-task-queue <queue>', 'task queue of the GPU workers', 'slipway-gpu')
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')),
   )
     .addHelpText('after', '\nExample:\n  $ slipway run examples/tiny-llm/pipeline.yaml --wait\n  $ slipway run pipeline.yaml --release v3 --json')
     .action(async (spec: string, flags: RunFlags) => {

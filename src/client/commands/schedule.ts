@@ -5,7 +5,7 @@ import { EXIT, ExitError } from '../errors.js';
 import { bold, dim, printJson, printLines } from '../output.js';
 import { ScheduleExistsError, ScheduleInputError, SlipwaySchedules, type OverlapName, type ScheduleView } from '../schedules.js';
 import { loadSpec } from '../spec-file.js';
-import { connectionOptions, type ConnectionFlags } from './common.js';
+import { connectionOptions, queueOptions, queuesFrom, type ConnectionFlags, type QueueFlags } from './common.js';
 
 const OVERLAPS = ['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all'];
 const overlapOption = () => new Option('--overlap <policy>', 'override the overlap policy for this request').choices(OVERLAPS);
@@ -42,7 +42,7 @@ export function formatSchedule(v: ScheduleView): string[] {
   return lines;
 }
 
-interface CreateFlags extends ConnectionFlags {
+interface CreateFlags extends ConnectionFlags, QueueFlags {
   spec: string;
   cron?: string;
   every?: string;
@@ -50,8 +50,6 @@ interface CreateFlags extends ConnectionFlags {
   jitter?: string;
   note?: string;
   paused?: boolean;
-  taskQueue: string;
-  gpuTaskQueue: string;
 }
 
 export function registerScheduleCommands(program: Command): void {
@@ -59,7 +57,7 @@ export function registerScheduleCommands(program: Command): void {
   const sub = (name: string, description: string, example: string) =>
     connectionOptions(schedule.command(name).description(description).option('--json', 'print JSON')).addHelpText('after', `\nExample:\n  $ ${example}`);
 
-  sub('create', 'validate a spec and create a schedule that starts its release pipeline', 'slipway schedule create nightly --spec pipeline.yaml --cron "0 2 * * *" --timezone Europe/Berlin')
+  queueOptions(sub('create', 'validate a spec and create a schedule that starts its release pipeline', 'slipway schedule create nightly --spec pipeline.yaml --cron "0 2 * * *" --timezone Europe/Berlin'))
     .argument('<name>', 'schedule name; the schedule id is slipway:<name>')
     .requiredOption('--spec <file>', 'pipeline spec, YAML or JSON (its `schedule:` section sets the policies)')
     .option('--cron <expr>', 'cron expression, e.g. "0 2 * * *"')
@@ -68,11 +66,9 @@ export function registerScheduleCommands(program: Command): void {
     .option('--jitter <duration>', 'start each run up to this much later, at random')
     .option('--note <text>', 'note kept on the schedule')
     .option('--paused', 'create it paused')
-    .option('--task-queue <queue>', 'orchestration task queue of the runs', 'slipway')
-    .option('--gpu-task-queue <queue>', 'task queue of the GPU workers', 'slipway-gpu')
     .action(async (name: string, flags: CreateFlags) => {
       const loaded = loadSpec(flags.spec); // an invalid spec stops here (exit 2), before Temporal is touched
-      const view = await withSchedules(flags, (s) => s.create(name, loaded, flags));
+      const view = await withSchedules(flags, (s) => s.create(name, loaded, { ...flags, queues: queuesFrom(flags) }));
       if (flags.json) printJson(view);
       else printLines([`created schedule ${view.scheduleId}`, ...formatSchedule(view)]);
     });

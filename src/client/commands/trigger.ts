@@ -4,15 +4,13 @@ import { EXIT, ExitError } from '../errors.js';
 import { dim, printJson, printLines } from '../output.js';
 import { loadSpec } from '../spec-file.js';
 import { changeFromFiles, changeFromGitRange, classify, startForDecision, type ChangeSet, type Decision, type StartedRun } from '../trigger.js';
-import { connectionOptions, type ConnectionFlags } from './common.js';
+import { connectionOptions, queueOptions, queuesFrom, type ConnectionFlags, type QueueFlags } from './common.js';
 
-interface TriggerFlags extends ConnectionFlags {
+interface TriggerFlags extends ConnectionFlags, QueueFlags {
   spec: string;
   changed?: string[];
   gitRange?: string;
   wait?: boolean;
-  taskQueue: string;
-  gpuTaskQueue: string;
 }
 
 export interface TriggerOutcome {
@@ -38,7 +36,7 @@ export async function triggerForChange(flags: TriggerFlags): Promise<TriggerOutc
   if (!decision.checks && !decision.pipeline) return { change, decision, started: [] };
   const client = await connectClient(flags);
   try {
-    const started = await startForDecision(client, loaded, change, decision, flags);
+    const started = await startForDecision(client, loaded, change, decision, { queues: queuesFrom(flags) });
     if (!flags.wait) return { change, decision, started };
     const results = await Promise.all(
       started.map(async (s) => {
@@ -68,16 +66,14 @@ function format(o: TriggerOutcome): string[] {
 
 export function registerTriggerCommand(program: Command): void {
   connectionOptions(
-    program
+    queueOptions(program
       .command('trigger')
       .description("layered CI: a code change runs the spec's light checks; a data or model change runs the full pipeline")
       .requiredOption('--spec <file>', 'pipeline spec with a `ci:` section (globs relative to the spec file)')
       .option('--changed <files...>', 'changed files (relative to the current directory)')
       .option('--git-range <A..B>', "changed files of a git range in the spec's repository")
       .option('--wait', 'wait for the started runs; exit 1 if any fails')
-      .option('--task-queue <queue>', 'orchestration task queue', 'slipway')
-      .option('--gpu-task-queue <queue>', 'task queue of the GPU workers', 'slipway-gpu')
-      .option('--json', 'print JSON'),
+      .option('--json', 'print JSON')),
   )
     .addHelpText('after', '\nExample:\n  $ slipway trigger --spec pipeline.yaml --git-range origin/main..HEAD\n  $ slipway trigger --spec pipeline.yaml --changed src/app.ts data/train.jsonl --json')
     .action(async (flags: TriggerFlags) => {

@@ -1,45 +1,73 @@
 import type { Command } from 'commander';
 import { mlflowConfigFromEnv } from '../../activities/mlflow/client.js';
+import { parseRoles, type Role } from '../../queues.js';
+import { ARTIFACT_STORE_KINDS, type ArtifactStoreKind } from '../../runtime.js';
 import { createSlipwayWorkers } from '../../worker.js';
 import { resolveConnection } from '../connection.js';
+import { EXIT, ExitError } from '../errors.js';
 import { printLines } from '../output.js';
-import { connectionOptions, type ConnectionFlags } from './common.js';
+import { connectionOptions, queueOptions, queuesFrom, type ConnectionFlags, type QueueFlags } from './common.js';
 import { positiveInt } from './dev.js';
 
-interface WorkerFlags extends ConnectionFlags {
+interface WorkerFlags extends ConnectionFlags, QueueFlags {
+  roles: string;
   stateDir: string;
   gpus: string;
-  taskQueue: string;
-  gpuTaskQueue: string;
+  artifacts: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
   connectionOptions(
-    program
-      .command('worker')
-      .description('run a Slipway worker: pipeline workflows on the orchestration queue, jobs on the GPU queue')
-      .option('--state-dir <dir>', 'job logs, checkpoints, caches and local deployments', process.env.SLIPWAY_STATE_DIR ?? '.slipway')
-      .option('--gpus <n>', 'GPU jobs (training, evaluation) this worker runs at once', '1')
-      .option('--task-queue <queue>', 'orchestration task queue', 'slipway')
-      .option('--gpu-task-queue <queue>', 'GPU task queue', 'slipway-gpu'),
+    queueOptions(
+      program
+        .command('worker')
+        .description('run a Slipway worker for one or more roles: orchestration (workflows, MLflow, notifications), serving (deployments, evaluation, smoke, monitor), gpu (training)')
+        .option('--roles <list>', 'comma-separated roles this host serves', 'orchestration,serving,gpu')
+        .option('--state-dir <dir>', "this worker's own directory: job logs, checkpoints, caches, deployments", process.env.SLIPWAY_STATE_DIR ?? '.slipway')
+        .option('--gpus <n>', 'training jobs this worker runs at once (gpu role)', '1')
+        .option('--artifacts <store>', `where models and checkpoints travel between hosts: ${ARTIFACT_STORE_KINDS.join(' or ')} (use mlflow when hosts share no disk)`, process.env.SLIPWAY_ARTIFACTS ?? 'local'),
+    ),
   )
-    .addHelpText('after', '\nMLflow comes from MLFLOW_TRACKING_URI (+ MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD).\n\nExample:\n  $ MLFLOW_TRACKING_URI=http://127.0.0.1:5000 slipway worker --gpus 2')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'MLflow comes from MLFLOW_TRACKING_URI (+ MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD).',
+        '',
+        'Examples:',
+        '  $ slipway worker                                   # one host: all three roles',
+        '  $ slipway worker --roles orchestration --artifacts mlflow',
+        '  $ slipway worker --roles serving --state-dir /var/lib/slipway --artifacts mlflow',
+        '  $ slipway worker --roles gpu --gpus 8 --artifacts mlflow',
+      ].join('\n'),
+    )
     .action(async (flags: WorkerFlags) => {
+      let roles: Role[];
+      try {
+        roles = parseRoles(flags.roles);
+      } catch (err) {
+        throw new ExitError(`--roles: ${(err as Error).message}`, EXIT.usage);
+      }
+      if (!ARTIFACT_STORE_KINDS.includes(flags.artifacts as ArtifactStoreKind)) {
+        throw new ExitError(`--artifacts: expected ${ARTIFACT_STORE_KINDS.join(' or ')}, got ${JSON.stringify(flags.artifacts)}`, EXIT.usage);
+      }
       const connection = resolveConnection(flags);
       const { address, namespace } = connection;
-      const gpus = positiveInt(flags.gpus, '--gpus');
+      const queues = queuesFrom(flags);
       const workers = await createSlipwayWorkers({
         ...connection,
+        roles,
+        queues,
         stateDir: flags.stateDir,
-        gpus,
-        taskQueue: flags.taskQueue,
-        gpuTaskQueue: flags.gpuTaskQueue,
+        gpus: positiveInt(flags.gpus, '--gpus'),
+        artifacts: flags.artifacts as ArtifactStoreKind,
         // Without MLFLOW_TRACKING_URI, the MLflow of `slipway dev`.
         mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', ...process.env }),
         env: process.env,
       });
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => workers.shutdown());
-      printLines([`slipway worker: polling ${flags.taskQueue} and ${flags.gpuTaskQueue} on ${address} (namespace ${namespace})`]);
+      const polling = workers.roles.map((r) => `${r} on ${workers.queues[r]}`).join(', ');
+      printLines([`slipway worker: ${polling} at ${address} (namespace ${namespace}; state ${flags.stateDir}; artifacts ${flags.artifacts})`]);
       try {
         await workers.run();
       } finally {

@@ -1,0 +1,67 @@
+// Reading a release from Temporal itself: who may act on it is decided from the release's own spec
+// and state, never from what a caller says about it.
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { PipelineSpecSchema, type PipelineSpec } from '../spec/schema.js';
+import { statusQuery } from '../workflows/messages.js';
+import type { PipelineStatus } from '../workflows/status.js';
+
+export interface ReleaseRecord {
+  workflowId: string;
+  runId: string;
+  /** The release's spec as it ran (defaults applied). */
+  spec: PipelineSpec;
+  specDir: string;
+  queues?: { serving?: string; gpu?: string };
+  /** The release's `status` query answer: stage, deployment, MLflow run. */
+  status: PipelineStatus;
+  running: boolean;
+}
+
+/** The activities that read releases; they use the worker's own Temporal client. */
+export function createReleaseActivities() {
+  return {
+    /** Reads a release's start input (its spec) and its status. Fails `ReleaseNotFound` (non-retryable). */
+    async readRelease(input: { workflowId: string }): Promise<ReleaseRecord> {
+      const { client } = Context.current();
+      const handle = client.workflow.getHandle(input.workflowId);
+      let description;
+      try {
+        description = await handle.describe();
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) {
+          throw ApplicationFailure.create({ type: 'ReleaseNotFound', nonRetryable: true, message: `no release ${input.workflowId}` });
+        }
+        throw err;
+      }
+      if (description.type !== 'releasePipeline') {
+        throw ApplicationFailure.create({ type: 'ReleaseNotFound', nonRetryable: true, message: `${input.workflowId} is a ${description.type} workflow, not a release` });
+      }
+      // The first event of the current run holds its input; every run of a chain carries the same spec.
+      const page = await client.workflowService.getWorkflowExecutionHistory({
+        namespace: client.options.namespace,
+        execution: { workflowId: input.workflowId, runId: description.runId },
+        maximumPageSize: 1,
+      });
+      const payload = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      const started = payload ? (defaultPayloadConverter.fromPayload(payload) as { spec?: unknown; specDir?: string; queues?: ReleaseRecord['queues'] }) : undefined;
+      const spec = PipelineSpecSchema.safeParse(started?.spec);
+      if (!spec.success) {
+        throw ApplicationFailure.create({ type: 'ReleaseNotFound', nonRetryable: true, message: `${input.workflowId} has no valid spec in its input` });
+      }
+      const status = await handle.query(statusQuery);
+      return {
+        workflowId: input.workflowId,
+        runId: description.runId,
+        spec: spec.data,
+        specDir: started?.specDir ?? '/',
+        queues: started?.queues,
+        status,
+        running: description.status.name === 'RUNNING',
+      };
+    },
+  };
+}
+
+export type ReleaseActivities = ReturnType<typeof createReleaseActivities>;

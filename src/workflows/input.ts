@@ -1,0 +1,55 @@
+// The release's input, validated at the top of every run: a run started by hand (Temporal UI, CLI)
+// gets the same defaults and the same clear errors as one started by Slipway's client.
+import { ApplicationFailure } from '@temporalio/workflow';
+import { z } from 'zod';
+import { formatSpecIssues, PipelineSpecSchema } from '../spec/schema.js';
+import type { ReleaseInput } from './context.js';
+
+const QueueName = z.string().min(1).max(200);
+
+/** What a continue-as-new run carries: the monitor's state (checked, so a hand-made one cannot loop). */
+const CarriedSchema = z.object({
+  status: z
+    .object({
+      workflowId: z.string(),
+      stage: z.string(),
+      stages: z.array(z.object({ stage: z.string(), startedAt: z.string() }).passthrough()),
+      variants: z.array(z.object({ name: z.string() }).passthrough()),
+      invalidMessages: z.array(z.unknown()),
+      deployment: z.object({ version: z.string(), endpoint: z.string(), previousVersion: z.string().nullable() }).passthrough(),
+      monitor: z.object({ elapsedMs: z.number(), durationMs: z.number(), samples: z.number(), breaches: z.number(), consecutiveBreaches: z.number() }).passthrough(),
+    })
+    .passthrough(),
+  previousSnapshot: z.unknown(),
+});
+
+const ReleaseInputSchema = z
+  .object({
+    spec: z.unknown(),
+    specDir: z.string().startsWith('/', 'expected the absolute directory that relative paths in the spec resolve against'),
+    release: z.string().max(100).default(''),
+    codeVersion: z.string().max(200).default('unknown'),
+    queues: z.object({ serving: QueueName.optional(), gpu: QueueName.optional() }).strict().optional(),
+    gpuTaskQueue: QueueName.optional(),
+    carried: CarriedSchema.optional(),
+  })
+  .strict();
+
+/**
+ * The input with the spec's defaults applied. Throws a non-retryable `InvalidSpec` (the spec) or
+ * `InvalidInput` (anything else) listing every field and rule, so a bad start fails the run at
+ * once instead of failing workflow tasks forever.
+ */
+export function parseReleaseInput(raw: unknown): ReleaseInput {
+  const input = ReleaseInputSchema.safeParse(raw);
+  if (!input.success) {
+    const issues = formatSpecIssues(input.error);
+    throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `invalid release input: ${issues.join('; ')}`, details: [issues] });
+  }
+  const spec = PipelineSpecSchema.safeParse(input.data.spec);
+  if (!spec.success) {
+    const issues = formatSpecIssues(spec.error).map((i) => `spec.${i}`);
+    throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `invalid spec: ${issues.join('; ')}`, details: [issues] });
+  }
+  return { ...input.data, spec: spec.data } as ReleaseInput;
+}
