@@ -129,7 +129,8 @@ export class SlipwayClient {
     const args: RollbackReleaseInput = { releaseWorkflowId: workflowId, requestedBy: input.requestedBy, reason: input.reason ?? '' };
     try {
       return (await this.client.workflow.execute('rollbackRelease', {
-        taskQueue: this.queues.orchestration,
+        // Where the release ran: that orchestration worker can read it.
+        taskQueue: description.taskQueue,
         workflowId: rollbackWorkflowId(workflowId, description.runId),
         // A second order while one runs joins it; once it finished (or was refused), a new one may run.
         workflowIdConflictPolicy: 'USE_EXISTING',

@@ -1,7 +1,7 @@
 // trainModel across worker crashes and cancellation, with real subprocesses: a retry resumes
 // from the heartbeated checkpoint and kills the dead worker's orphan; cancelling kills the job.
 import { CancelledFailure } from '@temporalio/common';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { paramsToFlags, type CheckpointEvent } from '../../src/activities/jobs/backend.js';
@@ -44,6 +44,21 @@ describe('trainModel retries and cancellation', () => {
     const result = await runActivity(env, createJobActivities(localJobDeps(stateDir)).trainModel, fixtureInput(stateDir, { params: { steps: 3, 'step-ms': 1 } }));
     expect(result).toMatchObject({ resumedFromStep: null, finalStep: 3 });
     expect(logs.some((l) => l.level === 'WARN' && l.message.includes('checkpoint is gone'))).toBe(true);
+  });
+
+  it('on another host, resumes from the checkpoint fetched from the artifact store by its URI', async () => {
+    // Host A stored a checkpoint and heartbeated it; its disk is gone for host B.
+    const hostA = tempDir();
+    const file = path.join(hostA, 'ckpt-000006.json');
+    writeFileSync(file, JSON.stringify({ step: 6, loss: 0.9 }));
+    const ref = await localJobDeps(hostA).artifacts.put(file, 'job/checkpoints/ckpt-000006.json');
+    const missingOnB = path.join(hostA, 'not-on-host-b', 'ckpt-000006.json');
+    const details: TrainHeartbeat = { step: 7, loss: 0.9, checkpoint: missingOnB, checkpointStep: 6, checkpointRef: { ...ref, path: missingOnB } };
+    const hostB = tempDir();
+    const { env } = activityEnv({ attempt: 2, heartbeatDetails: details });
+    const result = await runActivity(env, createJobActivities(localJobDeps(hostB)).trainModel, fixtureInput(hostB, { params: { steps: 10, 'step-ms': 1 } }));
+    expect(result).toMatchObject({ resumedFromStep: 6, finalStep: 10 });
+    expect(readFileSync(result.logPath, 'utf8')).toContain('counting-job: starting at step 6 of 10');
   });
 
   it('cancelling the activity kills the job process group and rethrows the CancelledFailure', async () => {

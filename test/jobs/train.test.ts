@@ -2,8 +2,9 @@
 // subprocess: results, failures and the cache.
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createJobActivities } from '../../src/activities/jobs/train.js';
 import type { TrainInput } from '../../src/activities/jobs/types.js';
@@ -41,7 +42,11 @@ describe('trainModel', () => {
     expect(log).toContain('counting-job: starting at step 0 of 10');
     expect(log).toContain(`launch ${JSON.stringify([...input.command, '--steps', '10', '--step-ms', '5', '--checkpoint-every', '4'])}`);
     // The first heartbeat goes out as soon as the job is launched, before any progress.
-    expect(heartbeats[0]).toEqual({ step: null, loss: null, checkpoint: null, checkpointStep: null });
+    expect(heartbeats[0]).toEqual({ step: null, loss: null, checkpoint: null, checkpointStep: null, checkpointRef: null });
+    // The artifact is in the artifact store under its digest; checkpoints are stored before they are heartbeated.
+    expect(result.artifact).toMatchObject({ sha256: result.artifactDigest, size: readFileSync(result.artifactPath).length });
+    expect(readFileSync(fileURLToPath(result.artifact.uri))).toEqual(readFileSync(result.artifactPath));
+    expect(readdirSync(path.join(stateDir, 'artifacts', input.jobName, 'checkpoints')).length).toBeGreaterThan(0);
     expect(logs.map((l) => l.message)).toEqual(expect.arrayContaining(['training job launched', 'training job finished']));
   });
 

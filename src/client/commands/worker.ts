@@ -67,7 +67,7 @@ export function registerWorkerCommand(program: Command): void {
       });
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => workers.shutdown());
       const polling = workers.roles.map((r) => `${r} on ${workers.queues[r]}`).join(', ');
-      printLines([`slipway worker: ${polling} at ${address} (namespace ${namespace}; state ${flags.stateDir}; artifacts ${flags.artifacts})`]);
+      printLines([`slipway worker polling: ${polling} at ${address} (namespace ${namespace}; state ${flags.stateDir}; artifacts ${flags.artifacts})`]);
       try {
         await workers.run();
       } finally {
