@@ -59,7 +59,8 @@ export class DigestCache {
     const entry = path.join(this.dir, ref.sha256, basename);
     try {
       const st = await stat(entry);
-      if (st.isFile() && st.size === ref.size) return entry;
+      if (!st.isFile()) return null;
+      if (st.size === ref.size) return entry;
       await rm(entry, { force: true });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

@@ -52,6 +52,7 @@ export class LocalArtifactStore implements ArtifactStore {
       throw new ArtifactError('InvalidArtifactUri', `invalid artifact uri ${ref.uri}: ${(err as Error).message}`, { uri: ref.uri }, { cause: err });
     }
     const basename = path.basename(source);
+    if (basename === '') throw new ArtifactError('InvalidArtifactUri', `invalid artifact uri ${ref.uri}: it must name a file`, { uri: ref.uri });
     const hit = await this.cache.lookup(ref, basename);
     if (hit) return hit;
     try {

@@ -15,10 +15,16 @@ export function mlflowAuthHeaders(config: MlflowConfig): Record<string, string> 
   return config.token ? { authorization: `Bearer ${config.token}` } : {};
 }
 
-/** Errors with no HTTP answer behind them: the connection failed, was reset, or went quiet. */
+/** Failures of the connection itself (refused, reset, timed out, cut short): worth retrying later. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+]);
+
 export function isNetworkError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('UND_ERR_') || ['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(code));
+  return typeof code === 'string' && NETWORK_CODES.has(code);
 }
 
 /**

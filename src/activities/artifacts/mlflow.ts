@@ -61,14 +61,16 @@ export class MlflowArtifactStore implements ArtifactStore {
   async fetch(ref: ArtifactRef, opts: TransferOptions = {}): Promise<string> {
     const url = checkRef(ref);
     if (url.protocol !== 'mlflow-artifacts:') throw wrongScheme(ref, 'mlflow', 'mlflow-artifacts:/');
-    if (url.host !== '') {
+    if (url.host !== '' || url.search !== '' || url.hash !== '') {
       throw new ArtifactError(
         'InvalidArtifactUri',
-        `invalid artifact uri ${ref.uri}: it names a server; refs name a path only (mlflow-artifacts:/<path>), read from the worker's configured MLflow`,
+        `invalid artifact uri ${ref.uri}: refs name a path only (mlflow-artifacts:/<path>, no server, query or fragment); ` +
+          "it is read from the worker's configured MLflow",
         { uri: ref.uri },
       );
     }
-    const segments = uriSegments(ref, url.pathname.replace(/^\/+/, ''));
+    // The raw path, not url.pathname: the URL parser would quietly resolve "..", and a ref must say exactly what it reads.
+    const segments = uriSegments(ref, ref.uri.slice(url.protocol.length).replace(/^\/+/, ''));
     const basename = segments[segments.length - 1] as string;
     const hit = await this.cache.lookup(ref, basename);
     if (hit) return hit;
