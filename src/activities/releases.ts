@@ -3,6 +3,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { completedRollback } from '../client/release-status.js';
 import { PipelineSpecSchema, type PipelineSpec } from '../spec/schema.js';
 import { statusQuery } from '../workflows/messages.js';
 import type { PipelineStatus } from '../workflows/status.js';
@@ -50,7 +51,7 @@ export function createReleaseActivities() {
       if (!spec.success) {
         throw ApplicationFailure.create({ type: 'ReleaseNotFound', nonRetryable: true, message: `${input.workflowId} has no valid spec in its input` });
       }
-      const status = await handle.query(statusQuery);
+      const status = (await completedRollback(client, input.workflowId, description.runId)) ?? (await handle.query(statusQuery));
       return {
         workflowId: input.workflowId,
         runId: description.runId,

@@ -1,12 +1,13 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import { DEFAULT_QUEUES, type SlipwayQueues } from '../queues.js';
 import { STAGE_KEY } from '../workflows/context.js';
 import { approveUpdate, rejectUpdate, rollbackUpdate, statusQuery, type DecisionInput, type RollbackInput } from '../workflows/messages.js';
 import type { ReleaseResult } from '../workflows/release-pipeline.js';
-import type { RollbackReleaseInput, RollbackReleaseResult } from '../workflows/rollback-release.js';
+import { rollbackWorkflowId, type RollbackReleaseInput, type RollbackReleaseResult } from '../workflows/rollback-release.js';
 import type { PipelineStatus, Stage } from '../workflows/status.js';
+import { completedRollback } from './release-status.js';
 import { RELEASE_ID_POLICIES, releaseStart } from './release-start.js';
 import { defaultRelease, type LoadedSpec } from './spec-file.js';
 
@@ -71,7 +72,7 @@ export class SlipwayClient {
     const description = await handle.describe();
     let status = await handle.query(statusQuery);
     // A finished release rolled back later: its rollbackRelease run holds the recorded rollback.
-    if (description.status.name !== 'RUNNING') status = (await this.laterRollback(workflowId, description.runId)) ?? status;
+    if (description.status.name !== 'RUNNING') status = (await completedRollback(this.client, workflowId, description.runId)) ?? status;
     return {
       ...status,
       execution: {
@@ -82,17 +83,6 @@ export class SlipwayClient {
       },
       progress: (description.raw.pendingActivities ?? []).map(progressOf),
     };
-  }
-
-  private async laterRollback(workflowId: string, runId: string): Promise<PipelineStatus | undefined> {
-    try {
-      const handle = this.handle(rollbackWorkflowId(workflowId, runId));
-      if ((await handle.describe()).status.name !== 'COMPLETED') return undefined;
-      return ((await handle.result()) as RollbackReleaseResult).report;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return undefined;
-      throw err;
-    }
   }
 
   async result(workflowId: string): Promise<ReleaseResult> {
@@ -132,11 +122,16 @@ export class SlipwayClient {
         // Where the release ran: that orchestration worker can read it.
         taskQueue: description.taskQueue,
         workflowId: rollbackWorkflowId(workflowId, description.runId),
-        // A second order while one runs joins it; once it finished (or was refused), a new one may run.
+        // A second order while one runs joins it; after a refusal (a failed run) a new one may run.
         workflowIdConflictPolicy: 'USE_EXISTING',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
         args: [args],
       })) as RollbackReleaseResult;
     } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        const done = await completedRollback(this.client, workflowId, description.runId);
+        throw new RequestRefusedError(`${workflowId} was already rolled back by ${done?.rollback?.by ?? 'someone'}`);
+      }
       // Refusals come from the workflow as typed failures: say why, plainly.
       const cause = err instanceof WorkflowFailedError ? innermost(err) : undefined;
       if (cause instanceof ApplicationFailure && cause.type && REFUSALS.has(cause.type)) throw new RequestRefusedError(cause.message);
@@ -174,11 +169,6 @@ function innermost(err: Error): Error {
   let e: Error = err;
   while (e.cause instanceof Error) e = e.cause;
   return e;
-}
-
-/** The rollbackRelease workflow of one run of a finished release. */
-export function rollbackWorkflowId(releaseWorkflowId: string, runId: string): string {
-  return `rollback:${releaseWorkflowId}:${runId}`;
 }
 
 /** Failure types of rollbackRelease that mean "refused", not "broken". */

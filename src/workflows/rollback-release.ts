@@ -1,6 +1,6 @@
 // Rolling back a release whose pipeline has finished: the release itself says who may, and the
 // rollback is recorded exactly as one inside the pipeline would be.
-import { ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { TrackingActivities } from '../activities/index.js';
 import { formatSpecIssues } from '../spec/schema.js';
@@ -36,6 +36,11 @@ const { readRelease } = proxyActivities<TrackingActivities>({
   retry: { maximumAttempts: 5, initialInterval: '1s', nonRetryableErrorTypes: ['ReleaseNotFound'] },
 });
 
+/** The one rollbackRelease per run of a release: a second order finds it instead of repeating it. */
+export function rollbackWorkflowId(releaseWorkflowId: string, releaseRunId: string): string {
+  return `rollback:${releaseWorkflowId}:${releaseRunId}`;
+}
+
 const refuse = (type: string, message: string) => ApplicationFailure.create({ type, message, nonRetryable: true });
 
 /**
@@ -50,6 +55,8 @@ export async function rollbackRelease(raw: RollbackReleaseInput): Promise<Rollba
   const release = await readRelease({ workflowId: input.releaseWorkflowId });
   const notAllowed = rollbackNotAllowed(release.spec, input.requestedBy);
   if (notAllowed) throw refuse('NotAllowed', `${input.releaseWorkflowId}: ${notAllowed}`);
+  const expectedId = rollbackWorkflowId(release.workflowId, release.runId);
+  if (workflowInfo().workflowId !== expectedId) throw refuse('InvalidInput', `start rollbackRelease with workflow id ${expectedId}, so that the release has one rollback`);
   if (release.running) throw refuse('ReleaseStillRunning', `${input.releaseWorkflowId} is still running: order the rollback from the release itself (update or signal rollback)`);
   const status = release.status;
   if (!status.deployment) throw refuse('NothingToRollBack', `${input.releaseWorkflowId} never deployed (stage ${status.stage}): nothing to roll back`);
