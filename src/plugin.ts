@@ -2,7 +2,6 @@
 // targets and artifact store its host provides.
 import { SimplePlugin } from '@temporalio/plugin';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { createRoleActivities } from './activities/index.js';
@@ -38,7 +37,8 @@ export function slipwayPlugin(options: SlipwayPluginOptions): SimplePlugin {
 function combinedWorkflows(hostPath: string): string {
   if (path.resolve(hostPath) === slipwayWorkflowsPath) return slipwayWorkflowsPath;
   const source = [hostPath, slipwayWorkflowsPath].map((p) => `export * from ${JSON.stringify(path.resolve(p))};`).join('\n');
-  const dir = path.join(os.tmpdir(), 'slipway-workflows');
+  // Inside a node_modules tree, so the bundler resolves @temporalio/workflow from the entry file.
+  const dir = path.join(path.dirname(slipwayWorkflowsPath), '..', '..', 'node_modules', '.cache', 'slipway-workflows');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${createHash('sha256').update(source).digest('hex').slice(0, 16)}${path.extname(slipwayWorkflowsPath)}`);
   writeFileSync(file, `${source}\n`);
