@@ -12,29 +12,29 @@ export type JsonSchemaCheck = (value: unknown) => string | null;
 // strictSchema refuses unknown keywords and formats (a typo such as `minLenght` would otherwise be
 // ignored); strictTypes and friends only log, and nothing here may write to the console.
 const ajv = new Ajv2020({ strictSchema: true, strictTypes: false, strictTuples: false, strictRequired: false, allErrors: false, logger: false });
-const compiled = new Map<string, ValidateFunction>();
+const compiled = new Map<string, JsonSchemaCheck>();
 /** Distinct schemas kept compiled; a long-lived worker sees many datasets. */
 const MAX_COMPILED = 1_000;
 
 /** Compiles a schema (or returns the cached one); throws an Error naming what Ajv refused. */
 export function compileJsonSchema(schema: JsonSchema): JsonSchemaCheck {
   const key = JSON.stringify(schema);
-  let validate = compiled.get(key);
-  if (!validate) {
-    try {
-      validate = ajv.compile(schema);
-    } catch (err) {
-      throw new Error(`json_schema scorer: invalid schema: ${(err as Error).message}`, { cause: err });
-    } finally {
-      // The compiled function keeps what it needs; unregistering lets another dataset reuse an `$id`
-      // and keeps Ajv's own registry from growing.
-      forget(schema);
-    }
-    if (compiled.size >= MAX_COMPILED) compiled.clear();
-    compiled.set(key, validate);
+  const cached = compiled.get(key);
+  if (cached) return cached;
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(schema);
+  } catch (err) {
+    throw new Error(`json_schema scorer: invalid schema: ${(err as Error).message}`, { cause: err });
+  } finally {
+    // The compiled function keeps what it needs; unregistering lets another dataset reuse an `$id`
+    // and keeps Ajv's own registry from growing.
+    forget(schema);
   }
-  const check = validate;
-  return (value) => (check(value) ? null : describe(check.errors?.[0]));
+  const check: JsonSchemaCheck = (value) => (validate(value) ? null : describe(validate.errors?.[0]));
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(key, check);
+  return check;
 }
 
 function forget(schema: JsonSchema): void {

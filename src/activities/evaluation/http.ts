@@ -127,18 +127,18 @@ export class ChatClient {
 
 /**
  * A 200 whose body is not an OpenAI chat completion is `invalid_response`, and its detail shows
- * what came instead (`HTTP 200 text/html: <!doctype html>…`): a web page or a proxy's answer
+ * what came instead (`HTTP 200 text/html, body not JSON: <!doctype html>…`): a web page or a proxy's answer
  * means the endpoint is not a model server, which the caller reports rather than scores.
  */
 function parseAnswer(text: string, status: number, contentType: string | string[] | undefined): Omit<ChatOutcome, 'attempts' | 'latencyMs'> {
-  const what = () => `HTTP ${status} ${String(contentType ?? 'without content-type').split(';')[0]}: ${snippet(text)}`;
+  const what = (problem: string) => `HTTP ${status} ${String(contentType ?? 'without content-type').split(';')[0]}, ${problem}: ${snippet(text)}`;
   let content: unknown;
   try {
     content = (JSON.parse(text) as { choices?: Array<{ message?: { content?: unknown } }> } | null)?.choices?.[0]?.message?.content;
   } catch {
-    return { status, error: 'invalid_response', detail: `body is not JSON (${what()})` };
+    return { status, error: 'invalid_response', detail: what('body not JSON') };
   }
-  if (typeof content !== 'string') return { status, error: 'invalid_response', detail: `no choices[0].message.content (${what()})` };
+  if (typeof content !== 'string') return { status, error: 'invalid_response', detail: what('no choices[0].message.content') };
   if (content.trim() === '') return { status, error: 'empty', detail: 'empty content' };
   return { status, content };
 }

@@ -66,6 +66,8 @@ export const SKIPPED_DIRS: ReadonlySet<string> = new Set(['.git', '.hg', '.svn',
 const CONTENT_FILE_LIMIT = 16 * 2 ** 20;
 /** After this many bytes read, the remaining files are identified by size and mtime. */
 const CONTENT_TOTAL_LIMIT = 256 * 2 ** 20;
+/** Source files are small: read them whole rather than through a stream. */
+const SMALL_FILE = 2 ** 20;
 /** A code folder this big is almost surely the wrong folder (a home directory, a checkout root with data). */
 export const MAX_TREE_FILES = 20_000;
 
@@ -80,10 +82,11 @@ export class TreeTooLargeError extends Error {
  * paths in `exclude` (e.g. a state dir inside the folder, whose contents change on every run).
  * Symbolic links count by their target's path, and are not followed. Large files, and files past
  * a total budget, count by size and mtime so that hashing stays fast; a folder with more than
- * MAX_TREE_FILES files throws TreeTooLargeError. Rejects with ENOENT when `root` does not exist.
+ * `maxFiles` (MAX_TREE_FILES) files throws TreeTooLargeError. Rejects with ENOENT when `root` does not exist.
  */
-export async function digestTree(root: string, opts: { exclude?: string[] } = {}): Promise<string> {
+export async function digestTree(root: string, opts: { exclude?: string[]; maxFiles?: number } = {}): Promise<string> {
   const exclude = new Set((opts.exclude ?? []).map((p) => path.resolve(p)));
+  const maxFiles = opts.maxFiles ?? MAX_TREE_FILES;
   const hash = createHash('sha256');
   let [files, readBytes] = [0, 0];
   const walk = async (dir: string, rel: string): Promise<void> => {
@@ -96,8 +99,8 @@ export async function digestTree(root: string, opts: { exclude?: string[] } = {}
         continue;
       }
       if (entry.name.endsWith('.pyc')) continue;
-      if (++files > MAX_TREE_FILES) {
-        throw new TreeTooLargeError(`${root} holds more than ${MAX_TREE_FILES} files (not counting ${[...SKIPPED_DIRS].join(', ')}): point cwd at the code's own folder`);
+      if (++files > maxFiles) {
+        throw new TreeTooLargeError(`${root} holds more than ${maxFiles} files (not counting ${[...SKIPPED_DIRS].join(', ')}): point cwd at the code's own folder`);
       }
       if (entry.isSymbolicLink()) hash.update(`${relPath}\0link\0${await readlink(abs)}\n`);
       else if (entry.isFile()) {
@@ -105,7 +108,8 @@ export async function digestTree(root: string, opts: { exclude?: string[] } = {}
         if (info.size > CONTENT_FILE_LIMIT || readBytes + info.size > CONTENT_TOTAL_LIMIT) hash.update(`${relPath}\0stat\0${info.size}:${info.mtimeMs}\n`);
         else {
           readBytes += info.size;
-          hash.update(`${relPath}\0file\0${await sha256File(abs)}\n`);
+          const digest = info.size <= SMALL_FILE ? createHash('sha256').update(await readFile(abs)).digest('hex') : await sha256File(abs);
+          hash.update(`${relPath}\0file\0${digest}\n`);
         }
       }
     }
