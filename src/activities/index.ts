@@ -38,7 +38,7 @@ export function createTrainingActivities(rt: SlipwayRuntime) {
 export function createServingActivities(rt: SlipwayRuntime) {
   return {
     ...createDeployActivities({ targets: rt.deployTargets, artifacts: rt.artifacts }),
-    ...createEvaluationActivities({ cacheDir: path.join(rt.stateDir, 'cache', 'eval'), outputDir: path.join(rt.stateDir, 'evals') }),
+    ...createEvaluationActivities({ stateDir: rt.stateDir, cacheDir: path.join(rt.stateDir, 'cache', 'eval'), outputDir: path.join(rt.stateDir, 'evals') }),
   };
 }
 

@@ -1,63 +1,60 @@
-// A small JSON Schema checker for the json_schema scorer: type, properties, required, enum,
-// items, additionalProperties (boolean), minItems/maxItems. Enough to check that a model's answer
-// has the shape a caller asked for, without a new dependency. Pure.
+// The json_schema scorer's validator: JSON Schema 2020-12 through Ajv. A schema is compiled once
+// (cached by its text, so a dataset that repeats one schema on every row compiles it once), and a
+// schema Ajv cannot compile, or one with an unknown keyword or format, is refused when the dataset
+// is loaded rather than passing every answer.
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 
-export interface JsonSchema {
-  type?: JsonType | JsonType[];
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  enum?: unknown[];
-  items?: JsonSchema;
-  additionalProperties?: boolean;
-  minItems?: number;
-  maxItems?: number;
+export type JsonSchema = Record<string, unknown> | boolean;
+
+/** A compiled schema: the first problem as `path: reason`, or null when the value conforms. */
+export type JsonSchemaCheck = (value: unknown) => string | null;
+
+// strictSchema refuses unknown keywords and formats (a typo such as `minLenght` would otherwise be
+// ignored); strictTypes and friends only log, and nothing here may write to the console.
+const ajv = new Ajv2020({ strictSchema: true, strictTypes: false, strictTuples: false, strictRequired: false, allErrors: false, logger: false });
+const compiled = new Map<string, JsonSchemaCheck>();
+/** Distinct schemas kept compiled; a long-lived worker sees many datasets. */
+const MAX_COMPILED = 1_000;
+
+/** Compiles a schema (or returns the cached one); throws an Error naming what Ajv refused. */
+export function compileJsonSchema(schema: JsonSchema): JsonSchemaCheck {
+  const key = JSON.stringify(schema);
+  const cached = compiled.get(key);
+  if (cached) return cached;
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(schema);
+  } catch (err) {
+    throw new Error(`json_schema scorer: invalid schema: ${(err as Error).message}`, { cause: err });
+  } finally {
+    // The compiled function keeps what it needs; unregistering lets another dataset reuse an `$id`
+    // and keeps Ajv's own registry from growing.
+    forget(schema);
+  }
+  const check: JsonSchemaCheck = (value) => (validate(value) ? null : describe(validate.errors?.[0]));
+  if (compiled.size >= MAX_COMPILED) compiled.clear();
+  compiled.set(key, check);
+  return check;
 }
 
-type JsonType = 'string' | 'number' | 'integer' | 'boolean' | 'object' | 'array' | 'null';
-
-const typeOf = (v: unknown): JsonType => {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
-  return typeof v as JsonType;
-};
-
-const matchesType = (v: unknown, t: JsonType) => {
-  const actual = typeOf(v);
-  return actual === t || (t === 'number' && actual === 'integer');
-};
-
-/** Returns the first problem as `path: reason`, or null when the value conforms. */
-export function checkJsonSchema(value: unknown, schema: JsonSchema, path = '$'): string | null {
-  if (schema.type !== undefined) {
-    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-    if (!types.some((t) => matchesType(value, t))) return `${path}: expected ${types.join(' or ')}, got ${typeOf(value)}`;
+function forget(schema: JsonSchema): void {
+  if (typeof schema !== 'object') return;
+  try {
+    ajv.removeSchema(schema);
+  } catch {
+    // Never registered (its `$id` did not parse): nothing to forget.
   }
-  if (schema.enum && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
-    return `${path}: expected one of ${JSON.stringify(schema.enum)}`;
-  }
-  if (Array.isArray(value)) {
-    if (schema.minItems !== undefined && value.length < schema.minItems) return `${path}: expected at least ${schema.minItems} items`;
-    if (schema.maxItems !== undefined && value.length > schema.maxItems) return `${path}: expected at most ${schema.maxItems} items`;
-    if (schema.items) {
-      for (let i = 0; i < value.length; i++) {
-        const problem = checkJsonSchema(value[i], schema.items, `${path}[${i}]`);
-        if (problem) return problem;
-      }
-    }
-  } else if (typeOf(value) === 'object') {
-    const obj = value as Record<string, unknown>;
-    for (const key of schema.required ?? []) if (!(key in obj)) return `${path}: missing required property "${key}"`;
-    for (const [key, sub] of Object.entries(schema.properties ?? {})) {
-      if (key in obj) {
-        const problem = checkJsonSchema(obj[key], sub, `${path}.${key}`);
-        if (problem) return problem;
-      }
-    }
-    if (schema.additionalProperties === false) {
-      const extra = Object.keys(obj).find((k) => !(k in (schema.properties ?? {})));
-      if (extra !== undefined) return `${path}: unexpected property "${extra}"`;
-    }
-  }
-  return null;
+}
+
+/** `$.tags[0]: must be equal to one of the allowed values ["a","b"]`. */
+function describe(error: ErrorObject | undefined): string {
+  if (!error) return '$: does not match the schema';
+  const where = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : /^[A-Za-z_$][\w$]*$/.test(p) ? `${acc}.${p}` : `${acc}[${JSON.stringify(p)}]`), '$');
+  const allowed = error.keyword === 'enum' ? ` ${JSON.stringify((error.params as { allowedValues: unknown[] }).allowedValues)}` : '';
+  const extra = error.keyword === 'additionalProperties' ? ` (${JSON.stringify((error.params as { additionalProperty: string }).additionalProperty)})` : '';
+  return `${where}: ${error.message ?? error.keyword}${allowed}${extra}`;
 }

@@ -1,7 +1,7 @@
 // The pipeline spec: one YAML/JSON file per pipeline, validated before anything starts.
 // Pure (no I/O), so the workflow can re-read defaults from the same schema.
 import { z } from 'zod';
-import { GateConfigSchema } from '../quality/gate.js';
+import { SpecGatesSchema } from '../quality/gate.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 /** Temporal-style durations: `30s`, `10m`, `2h`, `3d`, `500ms`. */
@@ -67,6 +67,8 @@ const Evaluate = z
     variants: z.array(Variant).default([]),
     /** How many variants run at once (the number of GPUs). */
     max_parallel: z.number().int().min(1).default(1),
+    /** Reuse the summary of an identical earlier evaluation (same model, dataset, settings, serving code). */
+    cache: z.boolean().default(true),
   })
   .strict();
 
@@ -161,7 +163,7 @@ export const PipelineSpecSchema = z
     train: Train,
     serve: Serve,
     evaluate: Evaluate,
-    gates: GateConfigSchema.default(GateConfigSchema.parse({})),
+    gates: SpecGatesSchema.default(SpecGatesSchema.parse({})),
     approval: Approval.optional(),
     deploy: Deploy.default(Deploy.parse({})),
     smoke: Smoke.default(Smoke.parse({})),

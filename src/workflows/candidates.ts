@@ -121,6 +121,9 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
     maxRetries: spec.evaluate.max_retries,
     modelDigest: trained.artifactDigest,
     runKey: jobName,
+    // What serves the model is part of what the evaluation measured (the cache key).
+    serve: { command: spec.serve.command, cwd: resolvePath(input.specDir, spec.serve.cwd) },
+    useCache: spec.evaluate.cache !== false,
   });
   v.metrics = gateMetrics(summary);
   v.resultsPath = summary.resultsPath;

@@ -29,7 +29,8 @@ export interface ReleaseResult {
 export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult> {
   // Validated at the top of every run, continue-as-new included: a run started by hand from the
   // Temporal UI gets the spec's defaults, or fails at once with InvalidSpec naming each field.
-  let input = parseReleaseInput(raw);
+  // Runs recorded before this check used their input as given: replay them the same way.
+  let input = patched('validated-release-input') ? parseReleaseInput(raw) : raw;
   // Scheduled runs leave the label empty: each gets the unique suffix Temporal gave its workflow id.
   if (!input.release) input = { ...input, release: safeName(workflowInfo().workflowId.replace(/^release:[^:]*:/, '')) };
   const spec = input.spec;

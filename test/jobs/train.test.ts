@@ -91,7 +91,7 @@ describe('trainModel', () => {
   it('reuses the artifact of an identical request and misses when data or params change', async () => {
     const stateDir = tempDir();
     const cwd = tempDir('slipway-train-cwd-');
-    const counter = path.join(cwd, 'runs.txt');
+    const counter = path.join(tempDir('slipway-train-counter-'), 'runs.txt'); // outside cwd: cwd is hashed as code
     writeFileSync(path.join(cwd, 'data.jsonl'), '{"prompt":"1+1","expected":"2"}\n');
     const runs = () => (existsSync(counter) ? readFileSync(counter, 'utf8').trim().split('\n').length : 0);
     const request = (over: Partial<TrainInput> = {}) =>

@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -7,6 +8,7 @@ import { createEvaluationActivities } from '../../src/activities/evaluation/acti
 import type { EvalSummary, EvaluateModelInput, SmokeInput, SmokeReport } from '../../src/activities/evaluation/types.js';
 import { startFakeModelServer, type FakeModelServer } from '../support/openai-server.js';
 import { tempDir, totalRequests, writeDataset } from './support/dataset.js';
+import { HTML_PAGE, startOddServer } from './support/odd-server.js';
 
 // MockActivityEnvironment is the SDK's activity context for tests (heartbeats, cancellation);
 // the HTTP side is the real loopback server.
@@ -57,6 +59,75 @@ describe('evaluateModel', () => {
     await evaluate(mockEnv(), input(file, { modelDigest: 'sha256:model-b' }));
     await evaluate(mockEnv(), input(file, { modelDigest: 'sha256:model-a', concurrency: 3 }));
     expect(totalRequests(server.counts)).toBe(30);
+  });
+
+  it('misses the cache when the serve command, the serving code, a scorer or the settings change', async () => {
+    server.counts.clear();
+    const serveDir = tempDir('slipway-serve-');
+    writeFileSync(path.join(serveDir, 'serve.py'), 'print("v1")\n');
+    const rows = (scorer: object) => Array.from({ length: 4 }, () => ({ prompt: 'hi', expected: 'ECHO: hi', scorer })) // the server answers `echo: hi`;
+    const file = writeDataset(dir, 'serve.jsonl', rows({ type: 'exact_match', case_sensitive: true }));
+    const serve = { command: ['python', 'serve.py', '--port', '{port}'], cwd: serveDir };
+    const run = (more: Partial<EvaluateModelInput> = {}) => evaluate(mockEnv(), input(file, { modelDigest: 'sha256:model-s', serve, runKey: 'wf-serve', ...more }));
+    let sent = 0;
+    /** Runs an evaluation and says whether it sent requests (false: served from the cache). */
+    const ran = async (more: Partial<EvaluateModelInput> = {}) => {
+      const s = await run(more);
+      const now = totalRequests(server.counts);
+      const sentSome = now > sent;
+      sent = now;
+      expect(s.cached).toBe(!sentSome);
+      return { s, sentSome };
+    };
+
+    expect(await ran()).toMatchObject({ sentSome: true, s: { accuracy: 0 } });
+    expect((await ran()).sentSome).toBe(false);
+    expect((await ran({ serve: { ...serve, command: ['python', 'serve.py', '--port', '{port}', '--quantize', '8bit'] } })).sentSome).toBe(true);
+    writeFileSync(path.join(serveDir, 'serve.py'), 'print("v2")\n');
+    expect((await ran()).sentSome).toBe(true);
+    expect((await ran()).sentSome).toBe(false);
+    // Version control, installed packages and bytecode are not serving code.
+    for (const skipped of ['.git', 'node_modules', '__pycache__', '.venv']) {
+      mkdirSync(path.join(serveDir, skipped), { recursive: true });
+      writeFileSync(path.join(serveDir, skipped, 'x'), String(Math.random()));
+    }
+    expect((await ran()).sentSome).toBe(false);
+    // The scorer lives in the dataset rows: the dataset digest covers it, and the numbers change.
+    writeDataset(dir, 'serve.jsonl', rows({ type: 'exact_match', case_sensitive: false }));
+    const rescored = await ran();
+    expect(rescored).toMatchObject({ sentSome: true, s: { accuracy: 1 } });
+    expect((await ran({ requestTimeoutMs: 4_000 })).sentSome).toBe(true);
+    expect((await ran({ model: 'fake' })).sentSome).toBe(true);
+
+    // useCache: false runs again, and its fresh result replaces the entry.
+    const fresh = await ran({ useCache: false });
+    expect(fresh.sentSome).toBe(true);
+    const after = await ran();
+    expect(after.sentSome).toBe(false);
+    expect(after.s).toEqual({ ...fresh.s, cached: true });
+  });
+
+  it('runs uncached, with a warning, when the serving code cannot be hashed', async () => {
+    server.counts.clear();
+    const file = writeDataset(dir, 'nocode.jsonl', [{ prompt: 'What is 2+2?', expected: '4' }]);
+    const more = { modelDigest: 'sha256:model-n', serve: { command: ['serve'], cwd: path.join(dir, 'no-such-dir') }, runKey: 'wf-nocode' };
+    logs.length = 0;
+    expect((await evaluate(mockEnv(), input(file, more))).cached).toBe(false);
+    expect((await evaluate(mockEnv(), input(file, more))).cached).toBe(false);
+    expect(totalRequests(server.counts)).toBe(2);
+    expect(logs.find((l) => l.message === 'evaluation not cacheable')?.meta).toMatchObject({ why: expect.stringContaining('serving code unhashable: ENOENT') });
+  });
+
+  it('fails with a non-retryable InvalidResponses when the endpoint answers a web page', async () => {
+    const odd = await startOddServer(() => HTML_PAGE);
+    try {
+      const file = writeDataset(dir, 'page.jsonl', [1, 2].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
+      const err = await evaluate(mockEnv(), input(file, { endpoint: odd.url, runKey: 'wf-page' })).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect(err).toMatchObject({ type: 'InvalidResponses', nonRetryable: true, message: expect.stringMatching(/^2 of 2 responses were not OpenAI chat completions: first: HTTP 200 text\/html, body not JSON: <!doctype html>/) });
+    } finally {
+      await odd.close();
+    }
   });
 
   it('aborts its requests when the activity is cancelled', async () => {

@@ -6,6 +6,7 @@ import type { EvaluateOptions } from '../../src/activities/evaluation/types.js';
 import { startFakeModelServer, type FakeModelServer } from '../support/openai-server.js';
 import { tempDir, totalRequests, writeDataset } from './support/dataset.js';
 import { startDelayServer } from './support/delay-server.js';
+import { chatAnswer, EMPTY_OBJECT, HTML_PAGE, startOddServer } from './support/odd-server.js';
 
 let server: FakeModelServer;
 const dir = tempDir();
@@ -40,7 +41,8 @@ describe('runEvaluation', () => {
       { messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }], expected: '^echo', scorer: 'regex' },
     ]);
     const s = await runEvaluation(opts(file, { runName: 'known', metricsUrl: `${server.url}/metrics` }));
-    expect(s).toMatchObject({ total: 5, correct: 4, accuracy: 0.8, errors: {}, retries: 0, cached: false });
+    expect(s).toMatchObject({ total: 5, correct: 4, accuracy: 0.8, retries: 0, cached: false });
+    expect(s.errors).toEqual({});
     expect(s.datasetDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(s.memory_gb).toBeGreaterThan(0); // the fake server exports its own resident memory
     const lines = readFileSync(s.resultsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; correct: boolean; output: string });
@@ -54,7 +56,8 @@ describe('runEvaluation', () => {
     const file = writeDataset(dir, 'burst.jsonl', [1, 2, 3].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
     server.behaviour.failCount = 2;
     const recovered = await runEvaluation(opts(file, { concurrency: 1 }));
-    expect(recovered).toMatchObject({ correct: 3, retries: 2, errors: {} });
+    expect(recovered).toMatchObject({ correct: 3, retries: 2 });
+    expect(recovered.errors).toEqual({});
     expect(server.counts.get(500)).toBe(2);
 
     reset();
@@ -92,6 +95,8 @@ describe('runEvaluation', () => {
     await expect(runEvaluation(opts(noExpected))).rejects.toThrow(/noexp\.jsonl:1: missing "expected"/);
     const badRegex = writeDataset(dir, 'regex.jsonl', [{ prompt: 'a', expected: 'a' }, { prompt: 'y', expected: '(', scorer: 'regex' }]);
     await expect(runEvaluation(opts(badRegex))).rejects.toThrow(/regex\.jsonl:2: Invalid regular expression/);
+    const badSchema = writeDataset(dir, 'schema.jsonl', [{ prompt: 'a', expected: 'a' }, { prompt: 'y', expected: null, scorer: { type: 'json_schema', schema: { type: 'string', minLenght: 3 } } }]);
+    await expect(runEvaluation(opts(badSchema))).rejects.toThrow('schema.jsonl:2: json_schema scorer: invalid schema: strict mode: unknown keyword: "minLenght"');
     const both = writeDataset(dir, 'both.jsonl', [{ prompt: 'a', messages: [{ role: 'user', content: 'a' }], expected: 'a' }]);
     await expect(runEvaluation(opts(both))).rejects.toThrow(/both\.jsonl:1: give exactly one of "prompt" or "messages"/);
     expect(totalRequests(server.counts)).toBe(0);
@@ -134,6 +139,56 @@ describe('runEvaluation', () => {
       }
     } finally {
       await delayServer.close();
+    }
+  });
+
+  it("measures memory from the endpoint's own /metrics when no metrics URL is given, and says why when it cannot", async () => {
+    reset();
+    const file = writeDataset(dir, 'memory.jsonl', [{ prompt: 'What is 2+2?', expected: '4' }]);
+    for (const endpoint of [server.url, `${server.url}/v1`, `${server.url}/v1/chat/completions`]) {
+      const s = await runEvaluation(opts(file, { endpoint }));
+      expect(s.memory_gb).toBeGreaterThan(0);
+      expect(s.memory_note).toBeUndefined();
+    }
+    const bare = await startDelayServer(); // answers chat, 404 elsewhere: no /metrics
+    try {
+      const s = await runEvaluation(opts(file, { endpoint: bare.url }));
+      expect(s.memory_gb).toBeNull();
+      expect(s.memory_note).toBe(`${bare.url}/metrics answered HTTP 404`);
+      const noMetric = await runEvaluation(opts(file, { endpoint: bare.url, metricsUrl: `${server.url}/health` }));
+      expect(noMetric.memory_note).toBe(`${server.url}/health has neither slipway_model_peak_memory_bytes nor process_resident_memory_bytes`);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('fails with INVALID_RESPONSES, naming what came back, when no answer is a chat completion', async () => {
+    const file = writeDataset(dir, 'html.jsonl', [1, 2, 3].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
+    for (const [answer, first] of [
+      [HTML_PAGE, 'HTTP 200 text/html, body not JSON: <!doctype html> <html><head><title>Welcome</title></head><body>It works!</body><…'], // whitespace folded, cut at 80
+      [EMPTY_OBJECT, 'HTTP 200 application/json, no choices[0].message.content: {}'],
+    ] as const) {
+      const odd = await startOddServer(() => answer);
+      try {
+        const err = await runEvaluation(opts(file, { endpoint: odd.url, outputDir: path.join(dir, 'invalid') })).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'INVALID_RESPONSES', message: `3 of 3 responses were not OpenAI chat completions: first: ${first}; is ${odd.url} an OpenAI-compatible server (POST /v1/chat/completions)?` });
+        expect(odd.requests).toBe(3); // a 200 is an answer: never retried
+        expect(readdirSync(path.join(dir, 'invalid'))).toEqual([]);
+      } finally {
+        await odd.close();
+      }
+    }
+  });
+
+  it('counts some invalid responses among valid ones as wrong, and names the first', async () => {
+    const odd = await startOddServer((n) => (n % 2 === 0 ? chatAnswer('4') : EMPTY_OBJECT));
+    try {
+      const file = writeDataset(dir, 'mixed.jsonl', [1, 2, 3, 4].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
+      const s = await runEvaluation(opts(file, { endpoint: odd.url, concurrency: 1 }));
+      expect(s).toMatchObject({ total: 4, correct: 2, first_invalid_response: 'HTTP 200 application/json, no choices[0].message.content: {}' });
+      expect(s.errors).toEqual({ invalid_response: 2 });
+    } finally {
+      await odd.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from '../../src/quality/histogram.js';
-import { checkJsonSchema, type JsonSchema } from '../../src/quality/json-schema.js';
+import { compileJsonSchema, type JsonSchema } from '../../src/quality/json-schema.js';
 import { compileScorer } from '../../src/quality/scorers.js';
 
 describe('scorers', () => {
@@ -22,14 +22,44 @@ describe('scorers', () => {
     expect(compileScorer('numeric', '1000')('1,000').correct).toBe(true);
   });
 
-  it('json_schema parses the answer (fenced or not) and checks its shape', () => {
+  it('json_schema parses the answer (fenced or not) and checks it with JSON Schema 2020-12', () => {
     const schema: JsonSchema = { type: 'object', required: ['name', 'tags'], properties: { name: { type: 'string' }, tags: { type: 'array', items: { enum: ['a', 'b'] } } } };
     const score = compileScorer({ type: 'json_schema', schema }, null);
     expect(score('```json\n{"name":"x","tags":["a"]}\n```').correct).toBe(true);
-    expect(score('{"name":"x","tags":["c"]}')).toEqual({ correct: false, reason: '$.tags[0]: expected one of ["a","b"]' });
-    expect(score('{"tags":[]}').reason).toBe('$: missing required property "name"');
+    expect(score('{"name":"x","tags":["c"]}')).toEqual({ correct: false, reason: '$.tags[0]: must be equal to one of the allowed values ["a","b"]' });
+    expect(score('{"tags":[]}').reason).toBe("$: must have required property 'name'");
     expect(score('not json').reason).toBe('answer is not JSON');
-    expect(checkJsonSchema(1.5, { type: 'integer' })).toBe('$: expected integer, got number');
+    expect(compileJsonSchema({ type: 'integer' })(1.5)).toBe('$: must be integer');
+  });
+
+  it('json_schema enforces the keywords the old subset ignored: pattern, minLength, formats of numbers, $defs', () => {
+    const id = compileScorer('json_schema', { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Z]{3}-\\d+$', minLength: 5 } }, additionalProperties: false });
+    expect(id('{"id":"ABC-12"}').correct).toBe(true);
+    expect(id('{"id":"abc"}').reason).toBe('$.id: must NOT have fewer than 5 characters');
+    expect(id('{"id":"abcde"}').reason).toBe('$.id: must match pattern "^[A-Z]{3}-\\d+$"');
+    expect(id('{"id":"ABC-1","x":1}').reason).toBe('$: must NOT have additional properties ("x")');
+    const refs = compileJsonSchema({ $defs: { n: { type: 'number', exclusiveMinimum: 0, multipleOf: 0.5 } }, type: 'array', items: { $ref: '#/$defs/n' }, uniqueItems: true });
+    expect(refs([0.5, 1])).toBeNull();
+    expect(refs([1, 1])).toMatch(/^\$: must NOT have duplicate items/);
+    expect(refs([0])).toBe('$[0]: must be > 0');
+  });
+
+  it('refuses a schema Ajv cannot compile: unknown keyword, bad type, bad pattern, unresolvable $ref, unknown format', () => {
+    const refused = (schema: JsonSchema) => () => compileScorer({ type: 'json_schema', schema }, null);
+    expect(refused({ type: 'string', minLenght: 3 })).toThrow('json_schema scorer: invalid schema: strict mode: unknown keyword: "minLenght"');
+    expect(refused({ type: 'strin' })).toThrow(/invalid schema: schema is invalid: data\/type must be equal to one of the allowed values/);
+    expect(refused({ type: 'string', pattern: '(' })).toThrow(/invalid schema: Invalid regular expression/);
+    expect(refused({ $ref: 'other.json' })).toThrow("invalid schema: can't resolve reference other.json");
+    expect(refused({ type: 'string', format: 'email' })).toThrow('invalid schema: unknown format "email"');
+  });
+
+  it('compiles a schema once, and lets two datasets use the same $id for different schemas', () => {
+    const a = { $id: 'https://example.com/answer.json', type: 'string' };
+    expect(compileJsonSchema(a)('x')).toBeNull();
+    expect(compileJsonSchema({ ...a })).toBe(compileJsonSchema(a)); // same text: the same compiled validator
+    const b = { $id: 'https://example.com/answer.json', type: 'number' };
+    expect(compileJsonSchema(b)('x')).toBe('$: must be number');
+    expect(compileJsonSchema(true)('anything')).toBeNull();
   });
 
   it('refuses a scorer that cannot work, with the reason', () => {

@@ -1,6 +1,6 @@
 // Typed errors of the evaluation code, each with a stable `code` the activities and the CLI branch on.
 
-export type EvalErrorCode = 'DATASET_INVALID' | 'INVALID_OPTIONS' | 'ENDPOINT_UNREACHABLE';
+export type EvalErrorCode = 'DATASET_INVALID' | 'INVALID_OPTIONS' | 'ENDPOINT_UNREACHABLE' | 'INVALID_RESPONSES';
 
 export class EvalError extends Error {
   override readonly name = 'EvalError';

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { LatencyHistogram } from '../../quality/histogram.js';
 import { loadDataset, type DatasetRow } from './dataset.js';
 import { EvalError } from './errors.js';
-import { ChatClient, type ChatOutcome } from './http.js';
+import { ChatClient, defaultMetricsUrl, type ChatOutcome } from './http.js';
 import { watchMemory } from './memory.js';
 import { ResultsWriter } from './results.js';
 import type { EvalErrorKind, EvalHooks, EvalSummary, EvaluateOptions } from './types.js';
@@ -26,8 +26,11 @@ const OptionsSchema = z.object({
 
 /**
  * Runs one evaluation. Rejects with EvalError `DATASET_INVALID` (a bad row, named by file:line,
- * before any request), `ENDPOINT_UNREACHABLE` (every row failed to connect), or the signal's
- * reason when `hooks.signal` aborts (requests in flight are aborted, the partial file removed).
+ * before any request), `ENDPOINT_UNREACHABLE` (every row failed to connect), `INVALID_RESPONSES`
+ * (no row got a chat completion and some got something else, e.g. HTML: the endpoint is not a
+ * model server, so there is nothing to score), or the signal's reason when `hooks.signal` aborts
+ * (requests in flight are aborted, the partial file removed). Some invalid responses among valid
+ * ones are counted (`errors.invalid_response`, `first_invalid_response`) and scored as wrong.
  */
 export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}): Promise<EvalSummary> {
   const checked = OptionsSchema.safeParse(opts);
@@ -48,13 +51,14 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
   const client = new ChatClient(opts.endpoint, { connections: opts.concurrency, timeoutMs: opts.requestTimeoutMs, maxRetries: opts.maxRetries });
   const onAbort = () => client.abortAll();
   signal?.addEventListener('abort', onAbort, { once: true });
-  const memory = opts.metricsUrl ? await watchMemory(opts.metricsUrl) : null;
+  const memory = await watchMemory(opts.metricsUrl ?? defaultMetricsUrl(opts.endpoint));
   try {
     const model = opts.model ?? (await client.discoverModel());
     const rows = dataset.rows;
     const histogram = new LatencyHistogram();
     const errors: Partial<Record<EvalErrorKind, number>> = {};
-    let [next, done, correct, attempts, failed] = [0, 0, 0, 0, 0];
+    let [next, done, correct, attempts, failed, completions] = [0, 0, 0, 0, 0, 0];
+    let firstInvalid: string | undefined;
 
     const record = (index: number, row: DatasetRow, out: ChatOutcome) => {
       attempts += out.attempts;
@@ -66,6 +70,8 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
         errors[out.error] = (errors[out.error] ?? 0) + 1;
         failed += 1;
       }
+      if (out.content !== undefined || out.error === 'empty') completions += 1;
+      if (out.error === 'invalid_response') firstInvalid ??= out.detail;
       if (score.correct) correct += 1;
       done += 1;
       writer.add(index, {
@@ -99,6 +105,11 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
     if ((errors.network ?? 0) === rows.length) {
       throw new EvalError('ENDPOINT_UNREACHABLE', `no row reached ${opts.endpoint} (${rows.length} network errors)`);
     }
+    const invalid = errors.invalid_response ?? 0;
+    if (invalid > 0 && completions === 0) {
+      throw new EvalError('INVALID_RESPONSES', `${invalidResponses(invalid, rows.length, firstInvalid)}; is ${opts.endpoint} an OpenAI-compatible server (POST /v1/chat/completions)?`);
+    }
+    const measured = await memory.stop();
     const resultsDigest = await writer.finish();
     return {
       accuracy: round(correct / rows.length, 6),
@@ -110,7 +121,9 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       requests_per_second: round(attempts / seconds, 2),
       errors,
       retries: attempts - rows.length,
-      memory_gb: memory ? await memory.stop() : null,
+      memory_gb: measured.gb,
+      ...(measured.problem !== undefined && { memory_note: measured.problem }),
+      ...(firstInvalid !== undefined && { first_invalid_response: firstInvalid }),
       resultsPath: writer.finalPath,
       resultsDigest,
       datasetDigest: dataset.digest,
@@ -121,9 +134,14 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
     throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    await memory?.stop();
+    await memory.stop();
     await client.close();
   }
+}
+
+/** `199 of 199 responses were not OpenAI chat completions: first: HTTP 200 text/html: …`. */
+export function invalidResponses(count: number, total: number, first: string | undefined): string {
+  return `${count} of ${total} responses were not OpenAI chat completions${first ? `: first: ${first}` : ''}`;
 }
 
 const round = (n: number, digits: number) => Math.round(n * 10 ** digits) / 10 ** digits;

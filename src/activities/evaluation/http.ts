@@ -15,6 +15,14 @@ export function chatUrl(endpoint: string): URL {
   return url;
 }
 
+/** The server's Prometheus endpoint by convention: `<base>/metrics`, beside `/v1` and `/health`. */
+export function defaultMetricsUrl(endpoint: string): string {
+  const url = new URL(endpoint);
+  url.pathname = `${url.pathname.replace(/\/+$/, '').replace(/\/chat\/completions$/, '').replace(/\/v1$/, '')}/metrics`;
+  url.search = '';
+  return url.toString();
+}
+
 export interface ChatOutcome {
   /** HTTP status of the last attempt; null when none arrived. */
   status: number | null;
@@ -102,7 +110,7 @@ export class ChatClient {
       const res = await this.pool.request({ method: 'POST', path: this.path, headers: { 'content-type': 'application/json' }, body, signal: controller.signal });
       const text = await res.body.text();
       const status = res.statusCode;
-      if (status === 200) return done(parseAnswer(text, status));
+      if (status === 200) return done(parseAnswer(text, status, res.headers['content-type']));
       const detail = `HTTP ${status}: ${text.slice(0, 200)}`;
       const retryable = status >= 500 || status === 408 || status === 429;
       return done({ status, error: status >= 500 ? 'http_5xx' : 'http_4xx', detail }, retryable, retryAfter(res.headers['retry-after']));
@@ -117,17 +125,28 @@ export class ChatClient {
   }
 }
 
-function parseAnswer(text: string, status: number): Omit<ChatOutcome, 'attempts' | 'latencyMs'> {
+/**
+ * A 200 whose body is not an OpenAI chat completion is `invalid_response`, and its detail shows
+ * what came instead (`HTTP 200 text/html, body not JSON: <!doctype html>…`): a web page or a proxy's answer
+ * means the endpoint is not a model server, which the caller reports rather than scores.
+ */
+function parseAnswer(text: string, status: number, contentType: string | string[] | undefined): Omit<ChatOutcome, 'attempts' | 'latencyMs'> {
+  const what = (problem: string) => `HTTP ${status} ${String(contentType ?? 'without content-type').split(';')[0]}, ${problem}: ${snippet(text)}`;
   let content: unknown;
   try {
-    content = (JSON.parse(text) as { choices?: Array<{ message?: { content?: unknown } }> }).choices?.[0]?.message?.content;
+    content = (JSON.parse(text) as { choices?: Array<{ message?: { content?: unknown } }> } | null)?.choices?.[0]?.message?.content;
   } catch {
-    return { status, error: 'invalid_response', detail: 'response body is not JSON' };
+    return { status, error: 'invalid_response', detail: what('body not JSON') };
   }
-  if (typeof content !== 'string') return { status, error: 'invalid_response', detail: 'no choices[0].message.content' };
+  if (typeof content !== 'string') return { status, error: 'invalid_response', detail: what('no choices[0].message.content') };
   if (content.trim() === '') return { status, error: 'empty', detail: 'empty content' };
   return { status, content };
 }
+
+const snippet = (text: string) => {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat || '(empty body)';
+};
 
 function retryAfter(header: string | string[] | undefined): number | undefined {
   const value = Array.isArray(header) ? header[0] : header;

@@ -15,7 +15,7 @@ export interface EvaluateOptions {
   maxRetries: number;
   /** Where the per-row results JSONL is written. */
   outputDir: string;
-  /** Prometheus endpoint of the serving process, read for peak memory. */
+  /** Prometheus endpoint of the serving process, read for peak memory; defaults to `<endpoint>/metrics`. */
   metricsUrl?: string;
   /** Artifact file name (without `.jsonl`); the same name overwrites, so reruns are idempotent. */
   runName?: string;
@@ -36,8 +36,12 @@ export interface EvalSummary {
   /** Rows that failed, by kind; kinds with no failures are absent. */
   errors: Partial<Record<EvalErrorKind, number>>;
   retries: number;
-  /** Peak memory of the serving process in GiB, when a metrics URL was given and readable. */
+  /** Peak memory of the serving process in GiB; null when not measured (`memory_note` says why). */
   memory_gb: number | null;
+  /** Why memory was not measured, e.g. `http://…/metrics answered HTTP 404`. */
+  memory_note?: string;
+  /** What the first response that was not an OpenAI chat completion looked like (`errors.invalid_response` counts them). */
+  first_invalid_response?: string;
   resultsPath: string;
   /** `sha256:<hex>` of the results file. */
   resultsDigest: string;
@@ -58,9 +62,24 @@ export interface EvalHooks {
   signal?: AbortSignal;
 }
 
-export type EvaluateModelInput = Omit<EvaluateOptions, 'outputDir' | 'runName'> & {
-  /** Identity of the model artifact; with it, an identical evaluation is served from the cache. */
+/** How the evaluated model is served: its command and code are part of the evaluation cache key. */
+export interface ServeIdentity {
+  /** The serve command as the spec gives it (placeholders such as `{port}` unexpanded). */
+  command: string[];
+  /** Absolute directory of the serving code; its files are hashed (see jobs/cache.ts digestTree). */
+  cwd: string;
+}
+
+/** What identifies an evaluation for the cache, beyond the options themselves. */
+export interface EvalCacheRequest {
+  /** Identity of the model artifact; without it nothing is cached. */
   modelDigest?: string;
+  serve?: ServeIdentity;
+  /** False: do not reuse an earlier result (the fresh one still replaces it). Default true. */
+  useCache?: boolean;
+}
+
+export type EvaluateModelInput = Omit<EvaluateOptions, 'outputDir' | 'runName'> & EvalCacheRequest & {
   /** Names the artifact idempotently, e.g. `<workflowId>-<variant>`. */
   runKey: string;
 };

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { JobLaunchError, paramsToFlags, parseEventLine, type JobBackend, type JobHandle, type JobStatus } from './backend.js';
-import { digestData, lookupTrainCache, recordTrainCache, sha256File, trainCacheKey, type DataDigest } from './cache.js';
+import { digestData, digestTree, lookupTrainCache, recordTrainCache, sha256File, trainCacheKey, type DataDigest } from './cache.js';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
 import { unknownImplementation } from '../registry.js';
 import { downsample, TrainProgress } from './progress.js';
@@ -99,12 +99,14 @@ export function createJobActivities(deps: JobActivityDeps) {
       if (!backend) throw unknownImplementation('JobBackend', backendName, deps.backends);
       const cwd = path.resolve(input.cwd);
       let data: DataDigest[];
+      let code: string;
       try {
         data = await digestData(cwd, input.data);
+        code = await digestTree(cwd, { exclude: [deps.stateDir] });
       } catch (err) {
-        throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: `training data unreadable: ${(err as Error).message}`, nonRetryable: true });
+        throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: `training inputs unreadable: ${(err as Error).message}`, nonRetryable: true });
       }
-      const cacheKey = trainCacheKey({ command: input.command, params: input.params, data, codeVersion: input.codeVersion });
+      const cacheKey = trainCacheKey({ command: input.command, params: input.params, data, code, env: input.env, codeVersion: input.codeVersion });
       if (input.useCache) {
         const hit = await lookupTrainCache(deps.stateDir, cacheKey);
         if (hit) {

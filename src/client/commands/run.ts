@@ -10,10 +10,16 @@ import { connectionOptions, queueOptions, withClient, type ConnectionFlags, type
 interface RunFlags extends ConnectionFlags, QueueFlags {
   release?: string;
   wait?: boolean;
+  /** false with --no-cache */
+  cache?: boolean;
 }
 
 /** Starts or attaches to the release of an already validated spec. */
 export async function runRelease(client: SlipwayClient, loaded: LoadedSpec, flags: RunFlags) {
+  if (flags.cache === false) {
+    // Train and evaluate afresh; the spec in the run's history says so.
+    loaded = { ...loaded, spec: { ...loaded.spec, train: { ...loaded.spec.train, cache: false }, evaluate: { ...loaded.spec.evaluate, cache: false } } };
+  }
   const started = await client.start(loaded, { release: flags.release });
   return { ...started, spec: loaded.file, codeVersion: loaded.codeVersion };
 }
@@ -70,6 +76,7 @@ export function registerRunCommand(program: Command): void {
       .argument('<spec>', 'pipeline spec, YAML or JSON')
       .option('--release <label>', 'release label; the workflow id is release:<model>:<label> (default: digest of spec + code version)')
       .option('--wait', 'follow the release until it ends, with live stage and training progress')
+      .option('--no-cache', 'train and evaluate afresh instead of reusing cached results of identical inputs')
       .option('--json', 'print JSON')),
   )
     .addHelpText('after', '\nExample:\n  $ slipway run examples/tiny-llm/pipeline.yaml --wait\n  $ slipway run pipeline.yaml --release v3 --json')
