@@ -1,11 +1,11 @@
 // Reading a release from Temporal itself: who may act on it is decided from the release's own spec
 // and state, never from what a caller says about it.
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { completedRollback } from '../client/release-status.js';
 import { PipelineSpecSchema, type PipelineSpec } from '../spec/schema.js';
-import { statusQuery } from '../workflows/messages.js';
+import { statusQuery, supersedeSignal } from '../workflows/messages.js';
 import type { PipelineStatus } from '../workflows/status.js';
 
 export interface ReleaseRecord {
@@ -23,6 +23,26 @@ export interface ReleaseRecord {
 /** The activities that read releases; they use the worker's own Temporal client. */
 export function createReleaseActivities() {
   return {
+    /**
+     * Signals `supersede` to every release of the same pipeline that started before `startedAt`
+     * and still waits for approval; returns their ids. Safe to repeat: a release that already
+     * stopped waiting records the extra signal as an ignored message.
+     */
+    async supersedeWaitingReleases(input: { modelName: string; pipeline: string; workflowId: string; startedAt: string }): Promise<{ superseded: string[] }> {
+      const { client } = Context.current();
+      const query = `WorkflowType = 'releasePipeline' AND ExecutionStatus = 'Running' AND SlipwayStage = 'awaiting-approval' AND WorkflowId STARTS_WITH 'release:${input.modelName}:'`;
+      const superseded: string[] = [];
+      for await (const wf of client.workflow.list({ query })) {
+        if (wf.workflowId === input.workflowId || wf.startTime >= new Date(input.startedAt)) continue;
+        const handle = client.workflow.getHandle(wf.workflowId);
+        if ((await handle.query(statusQuery)).pipeline !== input.pipeline) continue;
+        await handle.signal(supersedeSignal, { by: input.workflowId, reason: `a newer release (${input.workflowId}) passed its gate` });
+        superseded.push(wf.workflowId);
+      }
+      if (superseded.length) log.info('superseded older releases waiting for approval', { superseded });
+      return { superseded };
+    },
+
     /** Reads a release's start input (its spec) and its status. Fails `ReleaseNotFound` (non-retryable). */
     async readRelease(input: { workflowId: string }): Promise<ReleaseRecord> {
       const { client } = Context.current();

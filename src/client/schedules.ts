@@ -110,7 +110,7 @@ export class SlipwaySchedules {
           ...(opts.jitter ? { jitter: opts.jitter } : {}),
         },
         action: { type: 'startWorkflow', workflowType, ...start },
-        policies: { overlap: toPolicy(policies.overlap), catchupWindow: policies.catchup_window, pauseOnFailure: policies.pause_on_failure },
+        policies: { overlap: toPolicy(policies.overlap ?? (loaded.spec.approval?.required ? 'allow_all' : 'skip')), catchupWindow: policies.catchup_window, pauseOnFailure: policies.pause_on_failure },
         state: { paused: opts.paused ?? false, note: opts.note ?? `created by slipway from ${loaded.file}` },
         memo: { pipeline: loaded.spec.name, specFile: loaded.file, specDigest: loaded.digest, timing },
       });

@@ -133,7 +133,9 @@ const Mlflow = z
 export const ScheduleSection = z
   .object({
     /** What a run due while the previous one still runs does (Temporal's overlap policy). */
-    overlap: z.enum(['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all']).default('skip'),
+    // Default: `skip`, or `allow_all` when the spec requires approval, so that a release waiting
+    // days for a human does not make every later nightly skip (the newer one supersedes it).
+    overlap: z.enum(['skip', 'buffer_one', 'buffer_all', 'cancel_other', 'terminate_other', 'allow_all']).optional(),
     /** How late a run missed during an outage may still start. */
     catchup_window: Duration.default('1h'),
     /** A failed run pauses the schedule until someone looks (`slipway schedule unpause`). */

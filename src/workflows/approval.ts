@@ -4,6 +4,14 @@ import { durationMs, type PipelineSpec } from '../spec/schema.js';
 import { enterStage, notify, nowIso, type RunContext } from './context.js';
 import type { Decision } from './status.js';
 
+/** Why the release takes no decision now (not at the gate, or decided already), or undefined. */
+export function notWaitingForDecision(ctx: RunContext): string | undefined {
+  const approval = ctx.status.approval;
+  if (ctx.status.stage !== 'awaiting-approval' || !approval) return `release is not awaiting approval (stage: ${ctx.status.stage})`;
+  if (approval.decision) return `already ${approval.decision.decision} by ${approval.decision.by}`;
+  return undefined;
+}
+
 /** Who may decide now: the approvers, plus the escalation list once the wait was escalated. */
 export function allowedApprovers(ctx: RunContext): string[] {
   const approval = ctx.spec.approval;
@@ -13,9 +21,8 @@ export function allowedApprovers(ctx: RunContext): string[] {
 
 /** Why a decision by `who` cannot count now, or undefined when it can. */
 export function decisionRefusal(ctx: RunContext, who: string): string | undefined {
-  const approval = ctx.status.approval;
-  if (ctx.status.stage !== 'awaiting-approval' || !approval) return `release is not awaiting approval (stage: ${ctx.status.stage})`;
-  if (approval.decision) return `already ${approval.decision.decision} by ${approval.decision.by}`;
+  const notWaiting = notWaitingForDecision(ctx);
+  if (notWaiting) return notWaiting;
   const allowed = allowedApprovers(ctx);
   if (!allowed.includes(who)) return `${who} is not an approver of this release (approvers: ${allowed.join(', ')})`;
   return undefined;

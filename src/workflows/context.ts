@@ -105,6 +105,8 @@ export function describeFailure(err: unknown): string {
     if (e instanceof ActivityFailure) activity ??= e.activityType;
     inner = e;
   }
-  const what = inner instanceof ApplicationFailure && inner.type ? `${inner.type}: ${inner.message}` : inner instanceof Error ? inner.message : String(inner);
+  // A cancellation carries no message of its own: say what happened rather than print nothing.
+  if (isCancellation(err)) return activity ? `${activity} cancelled` : 'cancelled';
+  const what = inner instanceof ApplicationFailure && inner.type ? `${inner.type}: ${inner.message}` : inner instanceof Error ? inner.message || inner.name : String(inner);
   return activity ? `${activity} failed: ${what}` : what;
 }

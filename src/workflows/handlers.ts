@@ -1,7 +1,7 @@
 // Message handlers of the release pipeline: the status query, approvals and rollback orders.
 // Signals (Web UI) never throw: a bad payload is recorded and ignored. Updates (CLI) validate first.
-import { condition, log, setHandler } from '@temporalio/workflow';
-import { decisionRefusal, recordDecision, rollbackNotAllowed } from './approval.js';
+import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import { decisionRefusal, notWaitingForDecision, recordDecision, rollbackNotAllowed } from './approval.js';
 import { nowIso, type RunContext } from './context.js';
 import {
   approveSignal,
@@ -13,6 +13,8 @@ import {
   rollbackUpdate,
   RollbackInputSchema,
   statusQuery,
+  SupersedeInputSchema,
+  supersedeSignal,
 } from './messages.js';
 import type { Decision } from './status.js';
 
@@ -27,13 +29,32 @@ export function registerHandlers(ctx: RunContext): void {
   setHandler(approveSignal, onDecision('approved'));
   setHandler(rejectSignal, onDecision('rejected'));
 
-  const validateDecision = (raw: unknown) => {
+  // A malformed update is refused before history. A refused decision is accepted so that it is kept
+  // in `approval.refused` (the audit trail), then fails with the reason; a counted one answers once
+  // the release has moved on, so the caller sees the stage it led to.
+  const decide = (decision: Decision['decision']) => async (raw: unknown) => {
     const payload = DecisionInputSchema.parse(raw);
     const refusal = decisionRefusal(ctx, payload.approver);
-    if (refusal) throw new Error(refusal);
+    recordDecision(ctx, decision, payload.approver, payload.reason);
+    if (refusal) throw ApplicationFailure.create({ type: 'DecisionRefused', nonRetryable: true, message: refusal });
+    await condition(() => ctx.status.stage !== 'awaiting-approval');
+    return ctx.status;
   };
-  setHandler(approveUpdate, (raw) => (onDecision('approved')(raw), ctx.status), { validator: validateDecision });
-  setHandler(rejectUpdate, (raw) => (onDecision('rejected')(raw), ctx.status), { validator: validateDecision });
+  const validateDecision = (raw: unknown) => {
+    const payload = DecisionInputSchema.parse(raw);
+    // Before the gate there is no approval to record a refusal in: refuse outright.
+    if (!ctx.status.approval) throw new Error(notWaitingForDecision(ctx) ?? `${payload.approver} cannot decide now`);
+  };
+  setHandler(approveUpdate, decide('approved'), { validator: validateDecision });
+  setHandler(rejectUpdate, decide('rejected'), { validator: validateDecision });
+
+  setHandler(supersedeSignal, (raw) => {
+    const payload = SupersedeInputSchema.safeParse(raw);
+    if (!payload.success) return invalid(ctx, 'supersede', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+    const notWaiting = notWaitingForDecision(ctx);
+    if (notWaiting) return invalid(ctx, 'supersede', notWaiting);
+    if (ctx.status.approval) ctx.status.approval.decision = { decision: 'superseded', by: payload.data.by, at: nowIso(), reason: payload.data.reason };
+  });
 
   setHandler(rollbackSignal, (raw) => {
     const payload = RollbackInputSchema.safeParse(raw);

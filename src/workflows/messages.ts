@@ -34,3 +34,8 @@ export const rejectUpdate = defineUpdate<PipelineStatus, [DecisionInput]>('rejec
 export const rollbackUpdate = defineUpdate<PipelineStatus, [RollbackInput]>('rollbackRelease');
 
 export const statusQuery = defineQuery<PipelineStatus>('status');
+
+/** From a newer release of the same pipeline that passed its gate: this one stops waiting for approval. */
+export const SupersedeInputSchema = z.object({ by: z.string().min(1), reason: z.string().max(2000).default('') }).strict();
+export type SupersedeInput = z.input<typeof SupersedeInputSchema>;
+export const supersedeSignal = defineSignal<[SupersedeInput]>('supersede');

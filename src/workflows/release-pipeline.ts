@@ -13,7 +13,7 @@ import type { Snapshot } from '../activities/metrics/prometheus.js';
 export type { ReleaseInput } from './context.js';
 
 export interface ReleaseResult {
-  status: 'completed' | 'rejected' | 'rolled-back';
+  status: 'completed' | 'rejected' | 'superseded' | 'rolled-back';
   workflowId: string;
   release: string;
   deployedVersion?: string;
@@ -86,12 +86,25 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   }
   await stopCandidates(ctx, variants, winner);
 
+  if (spec.approval?.required && patched('supersede-waiting-releases')) {
+    // This candidate passed its gate: an older release of the pipeline still waiting for approval
+    // would only deploy something older, and (with schedules) keep later nightlies from running.
+    await acts.tracking.supersedeWaitingReleases({ modelName: spec.model.name, pipeline: spec.name, workflowId: status.workflowId, startedAt: workflowInfo().startTime.toISOString() });
+  }
   const decision = await awaitApproval(ctx);
   if (status.mlflow && spec.approval?.required) {
     await acts.tracking.mlflowSetTags({
       mlflowRunId: status.mlflow.runId,
       tags: { 'slipway.approval.decision': decision.decision, 'slipway.approval.by': decision.by, 'slipway.approval.at': decision.at, 'slipway.approval.reason': decision.reason },
     });
+  }
+  if (decision.decision === 'superseded') {
+    enterStage(ctx, 'superseded');
+    await stopCandidates(ctx, [winner], undefined);
+    await notify(ctx, 'superseded', `Release ${status.workflowId} will not deploy: superseded by ${decision.by} (${decision.reason}).`);
+    await endTracking(ctx, 'FINISHED', { 'slipway.outcome': 'superseded' });
+    await condition(allHandlersFinished);
+    return result(ctx, 'superseded');
   }
   if (decision.decision === 'rejected') {
     enterStage(ctx, 'rejected');

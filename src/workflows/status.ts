@@ -15,6 +15,7 @@ export const STAGES = [
   'completed',
   'gate-failed',
   'rejected',
+  'superseded',
   'rolled-back',
   'failed',
   'cancelled',
@@ -47,7 +48,8 @@ export interface VariantStatus {
 }
 
 export interface Decision {
-  decision: 'approved' | 'rejected';
+  /** `superseded`: a newer release of the pipeline passed its gate while this one waited. */
+  decision: 'approved' | 'rejected' | 'superseded';
   by: string;
   at: string;
   reason: string;
@@ -104,4 +106,4 @@ export interface PipelineStatus {
 }
 
 /** Stages after which the run is over. */
-export const FINAL_STAGES: ReadonlySet<Stage> = new Set(['completed', 'gate-failed', 'rejected', 'rolled-back', 'failed', 'cancelled']);
+export const FINAL_STAGES: ReadonlySet<Stage> = new Set(['completed', 'gate-failed', 'rejected', 'superseded', 'rolled-back', 'failed', 'cancelled']);

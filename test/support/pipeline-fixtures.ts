@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { PipelineSpecSchema, type PipelineSpec, type PipelineSpecInput } from '../../src/spec/schema.js';
-import type { NotificationActivities, ServingActivities, TrainingActivities } from '../../src/activities/index.js';
+import type { NotificationActivities, ServingActivities, TrackingActivities, TrainingActivities } from '../../src/activities/index.js';
 
 /** A valid spec with small numbers; tests override what they exercise. */
 export function testSpec(overrides: Partial<PipelineSpecInput> = {}): PipelineSpec {
@@ -21,8 +21,8 @@ export interface SampleScript {
 }
 
 type Stubbed = Pick<
-  TrainingActivities & ServingActivities & NotificationActivities,
-  'trainModel' | 'deployCandidate' | 'evaluateModel' | 'stopCandidate' | 'promoteVersion' | 'rollbackDeployment' | 'smokeTest' | 'sampleProductionMetrics' | 'notify'
+  TrainingActivities & ServingActivities & NotificationActivities & TrackingActivities,
+  'trainModel' | 'deployCandidate' | 'evaluateModel' | 'stopCandidate' | 'promoteVersion' | 'rollbackDeployment' | 'smokeTest' | 'sampleProductionMetrics' | 'notify' | 'supersedeWaitingReleases'
 >;
 
 /**
@@ -76,6 +76,10 @@ export function stubActivities(opts: { accuracy?: number | ((runKey: string) => 
       record('sampleProductionMetrics');
       const s = (opts.sample ?? (() => ({ healthy: true, requests: 10, errorRate: 0, latencyP99Ms: 30 })))(samples++);
       return { snapshot: null, healthy: s.healthy, window: { requests: s.requests, errorRate: s.errorRate, latencyP99Ms: s.latencyP99Ms }, reason: s.healthy ? undefined : 'connection refused' };
+    },
+    async supersedeWaitingReleases() {
+      record('supersedeWaitingReleases');
+      return { superseded: [] };
     },
     async notify() {
       record('notify');
