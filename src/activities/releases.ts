@@ -2,8 +2,7 @@
 // and state, never from what a caller says about it.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
-import { completedRollback } from '../client/release-status.js';
+import { completedRollback, startInput } from '../client/release-status.js';
 import { PipelineSpecSchema, type PipelineSpec } from '../spec/schema.js';
 import { statusQuery, supersedeSignal } from '../workflows/messages.js';
 import type { PipelineStatus } from '../workflows/status.js';
@@ -59,14 +58,7 @@ export function createReleaseActivities() {
       if (description.type !== 'releasePipeline') {
         throw ApplicationFailure.create({ type: 'ReleaseNotFound', nonRetryable: true, message: `${input.workflowId} is a ${description.type} workflow, not a release` });
       }
-      // The first event of the current run holds its input; every run of a chain carries the same spec.
-      const page = await client.workflowService.getWorkflowExecutionHistory({
-        namespace: client.options.namespace,
-        execution: { workflowId: input.workflowId, runId: description.runId },
-        maximumPageSize: 1,
-      });
-      const payload = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-      const started = payload ? (defaultPayloadConverter.fromPayload(payload) as { spec?: unknown; specDir?: string; queues?: ReleaseRecord['queues'] }) : undefined;
+      const started = await startInput(client, input.workflowId, description.runId);
       const spec = PipelineSpecSchema.safeParse(started?.spec);
       if (!spec.success) {
         throw ApplicationFailure.create({ type: 'ReleaseNotFound', nonRetryable: true, message: `${input.workflowId} has no valid spec in its input` });

@@ -20,6 +20,7 @@ export function printLines(lines: string[]): void {
 /** One screen about a release: where it is, what it measured, who decided. */
 export function formatRelease(v: ReleaseView): string[] {
   const lines = [`${bold(v.workflowId)}  ${v.stage}  (${v.execution.status.toLowerCase()})`];
+  for (const w of v.warnings) lines.push(`  ⚠️  ${w}`);
   for (const s of v.stages) lines.push(`  ${s.stage.padEnd(18)} ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : FINAL_STAGES.has(s.stage) ? '' : ' …'}`);
   for (const p of v.progress) {
     if (p.step !== undefined) lines.push(`  ${p.activity}: step ${p.step}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''} (attempt ${p.attempt})`);

@@ -1,13 +1,14 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
-import { DEFAULT_QUEUES, type SlipwayQueues } from '../queues.js';
+import proto from '@temporalio/proto';
+import { DEFAULT_QUEUES, type Role, type SlipwayQueues } from '../queues.js';
 import { STAGE_KEY } from '../workflows/context.js';
 import { approveUpdate, rejectUpdate, rollbackUpdate, statusQuery, type DecisionInput, type RollbackInput } from '../workflows/messages.js';
 import type { ReleaseResult } from '../workflows/release-pipeline.js';
 import { rollbackWorkflowId, type RollbackReleaseInput, type RollbackReleaseResult } from '../workflows/rollback-release.js';
 import type { PipelineStatus, Stage } from '../workflows/status.js';
-import { completedRollback } from './release-status.js';
+import { completedRollback, startInput } from './release-status.js';
 import { RELEASE_ID_POLICIES, releaseStart } from './release-start.js';
 import { defaultRelease, type LoadedSpec } from './spec-file.js';
 
@@ -28,6 +29,8 @@ export interface ReleaseView extends PipelineStatus {
   execution: { status: string; runId: string; startTime: string; closeTime?: string };
   /** Live progress from the heartbeats of running activities (training, evaluation). */
   progress: TrainingProgress[];
+  /** What keeps the release from moving, e.g. a task queue that no worker polls. */
+  warnings: string[];
 }
 
 export interface ListedRelease {
@@ -82,7 +85,33 @@ export class SlipwayClient {
         closeTime: description.closeTime?.toISOString(),
       },
       progress: (description.raw.pendingActivities ?? []).map(progressOf),
+      warnings: description.status.name === 'RUNNING' ? await this.unpolledQueues(workflowId, description) : [],
     };
+  }
+
+  /** The queues this release is waiting on (its workflow's, and those of its pending activities) that no worker polls. */
+  private async unpolledQueues(workflowId: string, description: WorkflowExecutionDescription): Promise<string[]> {
+    const input = await startInput(this.client, workflowId, description.runId);
+    const queueOf: SlipwayQueues = {
+      orchestration: description.taskQueue,
+      serving: input?.queues?.serving ?? DEFAULT_QUEUES.serving,
+      gpu: input?.queues?.gpu ?? input?.gpuTaskQueue ?? DEFAULT_QUEUES.gpu,
+    };
+    const waitingOn = new Set<Role>(['orchestration']);
+    for (const a of description.raw.pendingActivities ?? []) waitingOn.add(roleOfActivity(a.activityType?.name ?? ''));
+    const warnings: string[] = [];
+    for (const role of waitingOn) {
+      const queue = queueOf[role];
+      const { pollers } = await this.client.workflowService.describeTaskQueue({
+        namespace: this.client.options.namespace,
+        taskQueue: { name: queue },
+        taskQueueType: role === 'orchestration' ? proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW : proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      });
+      if (pollers?.length) continue;
+      const flag = queue === DEFAULT_QUEUES[role] ? '' : ` ${QUEUE_FLAGS[role]} ${queue}`;
+      warnings.push(`no worker polls ${queue} (the ${role} role): start one with \`slipway worker --roles ${role}${flag}\``);
+    }
+    return warnings;
   }
 
   async result(workflowId: string): Promise<ReleaseResult> {
@@ -169,6 +198,15 @@ function innermost(err: Error): Error {
   let e: Error = err;
   while (e.cause instanceof Error) e = e.cause;
   return e;
+}
+
+const SERVING_ACTIVITIES = new Set(['deployCandidate', 'evaluateModel', 'stopCandidate', 'promoteVersion', 'rollbackDeployment', 'smokeTest', 'sampleProductionMetrics']);
+const QUEUE_FLAGS: SlipwayQueues = { orchestration: '--task-queue', serving: '--serving-task-queue', gpu: '--gpu-task-queue' };
+
+/** Which role's worker runs an activity of the release. */
+function roleOfActivity(name: string): Role {
+  if (name === 'trainModel') return 'gpu';
+  return SERVING_ACTIVITIES.has(name) ? 'serving' : 'orchestration';
 }
 
 /** Failure types of rollbackRelease that mean "refused", not "broken". */

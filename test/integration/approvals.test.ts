@@ -80,4 +80,21 @@ describe('approvals on the real dev server', () => {
     expect((JSON.parse(approved.stdout) as PipelineStatus).stage).not.toBe('awaiting-approval');
     expect(((await slipway.result(newer)) as ReleaseResult).status).toBe('completed');
   });
+
+  it('status says when a queue the release waits on has no worker', async () => {
+    const spec = writeSpec({ name: 'unpolled', deployPort: await freePort() });
+    const res = await runCli(['run', spec, '--release', 'u1', '--gpu-task-queue', 'nobody-polls-gpu', '--json'], cliEnv);
+    const id = (JSON.parse(res.stdout) as { workflowId: string }).workflowId;
+    try {
+      let text = '';
+      for (let i = 0; i < 100 && !text.includes('no worker polls'); i++) {
+        text = (await runCli(['status', id], cliEnv)).stdout;
+        if (!text.includes('no worker polls')) await sleep(250);
+      }
+      expect(text).toContain('no worker polls nobody-polls-gpu (the gpu role): start one with `slipway worker --roles gpu --gpu-task-queue nobody-polls-gpu`');
+      expect(text).not.toMatch(/no worker polls slipway /);
+    } finally {
+      await slipway.cancel(id);
+    }
+  });
 });

@@ -36,7 +36,7 @@ export function registerDecisionCommands(program: Command): void {
             throw new ExitError(`rollback of ${id} did not happen: ${res.error ?? `the release is ${res.stage}`}`, EXIT.failed);
           }
           if (flags.json) return printJson(res);
-          if ('stage' in res) return printLines([`${d.name}: done`, ...formatRelease({ ...res, execution: { status: 'RUNNING', runId: '', startTime: '' }, progress: [] })]);
+          if ('stage' in res) return printLines([`${d.name}: done`, ...formatRelease({ ...res, execution: { status: 'RUNNING', runId: '', startTime: '' }, progress: [], warnings: [] })]);
           printLines([`rolled back ${res.releaseWorkflowId}: ${res.rolledBackVersion} → ${res.restoredVersion}`]);
         }),
       );
