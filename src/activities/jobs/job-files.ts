@@ -9,7 +9,7 @@
 //   runs/<token>.cancelled  present once the launch was cancelled (by cancel or by a newer launch)
 //   runs/<token>.events.jsonl  the protocol events of that launch
 //   output/                 SLIPWAY_OUTPUT_DIR: checkpoints and artifacts, kept across launches
-import { existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
 
@@ -65,6 +65,7 @@ export function recordLaunch(dir: string, rec: LaunchRecord & { token: string })
   writeAtomic(path.join(dir, 'job.pid'), JSON.stringify(rec));
   writeFileSync(eventsFile(dir, rec.token)!, '');
   const link = path.join(dir, `events.jsonl.${process.pid}.tmp`);
+  rmSync(link, { force: true }); // left by a worker that died right here
   symlinkSync(path.join('runs', `${rec.token}.events.jsonl`), link);
   renameSync(link, path.join(dir, 'events.jsonl'));
 }
