@@ -42,9 +42,15 @@ export class LocalDeployTarget implements DeployTarget {
       const state = readState(dir);
       const existing = state.versions[req.version];
       if (existing && isOurs(existing.pid, this.tag(dir, req.version))) {
-        if (existing.artifactPath === req.artifactPath) return this.awaitHealthy(dir, state, req.version, existing, existing.pid);
-        // Same version name, other weights: not the desired state. The router follows the new port.
-        await stopGroup(existing.pid);
+        if (existing.artifactPath !== req.artifactPath) {
+          // Same version name, other weights: not the desired state. The router follows the new port.
+          await stopGroup(existing.pid);
+        } else {
+          const outcome = await waitReady(url(existing.port) + existing.serve.healthPath, existing.pid, existing.serve.startupTimeoutMs);
+          if (outcome === 'ready') return { endpoint: url(existing.port), port: existing.port, pid: existing.pid };
+          if (outcome === 'timeout') throw await this.notStarted(dir, state, req.version, existing, existing.pid, outcome);
+          // It died after an earlier call started it: not a failed start of this call. Start it again.
+        }
       }
       const record: VersionRecord = {
         port: await freePort(),
@@ -78,12 +84,17 @@ export class LocalDeployTarget implements DeployTarget {
   private async awaitHealthy(dir: string, state: DeploymentState, version: string, record: VersionRecord, pid: number): Promise<LocalCandidate> {
     const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs);
     if (outcome === 'ready') return { endpoint: url(record.port), port: record.port, pid };
+    throw await this.notStarted(dir, state, version, record, pid, outcome);
+  }
+
+  /** Stops a server that did not come up and forgets it; the error to throw says why, with its log tail. */
+  private async notStarted(dir: string, state: DeploymentState, version: string, record: VersionRecord, pid: number, outcome: 'exited' | 'timeout'): Promise<DeployError> {
     await stopGroup(pid);
     // The previous version keeps its record (pid null) so that rollback can still start it.
     if (state.previous === version) state.versions[version] = { ...record, pid: null };
     else delete state.versions[version];
     writeState(dir, state);
-    throw this.failedToStart(version, record, outcome === 'exited' ? 'exited during start-up' : `was not healthy after ${record.serve.startupTimeoutMs} ms`);
+    return this.failedToStart(version, record, outcome === 'exited' ? 'exited during start-up' : `was not healthy after ${record.serve.startupTimeoutMs} ms`);
   }
 
   private failedToStart(version: string, record: VersionRecord, why: string): DeployError {

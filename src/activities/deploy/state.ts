@@ -1,11 +1,9 @@
 // On-disk state of one local deployment. The router process reads the same file, so every write
 // is atomic (write a temp file, then rename) and the file stays small.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, openSync, closeSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DeployError, type ServeConfig } from './target.js';
-import { isAlive } from './processes.js';
 
 export interface VersionRecord {
   port: number;
@@ -65,41 +63,8 @@ export const readState = (dir: string): DeploymentState => readJson<DeploymentSt
 export const writeState = (dir: string, state: DeploymentState) => writeJsonAtomic(statePath(dir), state);
 export const readRouter = (dir: string): RouterRecord | null => readJson<RouterRecord>(routerPath(dir));
 
-/**
- * Runs `fn` holding the deployment's lock file. A retried activity may overlap an attempt that is
- * still running in the same or another worker; the lock keeps their read-modify-write of the state
- * apart. A lock whose holder died is taken over.
- */
-export async function withLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
-  mkdirSync(dir, { recursive: true });
-  const lock = path.join(dir, 'lock');
-  for (;;) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(readFileSafe(lock));
-      if (holder > 0 && !isAlive(holder)) removeSafe(lock);
-      else await sleep(50);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    removeSafe(lock);
-  }
-}
-
-function readFileSafe(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
+/** The deployment's lock (see file-lock.ts): promote, rollback, stop and ensure take turns. */
+export { withLock } from '../file-lock.js';
 
 export function removeSafe(file: string): void {
   try {

@@ -1,47 +1,52 @@
-// The local job backend: each job is a subprocess in its own process group, under
-// `<stateDir>/jobs/<name>/`:
-//   job.log       stdout + stderr of every launch (a `[slipway]` line marks each launch)
-//   events.jsonl  the current launch's protocol events
-//   job.pid       { pid, startTime, logOffset, ... } of the current launch
-//   output/       SLIPWAY_OUTPUT_DIR: checkpoints and artifacts, kept across launches
-// The job's output goes straight to the file, so it outlives a worker that is SIGKILLed; the next
-// launch of the same name (the activity's retry) finds it through job.pid and stops it first.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+// The local job backend: each job is a subprocess in its own process group, with its output, exit
+// code and cancellation kept on disk under `<stateDir>/jobs/<name>/` (see job-files.ts). The job's
+// output goes straight to the file, so it outlives a worker that is SIGKILLed; a restarted worker
+// given the heartbeated handle follows it from the files, and the next launch of the same name
+// (a retry that starts over) finds it through job.pid and stops it first.
+import { randomBytes, createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
+import { withLock } from '../file-lock.js';
 import { JobLaunchError, type JobBackend, type JobEvent, type JobHandle, type JobSpec, type JobStatus } from './backend.js';
+import { eventsFile, exitFile, isCancelled, logFile, markCancelled, readCurrent, readExit, readLaunch, recordLaunch, sealLaunch, type LaunchRecord } from './job-files.js';
 import { LogEventReader, tailFile } from './log-reader.js';
 import { isAlive, killProcessGroup, processStartTime } from './process-group.js';
+import { CommandNotRunnable, resolveExecutable, spawnJob } from './spawn-job.js';
 
-interface PidFile { pid: number; startTime: string | null; logOffset: number; startedAt: string; command: string[] }
-
-interface Launch {
-  pid: number;
-  startTime: string | null;
-  exited?: Promise<void>;
-  exit?: { code: number; signal: string | null };
-  cancelled: boolean;
-  reader: LogEventReader;
-  reading: Promise<void>;
+interface Exit {
+  code: number;
+  signal: string | null;
 }
 
-/** Every job this process spawned, by pid, shared by all backend instances: a second backend (a
- * "new worker" in the same process) then sees the exit code and can wait until a child is reaped. */
-const ownLaunches = new Map<number, Launch>();
-const MAX_REMEMBERED = 1000;
+/** A job this process spawned: only its parent can wait for it (and sees a SIGKILLed supervisor's signal). */
+interface Child {
+  exited: Promise<void>;
+  exit?: Exit;
+}
 
-function remember(launch: Launch): void {
-  ownLaunches.set(launch.pid, launch);
-  if (ownLaunches.size <= MAX_REMEMBERED) return;
-  for (const [pid, old] of ownLaunches) {
+/** Children of this process, by launch, shared by all backend instances in it. */
+const children = new Map<string, Child>();
+const MAX_REMEMBERED = 1000;
+const launchKey = (rec: { pid: number; startedAt: string }) => `${rec.pid}@${rec.startedAt}`;
+
+function remember(key: string, child: Child): void {
+  children.set(key, child);
+  if (children.size <= MAX_REMEMBERED) return;
+  for (const [k, old] of children) {
     if (old.exit) {
-      ownLaunches.delete(pid);
+      children.delete(k);
       return;
     }
   }
+}
+
+/** A launch this backend instance follows: its record, and a reader that carries on where it stopped. */
+interface Followed {
+  dir: string;
+  rec: LaunchRecord;
+  reader: LogEventReader;
+  reading: Promise<void>;
 }
 
 export interface LocalJobBackendOptions {
@@ -50,9 +55,12 @@ export interface LocalJobBackendOptions {
   killGraceMs?: number;
 }
 
+const LOST: JobStatus = { state: 'lost', exitCode: null, signal: null };
+const RUNNING: JobStatus = { state: 'running', exitCode: null, signal: null };
+
 /** Runs jobs as local subprocesses (CPU here, the local GPU where there is one). */
 export class LocalJobBackend implements JobBackend {
-  private readonly launches = new Map<string, Launch>();
+  private readonly followed = new Map<string, Followed>();
   private readonly graceMs: number;
 
   constructor(private readonly opts: LocalJobBackendOptions) {
@@ -67,79 +75,64 @@ export class LocalJobBackend implements JobBackend {
     return path.join(this.opts.stateDir, 'jobs', safe);
   }
 
+  /** Starts the job. Launches of one name take turns (a lock file), so however many race, one job runs. */
   async launch(spec: JobSpec): Promise<JobHandle> {
     const [cmd, ...args] = spec.command;
     if (!cmd) throw new JobLaunchError(`job ${spec.name}: empty command`, true);
     if (!existsSync(spec.cwd)) throw new JobLaunchError(`job ${spec.name}: working directory ${spec.cwd} does not exist`, true, 'ENOENT');
     const dir = this.jobDir(spec.name);
     const outputDir = path.join(dir, 'output');
-    const logPath = path.join(dir, 'job.log');
     mkdirSync(outputDir, { recursive: true });
-    const replaced = await this.stopLeftover(dir);
+    return withLock(dir, async () => {
+      const logPath = logFile(dir);
+      const replaced = await this.stopCurrent(dir);
+      const startedAt = new Date().toISOString();
+      appendFileSync(logPath, `[slipway] ${startedAt} launch ${JSON.stringify(spec.command)}${spec.resumeFrom ? ` resume-from=${spec.resumeFrom}` : ''}\n`);
+      const logOffset = statSync(logPath).size;
+      const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1', ...spec.env, SLIPWAY_OUTPUT_DIR: outputDir, SLIPWAY_JOB_NAME: spec.name };
+      if (spec.resumeFrom) env.SLIPWAY_RESUME_FROM = spec.resumeFrom;
+      else delete env.SLIPWAY_RESUME_FROM;
 
-    const startedAt = new Date().toISOString();
-    appendFileSync(logPath, `[slipway] ${startedAt} launch ${JSON.stringify(spec.command)}${spec.resumeFrom ? ` resume-from=${spec.resumeFrom}` : ''}\n`);
-    const logOffset = statSync(logPath).size;
-    const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1', ...spec.env, SLIPWAY_OUTPUT_DIR: outputDir, SLIPWAY_JOB_NAME: spec.name };
-    if (spec.resumeFrom) env.SLIPWAY_RESUME_FROM = spec.resumeFrom;
-    else delete env.SLIPWAY_RESUME_FROM;
-
-    const fd = openSync(logPath, 'a');
-    let child;
-    try {
-      child = spawn(cmd, args, { cwd: spec.cwd, env, detached: true, stdio: ['ignore', fd, fd] });
-    } finally {
-      closeSync(fd); // the child holds its own copy
-    }
-    if (child.pid === undefined) {
-      const [err] = (await once(child, 'error')) as [NodeJS.ErrnoException];
-      const permanent = err.code === 'ENOENT' || err.code === 'EACCES';
-      appendFileSync(logPath, `[slipway] could not start ${cmd}: ${err.message}\n`);
-      throw new JobLaunchError(`job ${spec.name}: cannot start command ${JSON.stringify(cmd)}: ${err.code ?? err.message}`, permanent, err.code);
-    }
-    const pid = child.pid;
-    const launch: Launch = {
-      pid,
-      startTime: processStartTime(pid),
-      cancelled: false,
-      reader: new LogEventReader(logPath, logOffset, path.join(dir, 'events.jsonl')),
-      reading: Promise.resolve(),
-    };
-    launch.exited = new Promise((resolve) => {
-      child.once('exit', (code, signal) => {
-        launch.exit = { code: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), signal };
-        // End stragglers the job left in its group (its pgid cannot be recycled while they live).
-        try {
-          process.kill(-pid, 'SIGKILL');
-        } catch {
-          // None left.
-        }
-        resolve();
-      });
+      const token = randomBytes(8).toString('hex');
+      let child;
+      try {
+        const exe = resolveExecutable(cmd, spec.cwd, env.PATH);
+        child = await spawnJob([exe, ...args], { cwd: spec.cwd, env, logPath, exitPath: exitFile(dir, token) });
+      } catch (err) {
+        const errno = err instanceof CommandNotRunnable ? err.errno : (err as NodeJS.ErrnoException).code;
+        appendFileSync(logPath, `[slipway] could not start ${cmd}: ${(err as Error).message}\n`);
+        throw new JobLaunchError(`job ${spec.name}: cannot start command ${JSON.stringify(cmd)}: ${errno ?? (err as Error).message}`, err instanceof CommandNotRunnable, errno);
+      }
+      const rec = { pid: child.pid, startTime: processStartTime(child.pid), token, logOffset, startedAt, command: spec.command };
+      const own: Child = {
+        exited: new Promise((resolve) =>
+          child.once('exit', (code, signal) => {
+            own.exit = { code: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), signal };
+            resolve();
+          }),
+        ),
+      };
+      // End stragglers the job left in its group (its pgid cannot be recycled while they live).
+      void own.exited.then(() => killGroupNow(rec.pid));
+      remember(launchKey(rec), own);
+      recordLaunch(dir, rec);
+      this.followed.set(launchKey(rec), { dir, rec, reader: new LogEventReader(logPath, logOffset, eventsFile(dir, token)), reading: Promise.resolve() });
+      return { backend: 'local', name: spec.name, id: String(rec.pid), logPath, outputDir, startedAt, ...(replaced ? { replaced } : {}) };
     });
-    remember(launch);
-    child.unref(); // a running job must not keep a finished worker (or CLI) alive
-    writeFileSync(path.join(dir, 'events.jsonl'), '');
-    const record: PidFile = { pid, startTime: launch.startTime, logOffset, startedAt, command: spec.command };
-    writeFileSync(path.join(dir, 'job.pid'), JSON.stringify(record));
-    return { backend: 'local', name: spec.name, id: String(pid), logPath, outputDir, startedAt, ...(replaced ? { replaced } : {}) };
   }
 
   async poll(handle: JobHandle): Promise<JobStatus> {
-    const launch = this.find(handle);
-    if (launch.exit) {
-      const { code, signal } = launch.exit;
-      return { state: launch.cancelled ? 'cancelled' : code === 0 ? 'succeeded' : 'failed', exitCode: code, signal };
-    }
-    if (launch.exited || isAlive(launch.pid, launch.startTime)) return { state: 'running', exitCode: null, signal: null };
-    return { state: 'lost', exitCode: null, signal: null };
+    const run = this.follow(handle);
+    return run ? this.status(run.dir, run.rec) : LOST;
   }
 
+  /** Stops the job's whole process group; afterwards every backend reading the same state dir polls `cancelled`. */
   async cancel(handle: JobHandle): Promise<void> {
-    const launch = this.find(handle);
-    if (launch.exit) return;
-    launch.cancelled = true;
-    await killProcessGroup(launch.pid, { graceMs: this.graceMs, startTime: launch.startTime, exited: launch.exited });
+    const run = this.follow(handle);
+    if (!run || this.status(run.dir, run.rec).state !== 'running') return;
+    markCancelled(run.dir, run.rec);
+    const child = children.get(launchKey(run.rec));
+    await killProcessGroup(run.rec.pid, { graceMs: this.graceMs, startTime: run.rec.startTime, exited: child?.exited });
   }
 
   async logs(handle: JobHandle, opts?: { tailLines?: number }): Promise<string> {
@@ -148,49 +141,65 @@ export class LocalJobBackend implements JobBackend {
   }
 
   async events(handle: JobHandle, opts?: { from?: number }): Promise<JobEvent[]> {
-    const launch = this.find(handle);
-    const final = launch.exit !== undefined || (!launch.exited && !isAlive(launch.pid, launch.startTime));
+    const run = this.follow(handle);
+    if (!run) return [];
+    const final = this.status(run.dir, run.rec).state !== 'running';
+    // A newer launch may have begun since: its output in job.log is not this launch's.
+    const end = readLaunch(run.dir, run.rec.pid, run.rec.startedAt)?.logEnd;
     // Serialize reads: the reader keeps an offset and a partial line.
-    launch.reading = launch.reading.then(() => launch.reader.read(final));
-    await launch.reading;
-    return launch.reader.events.slice(opts?.from ?? 0);
+    run.reading = run.reading.then(() => run.reader.read(final, end));
+    await run.reading;
+    return run.reader.events.slice(opts?.from ?? 0);
   }
 
-  /** Stops a still-running earlier launch recorded in job.pid (an orphan of a dead worker). */
-  private async stopLeftover(dir: string): Promise<string | undefined> {
-    const prev = readPidFile(dir);
+  /** What the files (or, for our own child, the exit it reported) say about a launch. */
+  private status(dir: string, rec: LaunchRecord): JobStatus {
+    const child = children.get(launchKey(rec));
+    // The supervisor's record is exact (the job's own signal); our child's exit covers a supervisor killed by SIGKILL.
+    let exit: Exit | null = readExit(dir, rec) ?? child?.exit ?? null;
+    if (!exit) {
+      if (child || isAlive(rec.pid, rec.startTime)) return RUNNING;
+      exit = readExit(dir, rec); // written just before the supervisor exits
+    }
+    const cancelled = isCancelled(dir, rec);
+    if (!exit) return cancelled ? { state: 'cancelled', exitCode: null, signal: null } : LOST;
+    return { state: cancelled ? 'cancelled' : exit.code === 0 ? 'succeeded' : 'failed', exitCode: exit.code, signal: exit.signal };
+  }
+
+  /** Stops the current launch of a job if it still runs (e.g. the orphan of a dead worker); returns its id. */
+  private async stopCurrent(dir: string): Promise<string | undefined> {
+    const prev = readCurrent(dir);
     if (!prev) return undefined;
-    const own = ownLaunches.get(prev.pid);
-    if (own ? own.exit !== undefined : !isAlive(prev.pid, prev.startTime)) return undefined;
-    if (own) own.cancelled = true;
-    await killProcessGroup(prev.pid, { graceMs: this.graceMs, startTime: prev.startTime, exited: own?.exited });
-    appendFileSync(path.join(dir, 'job.log'), `[slipway] stopped leftover process group ${prev.pid} from an earlier launch\n`);
-    return String(prev.pid);
+    let stopped: string | undefined;
+    if (this.status(dir, prev).state === 'running') {
+      markCancelled(dir, prev);
+      await killProcessGroup(prev.pid, { graceMs: this.graceMs, startTime: prev.startTime, exited: children.get(launchKey(prev))?.exited });
+      stopped = String(prev.pid);
+    }
+    sealLaunch(dir, prev, statSync(logFile(dir)).size);
+    if (stopped) appendFileSync(logFile(dir), `[slipway] stopped leftover process group ${prev.pid} from an earlier launch\n`);
+    return stopped;
   }
 
-  /** The launch behind a handle; one from another process is rebuilt from job.pid. */
-  private find(handle: JobHandle): Launch {
-    const pid = Number(handle.id);
-    const known = this.launches.get(handle.id) ?? ownLaunches.get(pid);
+  /** The launch behind a handle: one this instance follows already, or one rebuilt from the files. */
+  private follow(handle: JobHandle): Followed | null {
+    const key = `${handle.id}@${handle.startedAt}`;
+    const known = this.followed.get(key);
     if (known) return known;
     const dir = path.dirname(handle.logPath);
-    const rec = readPidFile(dir);
-    const launch: Launch = {
-      pid,
-      startTime: rec?.pid === pid ? rec.startTime : null,
-      cancelled: false,
-      reader: new LogEventReader(handle.logPath, rec?.pid === pid ? rec.logOffset : 0, path.join(dir, 'events.jsonl')),
-      reading: Promise.resolve(),
-    };
-    this.launches.set(handle.id, launch);
-    return launch;
+    const rec = readLaunch(dir, Number(handle.id), handle.startedAt);
+    if (!rec) return null;
+    // Readers of one launch may all keep its events file: each appends only what the file lacks.
+    const run = { dir, rec, reader: new LogEventReader(handle.logPath, rec.logOffset, eventsFile(dir, rec.token)), reading: Promise.resolve() };
+    this.followed.set(key, run);
+    return run;
   }
 }
 
-function readPidFile(dir: string): PidFile | null {
+function killGroupNow(pgid: number): void {
   try {
-    return JSON.parse(readFileSync(path.join(dir, 'job.pid'), 'utf8')) as PidFile;
+    process.kill(-pgid, 'SIGKILL');
   } catch {
-    return null;
+    // None left.
   }
 }
