@@ -145,3 +145,25 @@ describe('a release started by hand with the Temporal CLI', () => {
     expect(carried.message).toMatch(/carried\.status\./);
   });
 });
+
+describe('backends and targets chosen by name', () => {
+  it('a name no worker registers fails the release with a typed error listing the registered names', async () => {
+    for (const [field, override, type] of [
+      ['train.backend', { train: { command: ['true'], backend: 'slurm' } }, 'UnknownJobBackend'],
+      ['deploy.target', { deploy: { port: 1, target: 'kserve' } }, 'UnknownDeployTarget'],
+    ] as const) {
+      const spec = JSON.parse(readFileSync(writeSpec({ name: 'by-name', deployPort: await freePort() }), 'utf8')) as Record<string, Record<string, unknown>>;
+      for (const [section, values] of Object.entries(override)) spec[section] = { ...spec[section], ...values };
+      const id = `release:by-name-model:${type}`;
+      await client.workflow.start('releasePipeline', { taskQueue: 'slipway', workflowId: id, args: [{ spec, specDir: '/tmp' }] });
+      const err = await client.workflow.getHandle(id).result().then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      let inner = err as Error;
+      while (inner.cause instanceof Error) inner = inner.cause;
+      expect(inner).toBeInstanceOf(ApplicationFailure);
+      expect(inner).toMatchObject({ type, nonRetryable: true });
+      expect(inner.message).toContain(`${field}: no ${type.replace('Unknown', '')} named`);
+      expect(inner.message).toContain('(registered: local)');
+    }
+  });
+});
