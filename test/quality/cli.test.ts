@@ -52,6 +52,13 @@ describe('slipway gate', () => {
     expect(r.code).toBe(2);
   });
 
+  it('refuses a gated metric that is not a number (exit 2), rather than calling it missing', async () => {
+    const r = await slipway('gate', '--metrics', json('words.json', { accuracy: 'high', latency_p99_ms: 100 }), '--config', json('acc-gates.json', { min_accuracy: 0.8 }));
+    expect(r.stderr).toContain('words.json: accuracy: expected a number, got "high"');
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(2);
+  });
+
   it('fails, with a clear line, when the metrics lack a metric the config names', async () => {
     const metrics = json('partial.json', { accuracy: 0.9, latency_p99_ms: 100, memory_gb: null });
     const config = json('gates-bleu.json', { metrics: { bleu: { threshold: 0.3, direction: 'higher' } } });

@@ -24,7 +24,12 @@ export async function gateCommand(opts: GateCommandOptions): Promise<{ report: G
   const metrics = await load(opts.metrics, parseMetrics);
   const champion = opts.champion ? await load(opts.champion, parseMetrics) : undefined;
   const warnings = (config.warnings ?? []).map((w) => `${opts.config}: ${w}`);
-  return { report: evaluateGate(metrics.value, config.value, champion?.value), config: config.value, warnings };
+  const report = evaluateGate(metrics.value, config.value, champion?.value);
+  // A gated metric that is there but not a number is bad input, not a missing measurement.
+  const raw = JSON.parse(await readFile(opts.metrics, 'utf8')) as Record<string, unknown>;
+  const notNumbers = report.lines.map((l) => l.metric).filter((m) => raw[m] !== undefined && raw[m] !== null && !(typeof raw[m] === 'number' && Number.isFinite(raw[m])));
+  if (notNumbers.length) throw new GateInputError(notNumbers.map((m) => `${opts.metrics}: ${m}: expected a number, got ${JSON.stringify(raw[m])}`).join('\n'));
+  return { report, config: config.value, warnings };
 }
 
 async function load<T>(file: string, parse: (raw: unknown) => Parsed<T>): Promise<Extract<Parsed<T>, { ok: true }>> {
