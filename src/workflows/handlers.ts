@@ -51,6 +51,8 @@ export function registerHandlers(ctx: RunContext): void {
   setHandler(supersedeSignal, (raw) => {
     const payload = SupersedeInputSchema.safeParse(raw);
     if (!payload.success) return invalid(ctx, 'supersede', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+    // Only a newer release of the same model sends it (supersedeWaitingReleases), never a person.
+    if (!payload.data.by.startsWith(`release:${ctx.spec.model.name}:`)) return invalid(ctx, 'supersede', `${payload.data.by} is not a release of ${ctx.spec.model.name}`);
     const notWaiting = notWaitingForDecision(ctx);
     if (notWaiting) return invalid(ctx, 'supersede', notWaiting);
     if (ctx.status.approval) ctx.status.approval.decision = { decision: 'superseded', by: payload.data.by, at: nowIso(), reason: payload.data.reason };
