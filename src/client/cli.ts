@@ -1,5 +1,5 @@
 // The `slipway` CLI: each command lives in commands/ and returns data; this file only wires them.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerDecisionCommands } from './commands/decide.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevCommand } from './commands/dev.js';
@@ -14,7 +14,17 @@ import { registerTriggerCommand } from './commands/trigger.js';
 import { registerWorkerCommand } from './commands/worker.js';
 import { describeError, EXIT } from './errors.js';
 
+// A reader that went away (`slipway list | head -1`) is not an error: stop quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok);
+  });
+}
+
 const program = new Command('slipway')
+  // Commander's own usage errors (unknown flag, missing argument) exit 2 like every other bad input.
+  .exitOverride()
   .description('Durable LLM release pipelines on Temporal: train → evaluate → gate → approve → deploy → smoke → monitor')
   .version('0.1.0')
   .showHelpAfterError()
@@ -44,7 +54,12 @@ registerTriggerCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  const { message, exitCode } = describeError(err);
-  process.stderr.write(`slipway: ${message}\n`);
-  process.exitCode = exitCode;
+  if (err instanceof CommanderError) {
+    // Commander has printed the message (or the help) already.
+    process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    const { message, exitCode } = describeError(err);
+    process.stderr.write(`slipway: ${message}\n`);
+    process.exitCode = exitCode;
+  }
 }

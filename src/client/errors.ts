@@ -1,4 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { StackConfigError, StackPartExitedError } from '../stack/errors.js';
 import { PortInUseError } from '../stack/process.js';
 import { ToolNotFoundError } from '../stack/tools.js';
 import { TemporalUnreachableError } from './connection.js';
@@ -16,7 +17,7 @@ export const EXIT = {
   notFound: 3,
   /** The workflow refused the request (not an approver, nothing to roll back...). */
   refused: 4,
-  /** The environment is not ready: Temporal unreachable, a tool missing, a port taken. */
+  /** The environment is not ready: Temporal unreachable, a tool missing, a port taken, a server died. */
   environment: 5,
 } as const;
 
@@ -33,10 +34,10 @@ export class ExitError extends Error {
 /** Maps known errors to a message and an exit code; anything else is a bug and shows its stack. */
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof ExitError) return { message: err.message, exitCode: err.exitCode };
-  if (err instanceof SpecError) return { message: err.message, exitCode: EXIT.usage };
+  if (err instanceof SpecError || err instanceof StackConfigError) return { message: err.message, exitCode: EXIT.usage };
   if (err instanceof RequestRefusedError) return { message: `refused: ${err.message}`, exitCode: EXIT.refused };
   if (err instanceof WorkflowNotFoundError) return { message: `not found: ${err.message}. List releases with \`slipway list\`.`, exitCode: EXIT.notFound };
-  if (err instanceof TemporalUnreachableError || err instanceof ToolNotFoundError || err instanceof PortInUseError) {
+  if (err instanceof TemporalUnreachableError || err instanceof ToolNotFoundError || err instanceof PortInUseError || err instanceof StackPartExitedError) {
     return { message: err.message, exitCode: EXIT.environment };
   }
   return { message: err instanceof Error ? (err.stack ?? err.message) : String(err), exitCode: EXIT.failed };

@@ -2,7 +2,7 @@
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_QUEUES, type SlipwayQueues } from '../queues.js';
 import type { LightChecksInput, TriggerInfo } from '../workflows/light-checks.js';
@@ -66,17 +66,39 @@ export function matchesGlob(file: string, glob: string): boolean {
 const short = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
 const toPosix = (p: string) => p.split(path.sep).join('/');
 
+/** The path with symlinks resolved (git prints real paths), also for a file that no longer exists. */
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    const parent = path.dirname(p);
+    return parent === p ? p : path.join(real(parent), path.basename(p));
+  }
+}
+
+/**
+ * Where relative `--changed` paths start: the root of the git repository around `cwd`, as
+ * `git diff --name-only` prints them; `cwd` itself outside a repository.
+ */
+export function changedFilesBase(cwd = process.cwd()): string {
+  try {
+    return execFileSync('git', ['-C', cwd, 'rev-parse', '--show-toplevel'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || cwd;
+  } catch {
+    return cwd;
+  }
+}
+
 /** Changed files named on the command line; the digest covers their contents, so an edit is a new change. */
-export function changeFromFiles(loaded: LoadedSpec, files: string[], cwd = process.cwd()): ChangeSet {
+export function changeFromFiles(loaded: LoadedSpec, files: string[], base = changedFilesBase()): ChangeSet {
   const entries = files.map((f) => {
-    const abs = path.resolve(cwd, f);
+    const abs = path.resolve(base, f);
     let content: string;
     try {
       content = createHash('sha256').update(readFileSync(abs)).digest('hex');
     } catch {
       content = 'deleted';
     }
-    return { rel: toPosix(path.relative(loaded.dir, abs)), content };
+    return { rel: toPosix(path.relative(real(loaded.dir), real(abs))), content };
   });
   entries.sort((a, b) => a.rel.localeCompare(b.rel));
   return { files: entries.map((e) => e.rel), digest: short(entries.map((e) => `${e.rel}\0${e.content}`).join('\n')) };

@@ -1,10 +1,17 @@
+// The embedded stack of `slipway dev` and `slipway demo`: the real servers and a worker, in one process.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { mlflowConfigFromEnv } from '../activities/mlflow/client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/client.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../worker.js';
 import { startMlflowServer, type RunningMlflow } from './mlflow-server.js';
+import { StackConfigError, StackPartExitedError } from './errors.js';
+import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server.js';
+
+/** How long stop() waits for the worker to finish its tasks; with its server gone it may never. */
+const WORKER_STOP_MS = 15_000;
 
 export interface DevStackOptions {
   stateDir: string;
@@ -25,6 +32,8 @@ export interface DevStack {
   workers?: SlipwayWorkers;
   /** Resolves when the worker stops (or never, without one). */
   running: Promise<void>;
+  /** Rejects with a StackPartExitedError when a server exits before stop(); never resolves. */
+  died: Promise<never>;
   stop(): Promise<void>;
 }
 
@@ -35,6 +44,9 @@ export interface DevStack {
 export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const stateDir = path.resolve(opts.stateDir);
   const logs = path.join(stateDir, 'logs');
+  const uiUrl = `http://127.0.0.1:${opts.uiPort}`;
+  // Checked before anything starts: a bad setting is the user's to fix, not a crash after a minute.
+  const env = opts.worker ? workerEnv(opts, uiUrl) : undefined;
   opts.log(`starting Temporal dev server (state: ${path.join(stateDir, 'temporal.db')}, log: ${path.join(logs, 'temporal.log')})`);
   const temporal = await startTemporalDevServer({
     port: opts.temporalPort,
@@ -52,32 +64,57 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     }
     let workers: SlipwayWorkers | undefined;
     let running: Promise<void> = new Promise(() => undefined);
-    if (opts.worker) {
+    if (env) {
       opts.log('starting the Slipway worker (task queues: slipway, slipway-gpu)');
       if (opts.workerLogToFile) logWorkerToFile(path.join(logs, 'worker.log'));
-      const env = { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', ...process.env, ...(mlflow ? { MLFLOW_TRACKING_URI: mlflow.url } : {}) };
       workers = await createSlipwayWorkers({
         address: temporal.address,
         namespace: temporal.namespace,
         stateDir,
-        mlflow: mlflowConfigFromEnv(env),
-        env,
+        mlflow: env.mlflow,
+        env: env.env,
         gpus: opts.gpus,
       });
       running = workers.run();
     }
+    let stopping = false;
+    const died = new Promise<never>((_, reject) => {
+      const watch = (part: string, proc: ManagedProcess) =>
+        void proc.exit.then((code) => {
+          if (!stopping) reject(new StackPartExitedError(part, code, proc.logFile));
+        });
+      watch('Temporal server', temporal.process);
+      if (mlflow) watch('MLflow server', mlflow.process);
+    });
+    died.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
     const stop = async () => {
+      stopping = true;
       if (workers) {
         workers.shutdown();
-        await running.catch(() => undefined);
-        await workers.close();
+        await Promise.race([running.catch(() => undefined), sleep(WORKER_STOP_MS)]);
+        await workers.close().catch(() => undefined);
       }
       await Promise.all(started.map((s) => s.stop()));
     };
-    return { temporal, mlflow, workers, running, stop };
+    return { temporal, mlflow, workers, running, died, stop };
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
     throw err;
+  }
+}
+
+/**
+ * The worker's environment: MLflow at the stack's own server (or MLFLOW_TRACKING_URI with
+ * --no-mlflow), and notification links to the stack's UI unless SLIPWAY_UI_URL says otherwise.
+ */
+function workerEnv(opts: DevStackOptions, uiUrl: string): { env: NodeJS.ProcessEnv; mlflow: MlflowConfig } {
+  const env: NodeJS.ProcessEnv = { MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', SLIPWAY_UI_URL: uiUrl, ...process.env };
+  if (opts.mlflow) env.MLFLOW_TRACKING_URI = `http://127.0.0.1:${opts.mlflowPort}`;
+  if (!env.SLIPWAY_UI_URL) env.SLIPWAY_UI_URL = uiUrl;
+  try {
+    return { env, mlflow: mlflowConfigFromEnv(env) };
+  } catch (err) {
+    throw new StackConfigError(`${(err as Error).message}. Fix the environment of \`slipway dev\` (or start it with --no-worker).`);
   }
 }
 

@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 /** The repository (or installed package) root: src/stack/ or dist/stack/ sit two levels below it. */
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** How to install the tools: the repo's npm script, or the setup script inside an installed package. */
+const setupHint = packageRoot.split(path.sep).includes('node_modules') ? `bash ${path.join(packageRoot, 'scripts', 'setup.sh')}` : 'npm run setup';
+
 export type ToolName = 'temporal' | 'temporal-test-server' | 'mlflow' | 'python';
 
 const envVars: Record<ToolName, string> = {
@@ -22,7 +25,7 @@ export class ToolNotFoundError extends Error {
     problem = `${tool} not found`,
   ) {
     super(
-      `${problem}. Run \`npm run setup\` (installs it into .venv/), put \`${tool}\` on PATH, ` +
+      `${problem}. Run \`${setupHint}\` (installs it into ${path.join(packageRoot, '.venv')}/), put \`${tool}\` on PATH, ` +
         `or set ${envVars[tool]}=/path/to/${tool}.`,
     );
   }

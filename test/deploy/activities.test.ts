@@ -1,4 +1,4 @@
-// The deploy activities in a (mock) activity context over real processes: typed ApplicationFailures,
+// The deploy activities in MockActivityEnvironment (the SDK's test double of the activity context) over real processes: typed ApplicationFailures,
 // and production sampling through the stable endpoint with a model server that fails every request.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';

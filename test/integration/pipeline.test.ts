@@ -73,6 +73,15 @@ out = {
   )) as { parentRunId: string; tags: Record<string, string>; trainLossSteps: number[]; evalAccuracy: number; champion: { version: string; runId: string } };
 }
 
+/** After a failed test: SIGKILL a job's process group that may still run. */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
 async function startRelease(spec: string, release: string): Promise<string> {
   const res = await runCli(['run', spec, '--release', release, '--json'], cliEnv);
   expect(res.stderr).toBe('');
@@ -135,22 +144,37 @@ describe('release pipeline on the real dev server, with a real worker process', 
     expect((await mlflowView('approve-flow', first, 'approve-flow-model')).champion.version).toBe(r1.modelVersion);
   });
 
-  it('resumes training from the last heartbeated checkpoint after the worker is killed', async () => {
+  it('after the worker is killed, the retry on a new worker kills the orphaned job and resumes from the last heartbeated checkpoint', async () => {
+    // The first run is slow enough (60 s) to outlive its worker; once resumed it is quick.
     const spec = writeSpec({
       name: 'worker-crash',
       deployPort: await freePort(),
-      train: { command: [process.execPath, path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs')], params: { steps: 60, 'step-ms': 100, 'checkpoint-every': 5 }, heartbeat_timeout: '3s' },
+      train: {
+        command: [process.execPath, path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs')],
+        params: { steps: 600, 'step-ms': 100, 'resumed-step-ms': 2, 'checkpoint-every': 5 },
+        heartbeat_timeout: '3s',
+      },
     });
     const id = await startRelease(spec, 'crash');
     const progress = await waitFor(id, (v) => v.progress.some((p) => (p.checkpoint ? true : false) && (p.step ?? 0) >= 15), 'a heartbeated checkpoint');
     const checkpointStep = Math.max(...progress.progress.map((p) => p.step ?? 0));
+    const jobDir = path.join(stateDir, 'jobs', 'worker-crash-crash-default');
+    const orphan = JSON.parse(readFileSync(path.join(jobDir, 'job.pid'), 'utf8')) as { pid: number; startTime: string | null };
     await worker!.kill('SIGKILL');
+    // The job runs on without its worker: an orphan the retry must stop, not run beside.
+    expect(isAlive(orphan.pid, orphan.startTime)).toBe(true);
     worker = await startWorkerProcess(workerArgs, workerEnv);
-    const res = (await slipway.result(id)) as ReleaseResult;
-    expect(res.status).toBe('completed');
-    const resumed = res.report.variants[0]!.resumedFromStep;
-    expect(resumed).toBeGreaterThanOrEqual(5);
-    expect(resumed).toBeLessThanOrEqual(checkpointStep);
+    try {
+      const res = (await slipway.result(id)) as ReleaseResult;
+      expect(res.status).toBe('completed');
+      const resumed = res.report.variants[0]!.resumedFromStep;
+      expect(resumed).toBeGreaterThanOrEqual(5);
+      expect(resumed).toBeLessThanOrEqual(checkpointStep);
+      expect(isAlive(orphan.pid, orphan.startTime)).toBe(false);
+      expect(readFileSync(path.join(jobDir, 'job.log'), 'utf8')).toContain(`stopped leftover process group ${orphan.pid}`);
+    } finally {
+      killGroup(orphan.pid);
+    }
     await recordHistory(slipway.handle(id), 'worker-crash-resume');
   });
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JobLaunchError, paramsToFlags, parseEventLine, type JobHandle } from '../../src/activities/jobs/backend.js';
 import { LocalJobBackend } from '../../src/activities/jobs/local.js';
-import { FIXTURE_JOB, isRunning, pidGone, removeTempDirs, tempDir, waitFor } from './support.js';
+import { FIXTURE_JOB, isRunning, killJobGroups, pidGone, removeTempDirs, tempDir, trackJob, waitFor } from './support.js';
 
 const node = process.execPath;
 
@@ -14,7 +14,10 @@ async function untilDone(backend: LocalJobBackend, handle: JobHandle) {
   return status;
 }
 
-afterAll(removeTempDirs);
+afterAll(() => {
+  killJobGroups();
+  removeTempDirs();
+});
 
 describe('job protocol helpers', () => {
   it('turns params into flags: values follow, true is a bare flag, false is left out', () => {
@@ -64,11 +67,13 @@ describe('LocalJobBackend', () => {
     const spec = { name: 'wf-2.train', command: [node, FIXTURE_JOB, '--steps', '100000', '--step-ms', '10'], cwd: stateDir, env: {} };
     // The "dead worker": launches, then forgets the handle without stopping the job.
     const orphan = await new LocalJobBackend({ stateDir }).launch(spec);
+    trackJob(orphan.id);
     const orphanPid = Number(orphan.id);
     expect(isRunning(orphanPid)).toBe(true);
 
     const backend = new LocalJobBackend({ stateDir }); // the retry's worker
     const handle = await backend.launch({ ...spec, command: [node, FIXTURE_JOB, '--steps', '2', '--step-ms', '1'] });
+    trackJob(handle.id);
     expect(handle.replaced).toBe(orphan.id);
     expect(pidGone(orphanPid)).toBe(true);
     expect((await untilDone(backend, handle)).state).toBe('succeeded');
@@ -86,6 +91,7 @@ describe('LocalJobBackend', () => {
       cwd: stateDir,
       env: {},
     });
+    trackJob(handle.id);
     let grandchild = 0;
     await waitFor(async () => {
       const found = (await backend.events(handle)).find((e) => e.type === 'grandchild');

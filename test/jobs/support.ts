@@ -1,5 +1,5 @@
-// Shared helpers for the job tests: a temp state dir, the fixture job, an activity environment
-// whose logs are collected instead of printed, and process checks.
+// Shared helpers for the job tests: a temp state dir, the fixture job, a test double of the activity
+// context whose logs are collected instead of printed, and process checks.
 import type { Info } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
@@ -26,6 +26,26 @@ export function removeTempDirs(): void {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
+/** Process groups of jobs a test launched; `killJobGroups()` ends any still running. */
+const groups = new Set<number>();
+
+/** Remembers a launched job (its pid leads its process group) so a failing test cannot leave it running. */
+export function trackJob(pid: number | string): void {
+  groups.add(Number(pid));
+}
+
+/** SIGKILL to every tracked job's process group still there (each file calls it in afterAll). */
+export function killJobGroups(): void {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  groups.clear();
+}
+
 /** A TrainInput that runs the fixture job; override what a test is about. */
 export function fixtureInput(cwd: string, over: Partial<TrainInput> = {}): TrainInput {
   return {
@@ -41,7 +61,11 @@ export function fixtureInput(cwd: string, over: Partial<TrainInput> = {}): Train
   };
 }
 
-/** A real activity context (heartbeats, cancellation); `info` simulates e.g. a retry attempt. */
+/**
+ * The SDK's MockActivityEnvironment: a test double of the activity context (heartbeats and
+ * cancellation in-process, no worker or server); `info` simulates e.g. a retry attempt. The jobs are
+ * real subprocesses; the same paths on a real worker are covered in test/integration/pipeline.test.ts.
+ */
 export function activityEnv(info: Partial<Info> = {}): { env: MockActivityEnvironment; logs: LogEntry[]; heartbeats: unknown[] } {
   const logs: LogEntry[] = [];
   const heartbeats: unknown[] = [];

@@ -1,15 +1,20 @@
-// trainModel across worker crashes and cancellation, with real subprocesses: a retry resumes
-// from the heartbeated checkpoint and kills the dead worker's orphan; cancelling kills the job.
+// trainModel across worker crashes and cancellation, with real subprocesses and a test double of the
+// activity context (MockActivityEnvironment): a retry resumes from the heartbeated checkpoint and
+// kills the dead worker's orphan; cancelling kills the job. test/integration/pipeline.test.ts checks
+// the same on a real worker that is killed.
 import { CancelledFailure } from '@temporalio/common';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { paramsToFlags, type CheckpointEvent } from '../../src/activities/jobs/backend.js';
 import { LocalJobBackend } from '../../src/activities/jobs/local.js';
 import { createJobActivities, type TrainHeartbeat } from '../../src/activities/jobs/train.js';
-import { activityEnv, fixtureInput, isRunning, localJobDeps, pidGone, runActivity, removeTempDirs, tempDir, waitFor } from './support.js';
+import { activityEnv, fixtureInput, isRunning, killJobGroups, localJobDeps, pidGone, runActivity, removeTempDirs, tempDir, trackJob, waitFor } from './support.js';
 
-afterAll(removeTempDirs);
+afterAll(() => {
+  killJobGroups();
+  removeTempDirs();
+});
 
 describe('trainModel retries and cancellation', () => {
   it('a retry kills the orphaned job and resumes from the heartbeated checkpoint', async () => {
@@ -18,6 +23,7 @@ describe('trainModel retries and cancellation', () => {
     // Attempt 1 on a worker that then dies: its job keeps running as an orphan.
     const dead = new LocalJobBackend({ stateDir });
     const orphan = await dead.launch({ name: input.jobName, command: [...input.command, ...paramsToFlags(input.params)], cwd: input.cwd, env: {} });
+    trackJob(orphan.id);
     let ckpt: CheckpointEvent | undefined;
     await waitFor(async () => (ckpt = (await dead.events(orphan)).find((e): e is CheckpointEvent => e.type === 'checkpoint')) !== undefined, 'a checkpoint');
     const lastHeartbeat: TrainHeartbeat = { step: ckpt!.step + 1, loss: 0.5, checkpoint: ckpt!.path, checkpointStep: ckpt!.step, checkpointRef: null };
@@ -66,17 +72,21 @@ describe('trainModel retries and cancellation', () => {
     const input = fixtureInput(stateDir, { params: { steps: 100_000, 'step-ms': 10, grandchild: true } });
     const { env, heartbeats } = activityEnv();
     const running = env.run(createJobActivities({ ...localJobDeps(stateDir), heartbeatEveryMs: 500 }).trainModel, input).then(() => null, (e: unknown) => e);
-    await waitFor(() => heartbeats.some((h) => (h as TrainHeartbeat).step !== null), 'a progress heartbeat');
-
     const jobDir = path.join(stateDir, 'jobs', input.jobName);
-    const { pid } = JSON.parse(readFileSync(path.join(jobDir, 'job.pid'), 'utf8')) as { pid: number };
-    const events = readFileSync(path.join(jobDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; pid?: number });
-    const grandchild = events.find((e) => e.type === 'grandchild')?.pid ?? 0;
-    expect(isRunning(pid) && isRunning(grandchild)).toBe(true);
+    try {
+      await waitFor(() => heartbeats.some((h) => (h as TrainHeartbeat).step !== null), 'a progress heartbeat');
+      const { pid } = JSON.parse(readFileSync(path.join(jobDir, 'job.pid'), 'utf8')) as { pid: number };
+      const events = readFileSync(path.join(jobDir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; pid?: number });
+      const grandchild = events.find((e) => e.type === 'grandchild')?.pid ?? 0;
+      expect(isRunning(pid) && isRunning(grandchild)).toBe(true);
 
-    env.cancel();
-    expect(await running).toBeInstanceOf(CancelledFailure);
-    expect(pidGone(pid)).toBe(true);
-    expect(isRunning(grandchild)).toBe(false);
+      env.cancel();
+      expect(await running).toBeInstanceOf(CancelledFailure);
+      expect(pidGone(pid)).toBe(true);
+      expect(isRunning(grandchild)).toBe(false);
+    } finally {
+      // A failure above must not leave a 100,000-step job running.
+      if (existsSync(path.join(jobDir, 'job.pid'))) trackJob((JSON.parse(readFileSync(path.join(jobDir, 'job.pid'), 'utf8')) as { pid: number }).pid);
+    }
   });
 });

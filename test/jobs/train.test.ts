@@ -1,5 +1,5 @@
-// The trainModel activity in a real activity context, running the fixture job as a real
-// subprocess: results, failures and the cache.
+// The trainModel activity in the SDK's MockActivityEnvironment (a test double of the activity
+// context), running the fixture job as a real subprocess: results, failures and the cache.
 import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -11,7 +11,11 @@ import { findTool } from '../../src/stack/tools.js';
 /** What activities logged in this test file (kept off the console; tests may assert on it). */
 export const activityLogs: LogEntry[] = [];
 
-/** Runs an activity inside a real activity context (MockActivityEnvironment). */
+/**
+ * Runs an activity in the SDK's MockActivityEnvironment: a test double of the activity context
+ * (info, logger, heartbeats, cancellation, all in-process; no worker, no server). The MLflow it
+ * talks to is real.
+ */
 export function runActivity<P, R>(fn: ActivityFunction<[P], R>, input: P): Promise<R> {
   const logger = new DefaultLogger('DEBUG', (entry) => activityLogs.push(entry));
   return new MockActivityEnvironment(undefined, { logger }).run(fn, input);

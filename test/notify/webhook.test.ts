@@ -4,7 +4,6 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mlflowConfigFromEnv } from '../../src/activities/mlflow/client.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
@@ -15,6 +14,7 @@ import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { quietRuntime } from '../support/temporal.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { waitFor } from '../support/wait.js';
 
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-notify-'));
 
@@ -74,6 +74,12 @@ beforeAll(async () => {
   slipway = new SlipwayClient(new Client({ connection }), queues);
 });
 afterAll(async () => {
+  // A run a failed test left waiting for approval: end it so it does not outlive this file.
+  if (slipway) {
+    for await (const wf of slipway.client.workflow.list({ query: "ExecutionStatus = 'Running'" })) {
+      if (wf.workflowId.startsWith('release:notify-')) await slipway.handle(wf.workflowId).terminate('test cleanup');
+    }
+  }
   workers?.shutdown();
   await running;
   await workers?.close();
@@ -87,7 +93,7 @@ describe('webhook notifications from a real pipeline run', () => {
   it('the approval wait posts the approve command and the Temporal UI link; neither URL enters history', async () => {
     const spec = writeSpec({ name: 'notify-ok', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' }, notify: { webhook_env: 'HOOK_OK' } });
     const { workflowId } = await slipway.start(loadSpec(spec), { release: 'n1' });
-    while (!ok.bodies.some((b) => b.slipway.event === 'awaiting-approval')) await sleep(200);
+    await waitFor(() => ok.bodies.some((b) => b.slipway.event === 'awaiting-approval'), 'the awaiting-approval notification', 90_000, 200);
     const msg = ok.bodies.find((b) => b.slipway.event === 'awaiting-approval')!;
     const link = `http://ui.example.test:8233/namespaces/default/workflows/${encodeURIComponent(workflowId)}`;
     expect(workflowId).toBe('release:notify-ok-model:n1');

@@ -1,8 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSpec } from '../../src/client/spec-file.js';
-import { changeFromFiles, classify, matchesGlob } from '../../src/client/trigger.js';
+import { changedFilesBase, changeFromFiles, classify, matchesGlob } from '../../src/client/trigger.js';
 import { writeSpec } from '../integration/fixtures.js';
 
 describe('glob matcher', () => {
@@ -68,5 +70,25 @@ describe('classifying a change', () => {
     expect(changeFromFiles(loaded, [file]).digest).toBe(first);
     writeFileSync(file, 'two');
     expect(changeFromFiles(loaded, [file]).digest).not.toBe(first);
+  });
+});
+
+describe('where --changed paths start', () => {
+  it('inside a git repository: at its root, as `git diff --name-only` prints them, wherever the command runs', () => {
+    const spec = writeSpec({ name: 'paths', deployPort: 9, ci: { code: ['src/**'], checks: [{ name: 'lint', command: ['true'] }] } });
+    const root = path.dirname(spec);
+    execFileSync('git', ['init', '-q', root]);
+    const sub = path.join(root, 'tools', 'ci');
+    mkdirSync(sub, { recursive: true });
+    expect(changedFilesBase(sub)).toBe(realpathSync(root));
+    const loaded = loadSpec(spec);
+    const change = changeFromFiles(loaded, ['src/app.ts'], changedFilesBase(sub));
+    expect(change.files).toEqual(['src/app.ts']);
+    expect(classify(loaded, change.files).checks?.kind).toBe('code');
+  });
+
+  it('outside a repository: at the current directory', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-norepo-'));
+    expect(changedFilesBase(dir)).toBe(dir);
   });
 });

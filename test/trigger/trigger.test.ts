@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/jobs/process-group.js';
 import type { TriggerOutcome } from '../../src/client/commands/trigger.js';
@@ -14,6 +13,7 @@ import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { waitFor } from '../support/wait.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-trigger-'));
@@ -145,13 +145,18 @@ describe('slipway trigger: layered CI on the real dev server', () => {
     const slow = { name: 'slow', command: [node, '-e', `require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`] };
     const spec = writeSpec({ name: 'trig-cancel', deployPort: await freePort(), ci: ci([slow]) });
     const out = await trigger(['--spec', spec, '--changed', ...touch(spec, { 'src/slow.ts': 'x\n' })]);
-    while (!existsSync(pidFile)) await sleep(100);
+    await waitFor(() => existsSync(pidFile), 'the check to start', 60_000);
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    expect(isAlive(pid)).toBe(true);
-    const handle = client.workflow.getHandle(out.started[0]!.workflowId);
-    await handle.cancel();
-    await handle.result().catch(() => undefined);
-    expect((await handle.describe()).status.name).toBe('CANCELLED');
-    expect(isAlive(pid)).toBe(false);
+    try {
+      expect(isAlive(pid)).toBe(true);
+      const handle = client.workflow.getHandle(out.started[0]!.workflowId);
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+      expect(isAlive(pid)).toBe(false);
+    } finally {
+      // The check never ends on its own: a failure above must not leave it running.
+      if (isAlive(pid)) process.kill(-pid, 'SIGKILL');
+    }
   });
 });

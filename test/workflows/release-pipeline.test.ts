@@ -1,6 +1,7 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import proto from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ beforeAll(async () => {
 afterAll(async () => env?.teardown());
 
 let seq = 0;
-async function withPipeline<T>(spec: PipelineSpec, stubs: ReturnType<typeof stubActivities>, body: (id: string) => Promise<T>): Promise<T> {
+async function withPipeline<T>(spec: PipelineSpec, stubs: ReturnType<typeof stubActivities>, body: (id: string, firstRunId: string) => Promise<T>): Promise<T> {
   const taskQueue = `unit-${++seq}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -28,12 +29,12 @@ async function withPipeline<T>(spec: PipelineSpec, stubs: ReturnType<typeof stub
     activities: stubs.activities,
   });
   const id = `release:${spec.model.name}:t${seq}`;
-  await env.client.workflow.start('releasePipeline', {
+  const handle = await env.client.workflow.start('releasePipeline', {
     taskQueue,
     workflowId: id,
     args: [{ spec, specDir: '/tmp', release: `t${seq}`, codeVersion: 'test', queues: { serving: taskQueue, gpu: taskQueue } }],
   });
-  return worker.runUntil(body(id));
+  return worker.runUntil(body(id, handle.firstExecutionRunId));
 }
 
 async function waitForStage(id: string, stage: Stage): Promise<void> {
@@ -109,16 +110,21 @@ describe('releasePipeline under the time-skipping server', () => {
   it('monitors for 7 days through continue-as-new and completes', async () => {
     const stubs = stubActivities();
     const spec = testSpec({ monitor: { duration: '7d', interval: '1h' } });
-    const res = await withPipeline(spec, stubs, result);
+    const { res, firstRunId } = await withPipeline(spec, stubs, async (id, firstRunId) => ({ res: await result(id), firstRunId }));
     expect(res.status).toBe('completed');
     expect(res.report.monitor).toMatchObject({ samples: 168, breaches: 0, elapsedMs: 7 * 86_400_000 });
     expect(res.report.monitor!.continuedAsNew).toBeGreaterThanOrEqual(1);
+    // The first run ended by continuing as new, and the result came from a later run of the chain.
+    const first = await env.client.workflow.getHandle(res.workflowId, firstRunId).fetchHistory();
+    const last = first.events!.at(-1)!;
+    expect(last.eventType).toBe(proto.temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW);
+    expect(last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId).not.toBe(firstRunId);
     const { runId } = await env.client.workflow.getHandle(res.workflowId).describe();
+    expect(runId).not.toBe(firstRunId);
     expect(stubs.calls.filter((c) => c === 'sampleProductionMetrics')).toHaveLength(168);
     // Continuing as new is not a failure: nothing was cleaned up or stopped on the way.
     expect(stubs.calls.filter((c) => c.startsWith('stopCandidate'))).toEqual([]);
     expect(res.report.stages.map((s) => s.stage)).not.toContain('failed');
-    expect(runId).toBeTruthy();
   });
 
   it('rolls back automatically after the configured consecutive breaches', async () => {

@@ -1,5 +1,7 @@
+// `slipway dev`: the embedded stack in the foreground until Ctrl-C, or until one of its servers dies.
 import type { Command } from 'commander';
 import { startDevStack } from '../../stack/dev-stack.js';
+import type { StackPartExitedError } from '../../stack/errors.js';
 import { ExitError, EXIT } from '../errors.js';
 import { bold, printLines } from '../output.js';
 
@@ -76,16 +78,18 @@ export function registerDevCommand(program: Command): void {
         'Press Ctrl-C to stop.',
       ]);
       let stopping = false;
-      const shutdown = async (signal: string) => {
+      const shutdown = async (why: string) => {
         if (stopping) return;
         stopping = true;
-        printLines([`slipway dev: ${signal} received, stopping...`]);
+        printLines([`slipway dev: ${why}, stopping...`]);
         await stack.stop();
         printLines(['slipway dev: stopped']);
       };
       await new Promise<void>((resolve, reject) => {
-        for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => void shutdown(s).then(resolve, reject));
-        stack.running.catch((err: unknown) => void shutdown('worker failure').then(() => reject(err), reject));
+        for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => void shutdown(`${s} received`).then(resolve, reject));
+        stack.running.catch((err: unknown) => void shutdown('the worker failed').then(() => reject(err), reject));
+        // A stack whose Temporal (or MLflow) died serves nobody: stop the rest and say why (exit 5).
+        stack.died.catch((err: StackPartExitedError) => void shutdown(`the ${err.part} exited (exit code ${err.exitCode ?? 'none'})`).then(() => reject(err), reject));
       });
     });
 }

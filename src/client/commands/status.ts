@@ -3,18 +3,25 @@ import { STAGES, type Stage } from '../../workflows/status.js';
 import { ExitError, EXIT } from '../errors.js';
 import { formatRelease, printJson, printLines } from '../output.js';
 import { connectionOptions, withClient, type ConnectionFlags } from './common.js';
+import { formatOtherWorkflow, otherWorkflowView } from './status-other.js';
 
 export function registerStatusCommands(program: Command): void {
   connectionOptions(
     program
       .command('status')
-      .description("show a release's stage, timings, training progress, metrics, gate report, approvals and deployment")
-      .argument('<workflow-id>', 'e.g. release:tiny-llm:v3')
+      .description("show a release's stage, timings, training progress, metrics, gate report, approvals and deployment; or a CI checks run's report")
+      .argument('<workflow-id>', 'e.g. release:tiny-llm:v3, or checks:<pipeline>:<digest> from `slipway trigger`')
       .option('--json', 'print JSON'),
   )
     .addHelpText('after', '\nExample:\n  $ slipway status release:tiny-llm:v3 --json')
     .action(async (id: string, flags: ConnectionFlags) =>
       withClient(flags, async (client) => {
+        // Only releases answer the `status` query; a checks run (or a rollback) is shown from its outcome.
+        const description = await client.handle(id).describe();
+        if (description.type !== 'releasePipeline') {
+          const other = await otherWorkflowView(client, description);
+          return flags.json ? printJson(other) : printLines(formatOtherWorkflow(other));
+        }
         const view = await client.status(id);
         if (flags.json) printJson(view);
         else printLines(formatRelease(view));

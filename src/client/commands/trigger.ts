@@ -70,7 +70,7 @@ export function registerTriggerCommand(program: Command): void {
       .command('trigger')
       .description("layered CI: a code change runs the spec's light checks; a data or model change runs the full pipeline")
       .requiredOption('--spec <file>', 'pipeline spec with a `ci:` section (globs relative to the spec file)')
-      .option('--changed <files...>', 'changed files (relative to the current directory)')
+      .option('--changed <files...>', 'changed files, relative to the root of the git repository (as `git diff --name-only` prints them), or to the current directory outside one')
       .option('--git-range <A..B>', "changed files of a git range in the spec's repository")
       .option('--wait', 'wait for the started runs; exit 1 if any fails')
       .option('--json', 'print JSON')),
