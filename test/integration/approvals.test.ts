@@ -13,6 +13,7 @@ import { freePort } from '../../src/stack/process.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus, Stage } from '../../src/workflows/status.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { recordHistory } from '../support/histories.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
 
@@ -72,6 +73,7 @@ describe('approvals on the real dev server', () => {
     expect(r1.report.stage).toBe('superseded');
     expect(r1.approval).toMatchObject({ decision: 'superseded', by: newer });
     expect(isAlive(olderCandidate.pid!)).toBe(false);
+    await recordHistory(slipway.handle(older), 'superseded-while-awaiting-approval');
     await atStage(newer, 'awaiting-approval');
 
     // The answer to a counted approval shows where it led, not the wait it ended.

@@ -13,6 +13,7 @@ import { freePort } from '../../src/stack/process.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { pythonMlflow } from '../mlflow/support.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { recordHistory } from '../support/histories.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
 
@@ -88,6 +89,7 @@ describe('a release across three hosts that share no disk', () => {
     expect(r1.report.smoke?.passed).toBe(true);
     expect(r1.report.monitor?.samples).toBeGreaterThan(0);
 
+    await recordHistory(slipway.handle(first), 'three-hosts-release');
     // Each activity ran on its role's queue, in the process of that role.
     const where = await placement(slipway.handle(first));
     const pid = (role: Role) => hosts[role]!.child.pid!;

@@ -15,6 +15,7 @@ import { findTool } from '../../src/stack/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus } from '../../src/workflows/status.js';
 import { pythonMlflow } from '../mlflow/support.js';
+import { recordHistory } from '../support/histories.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
@@ -102,6 +103,9 @@ out = {'tags': run.data.tags, 'champion': client.get_model_version_by_alias('che
     )) as { tags: Record<string, string>; champion: string };
     expect(mlflow.tags).toMatchObject({ 'slipway.rollback.by': 'ops', 'slipway.rollback.reason': 'drill', 'slipway.outcome': 'rolled-back' });
     expect(mlflow.champion).toBe(r1.modelVersion);
+    const { runId } = await client.workflow.getHandle(second).describe();
+    await recordHistory(client.workflow.getHandle(`rollback:${second}:${runId}`), 'rollback-release-by-operator');
+    await recordHistory(client.workflow.getHandle(second), 'scheduled-release-completed');
     // The rollback order of this run is done; a second one is refused, not repeated.
     const again = await runCli(['rollback', second, '--as', 'ops'], cliEnv);
     expect(again.code).toBe(4);

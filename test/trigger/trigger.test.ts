@@ -14,6 +14,7 @@ import { writeSpec } from '../integration/fixtures.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { waitFor } from '../support/wait.js';
+import { recordHistory } from '../support/histories.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-trigger-'));
@@ -82,6 +83,7 @@ describe('slipway trigger: layered CI on the real dev server', () => {
     expect(report.checks[1]!.logTail).toBe('12 tests passed');
     expect(readFileSync(report.checks[0]!.logPath, 'utf8')).toBe('lint ok\n');
     expect(report.trigger).toMatchObject({ kind: 'code', files: ['README.md', 'src/app.ts'] });
+    await recordHistory(client.workflow.getHandle(out.started[0]!.workflowId), 'light-checks-passed');
     expect(report.trigger.reason).toContain('src/app.ts matched code rule src/**');
     expect(await workflowIds('releasePipeline', 'release:trig-code-model:')).toEqual([]);
 

@@ -122,6 +122,9 @@ describe('releasePipeline under the time-skipping server', () => {
     const { runId } = await env.client.workflow.getHandle(res.workflowId).describe();
     expect(runId).not.toBe(firstRunId);
     expect(stubs.calls.filter((c) => c === 'sampleProductionMetrics')).toHaveLength(168);
+    // Both ends of the chain replay: the run that continued as new, and the one that completed.
+    await recordHistory(env.client.workflow.getHandle(res.workflowId, firstRunId), 'monitor-continued-as-new');
+    await recordHistory(env.client.workflow.getHandle(res.workflowId), 'monitor-chain-completed');
     // Continuing as new is not a failure: nothing was cleaned up or stopped on the way.
     expect(stubs.calls.filter((c) => c.startsWith('stopCandidate'))).toEqual([]);
     expect(res.report.stages.map((s) => s.stage)).not.toContain('failed');
