@@ -134,13 +134,14 @@ describe('evaluateModel', () => {
     server.counts.clear();
     server.behaviour.delayMs = 100;
     try {
-      const file = writeDataset(dir, 'cancel.jsonl', Array.from({ length: 100 }, () => ({ prompt: 'What is 2+2?', expected: '4' })));
+      // 1000 rows at 100 ms each take many seconds: a cancellation that works stops well before half.
+      const file = writeDataset(dir, 'cancel.jsonl', Array.from({ length: 1000 }, () => ({ prompt: 'What is 2+2?', expected: '4' })));
       const env = mockEnv();
       env.on('heartbeat', (d: { done: number }) => d.done >= 4 && env.cancel());
       await expect(evaluate(env, input(file, { runKey: 'wf-cancel' }))).rejects.toBeInstanceOf(CancelledFailure);
       await new Promise((r) => setTimeout(r, 300));
       const sent = totalRequests(server.counts);
-      expect(sent).toBeLessThan(100);
+      expect(sent).toBeLessThan(500);
       await new Promise((r) => setTimeout(r, 300));
       expect(totalRequests(server.counts)).toBe(sent);
     } finally {

@@ -52,7 +52,8 @@ it('stops sending requests when the workflow cancels the activity (delivered by 
   server.counts.clear();
   server.behaviour.delayMs = 100;
   try {
-    const file = writeDataset(dir, 'long.jsonl', Array.from({ length: 200 }, () => ({ prompt: 'What is 2+2?', expected: '4' })));
+    // 2000 rows at 100 ms with concurrency 2 take over a minute: a working cancel stops well before half.
+    const file = writeDataset(dir, 'long.jsonl', Array.from({ length: 2000 }, () => ({ prompt: 'What is 2+2?', expected: '4' })));
     const handle = await start(file, 'eval-cancel');
     await vi.waitFor(() => expect(totalRequests(server.counts)).toBeGreaterThanOrEqual(4), { timeout: 20_000, interval: 50 });
     await handle.cancel();
@@ -61,7 +62,7 @@ it('stops sending requests when the workflow cancels the activity (delivered by 
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     await new Promise((r) => setTimeout(r, 300)); // requests aborted mid-delay are counted when the server wakes
     const sent = totalRequests(server.counts);
-    expect(sent).toBeLessThan(200);
+    expect(sent).toBeLessThan(1000);
     await new Promise((r) => setTimeout(r, 500));
     expect(totalRequests(server.counts)).toBe(sent);
   } finally {
