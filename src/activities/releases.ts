@@ -24,22 +24,27 @@ export function createReleaseActivities() {
   return {
     /**
      * Signals `supersede` to every release of the same pipeline that started before `startedAt`
-     * and still waits for approval; returns their ids. Safe to repeat: a release that already
-     * stopped waiting records the extra signal as an ignored message.
+     * and still waits for approval, and names a newer one that already waits (then the caller is
+     * the one superseded). Safe to repeat: a release that stopped waiting ignores the signal.
      */
-    async supersedeWaitingReleases(input: { modelName: string; pipeline: string; workflowId: string; startedAt: string }): Promise<{ superseded: string[] }> {
+    async supersedeWaitingReleases(input: { modelName: string; pipeline: string; workflowId: string; startedAt: string }): Promise<{ superseded: string[]; newerWaiting?: string }> {
       const { client } = Context.current();
       const query = `WorkflowType = 'releasePipeline' AND ExecutionStatus = 'Running' AND SlipwayStage = 'awaiting-approval' AND WorkflowId STARTS_WITH 'release:${input.modelName}:'`;
       const superseded: string[] = [];
+      let newerWaiting: string | undefined;
       for await (const wf of client.workflow.list({ query })) {
-        if (wf.workflowId === input.workflowId || wf.startTime >= new Date(input.startedAt)) continue;
+        if (wf.workflowId === input.workflowId) continue;
         const handle = client.workflow.getHandle(wf.workflowId);
         if ((await handle.query(statusQuery)).pipeline !== input.pipeline) continue;
+        if (wf.startTime >= new Date(input.startedAt)) {
+          newerWaiting ??= wf.workflowId;
+          continue;
+        }
         await handle.signal(supersedeSignal, { by: input.workflowId, reason: `a newer release (${input.workflowId}) passed its gate` });
         superseded.push(wf.workflowId);
       }
       if (superseded.length) log.info('superseded older releases waiting for approval', { superseded });
-      return { superseded };
+      return { superseded, ...(newerWaiting ? { newerWaiting } : {}) };
     },
 
     /** Reads a release's start input (its spec) and its status. Fails `ReleaseNotFound` (non-retryable). */

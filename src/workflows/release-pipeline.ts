@@ -3,7 +3,7 @@ import { formatGateReport } from '../quality/gate.js';
 import { pipelineActivities } from './activities.js';
 import { awaitApproval } from './approval.js';
 import { runCandidates, safeName } from './candidates.js';
-import { describeFailure, enterStage, initialStatus, notify, type ReleaseInput, type RunContext } from './context.js';
+import { describeFailure, enterStage, initialStatus, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
 import { registerHandlers } from './handlers.js';
 import { parseReleaseInput } from './input.js';
 import { monitor, rollback } from './monitor.js';
@@ -86,12 +86,18 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   }
   await stopCandidates(ctx, variants, winner);
 
+  let newer: string | undefined;
   if (spec.approval?.required && patched('supersede-waiting-releases')) {
     // This candidate passed its gate: an older release of the pipeline still waiting for approval
     // would only deploy something older, and (with schedules) keep later nightlies from running.
-    await acts.tracking.supersedeWaitingReleases({ modelName: spec.model.name, pipeline: spec.name, workflowId: status.workflowId, startedAt: workflowInfo().startTime.toISOString() });
+    ({ newerWaiting: newer } = await acts.tracking.supersedeWaitingReleases({ modelName: spec.model.name, pipeline: spec.name, workflowId: status.workflowId, startedAt: workflowInfo().startTime.toISOString() }));
   }
-  const decision = await awaitApproval(ctx);
+  // Reached the gate after a newer release did (backfills, overlapping runs): that one waits, not this.
+  if (newer && spec.approval) {
+    const superseded: Decision = { decision: 'superseded', by: newer, at: nowIso(), reason: `a newer release (${newer}) already waits for approval` };
+    status.approval = { approvers: spec.approval.approvers, escalated: false, refused: [], decision: superseded };
+  }
+  const decision = status.approval?.decision ?? (await awaitApproval(ctx));
   if (status.mlflow && spec.approval?.required) {
     await acts.tracking.mlflowSetTags({
       mlflowRunId: status.mlflow.runId,
