@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpda
 import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import proto from '@temporalio/proto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_QUEUES, type Role, type SlipwayQueues } from '../queues.js';
 import { STAGE_KEY } from '../workflows/context.js';
 import { approveUpdate, rejectUpdate, rollbackUpdate, statusQuery, type DecisionInput, type RollbackInput } from '../workflows/messages.js';
@@ -128,12 +129,28 @@ export class SlipwayClient {
     return out;
   }
 
-  approve(workflowId: string, input: DecisionInput): Promise<PipelineStatus> {
-    return this.update(workflowId, () => this.handle(workflowId).executeUpdate(approveUpdate, { args: [input] }));
+  /** Approves; answers with the stage the release moved on to (or its status after a few seconds). */
+  async approve(workflowId: string, input: DecisionInput): Promise<PipelineStatus> {
+    await this.update(workflowId, () => this.handle(workflowId).executeUpdate(approveUpdate, { args: [input] }));
+    return this.movedOn(workflowId);
   }
 
-  reject(workflowId: string, input: DecisionInput): Promise<PipelineStatus> {
-    return this.update(workflowId, () => this.handle(workflowId).executeUpdate(rejectUpdate, { args: [input] }));
+  async reject(workflowId: string, input: DecisionInput): Promise<PipelineStatus> {
+    await this.update(workflowId, () => this.handle(workflowId).executeUpdate(rejectUpdate, { args: [input] }));
+    return this.movedOn(workflowId);
+  }
+
+  /**
+   * The status once the release has left the approval stage. The decision is already recorded; the
+   * next stage follows its MLflow tags, so an MLflow outage may hold it: then the last status is shown.
+   */
+  private async movedOn(workflowId: string, waitMs = 10_000): Promise<PipelineStatus> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const status = await this.handle(workflowId).query(statusQuery);
+      if (status.stage !== 'awaiting-approval' || Date.now() >= deadline) return status;
+      await sleep(200);
+    }
   }
 
   /**

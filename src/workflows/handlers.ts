@@ -30,14 +30,12 @@ export function registerHandlers(ctx: RunContext): void {
   setHandler(rejectSignal, onDecision('rejected'));
 
   // A malformed update is refused before history. A refused decision is accepted so that it is kept
-  // in `approval.refused` (the audit trail), then fails with the reason; a counted one answers once
-  // the release has moved on, so the caller sees the stage it led to.
-  const decide = (decision: Decision['decision']) => async (raw: unknown) => {
+  // in `approval.refused` (the audit trail), then fails with the reason.
+  const decide = (decision: Decision['decision']) => (raw: unknown) => {
     const payload = DecisionInputSchema.parse(raw);
     const refusal = decisionRefusal(ctx, payload.approver);
     recordDecision(ctx, decision, payload.approver, payload.reason);
     if (refusal) throw ApplicationFailure.create({ type: 'DecisionRefused', nonRetryable: true, message: refusal });
-    await condition(() => ctx.status.stage !== 'awaiting-approval');
     return ctx.status;
   };
   const validateDecision = (raw: unknown) => {

@@ -70,6 +70,11 @@ export async function rollbackRelease(raw: RollbackReleaseInput): Promise<Rollba
     rollbackRequest: { by: input.requestedBy, reason: input.reason },
   };
   setHandler(statusQuery, () => ctx.status);
+  // Only the version that is live now may be rolled back: undoing an older one would undo a later release.
+  const { live } = await ctx.acts.serving.describeDeployment({ target: release.spec.deploy.target, deploymentName: release.spec.name });
+  if (live !== status.deployment.version) {
+    throw refuse('VersionNotLive', `${status.deployment.version} is not live in ${release.spec.name} (live: ${live ?? 'none'}); rolling it back would undo a later release`);
+  }
   await rollback(ctx);
   if (status.mlflow) await ctx.acts.tracking.mlflowSetTags({ mlflowRunId: status.mlflow.runId, tags: { 'slipway.outcome': 'rolled-back' } });
   return {

@@ -5,7 +5,7 @@ import { asActivityFailure } from '../../errors.js';
 import { sampleServing, windowStats, type Snapshot, type WindowStats } from '../metrics/prometheus.js';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
 import { unknownImplementation } from '../registry.js';
-import { type CandidateEndpoint, type CandidateRequest, type DeployTarget, type PromoteRequest, type PromoteResult, type RollbackRequest, type RollbackResult } from './target.js';
+import { type CandidateEndpoint, type CandidateRequest, type DeploymentStatus, type DeployTarget, type PromoteRequest, type PromoteResult, type RollbackRequest, type RollbackResult } from './target.js';
 
 /** Which registered DeployTarget acts (the spec's `deploy.target`; default `local`). */
 interface OnTarget {
@@ -95,6 +95,12 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       const result = await heartbeating(() => asActivityFailure(() => target.rollback(request)));
       log.warn('deployment rolled back', { deployment: input.deploymentName, ...result });
       return result;
+    },
+
+    /** What the target serves now: the live and previous versions and the stable endpoint. */
+    async describeDeployment(input: OnTarget & { deploymentName: string }): Promise<DeploymentStatus> {
+      const [target, request] = targetOf(input);
+      return asActivityFailure(() => target.status(request));
     },
 
     /** Stops a candidate that was not promoted (e.g. it lost at the gate); a live version is left running. */
