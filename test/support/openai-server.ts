@@ -13,6 +13,8 @@ export interface FakeModelBehaviour {
   /** Every request fails with 500 when true (for monitor breach tests). */
   alwaysFail: boolean;
   emptyContent: boolean;
+  /** These prompts always get HTTP 500 (a model that breaks on the smoke test's prompt only). */
+  failPrompts: string[];
 }
 
 export interface FakeModelServer {
@@ -27,7 +29,7 @@ export interface FakeModelServer {
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {}, port = 0): Promise<FakeModelServer> {
-  const behaviour: FakeModelBehaviour = { answers: {}, delayMs: 0, failCount: 0, failStatus: 500, alwaysFail: false, emptyContent: false, ...init };
+  const behaviour: FakeModelBehaviour = { answers: {}, delayMs: 0, failCount: 0, failStatus: 500, alwaysFail: false, emptyContent: false, failPrompts: [], ...init };
   const counts = new Map<number, number>();
   const histogram = new Array<number>(BUCKETS.length).fill(0);
   let sum = 0;
@@ -48,7 +50,7 @@ export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {
     if (!prompt) {
       status = 400;
       payload = { error: { message: 'messages must include a user message', type: 'invalid_request_error' } };
-    } else if (behaviour.alwaysFail || behaviour.failCount > 0) {
+    } else if (behaviour.alwaysFail || behaviour.failCount > 0 || behaviour.failPrompts.includes(prompt)) {
       if (behaviour.failCount > 0) behaviour.failCount -= 1;
       status = behaviour.failStatus;
       payload = { error: { message: 'injected failure', type: 'server_error' } };
