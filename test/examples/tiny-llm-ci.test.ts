@@ -37,7 +37,7 @@ async function push(message: string, edit: () => void) {
   edit();
   git('add', '-A');
   git('commit', '-qm', message);
-  const res = await runCli(['trigger', '--spec', spec, '--git-range', 'HEAD~1..HEAD', '--wait', '--json'], { TEMPORAL_ADDRESS: address });
+  const res = await runCli(['trigger', '--spec', spec, '--git-range', 'HEAD~1..HEAD', '--wait', '--json'], { TEMPORAL_ADDRESS: address }, { timeoutMs: 540_000 });
   expect(res.stderr).toBe('');
   return { code: res.code, outcome: JSON.parse(res.stdout) as TriggerOutcome };
 }
