@@ -9,6 +9,7 @@ COPY bin ./bin
 COPY src ./src
 COPY examples ./examples
 RUN npm install --no-save typescript@6.0.3 @types/node@20 && npx tsc -p tsconfig.build.json
-RUN python3 -m venv .venv && .venv/bin/pip install --quiet torch==2.13.0
+# The example's pins: torch for its jobs, ruff/mypy/pytest for its light checks (ci.checks).
+RUN python3 -m venv .venv && .venv/bin/pip install --quiet -r examples/tiny-llm/requirements.txt
 ENV PATH="/app/.venv/bin:$PATH"
 CMD ["node", "bin/slipway.js", "worker"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Slipway's Python-side tools into .venv/ (temporal CLI, time-skipping test server, MLflow,
-# PyTorch for the example). Pinned and idempotent: a stamp of requirements.txt makes a second run instant.
+# PyTorch and the ruff, mypy and pytest of the example's light checks). Pinned and idempotent: a stamp
+# of requirements.txt makes a second run instant.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv"
@@ -20,7 +21,7 @@ echo "setup: installing Python tools into $venv (first run takes a few minutes)"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" 2>&1 | grep -v 'is ignored: it is neither' || true
 # pip's status is hidden by the filter above; verify the tools instead.
-for tool in temporal temporal-test-server mlflow; do
+for tool in temporal temporal-test-server mlflow ruff mypy pytest; do
   [ -x "$venv/bin/$tool" ] || { echo "setup: $tool missing after install; see pip output above" >&2; exit 1; }
 done
 "$venv/bin/python" -c 'import torch' || { echo "setup: torch failed to import" >&2; exit 1; }

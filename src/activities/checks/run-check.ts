@@ -1,14 +1,16 @@
 // One CI check (lint, unit tests, type check...) as a subprocess: logged to a file, killed on cancel.
 import { activityInfo, CancelledFailure, Context, log } from '@temporalio/activity';
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, mkdirSync, openSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ToolNotFoundError } from '../../stack/tools.js';
+import { expandCommand } from '../command.js';
 import { tailFile } from '../jobs/log-reader.js';
 import { killProcessGroup, processStartTime } from '../jobs/process-group.js';
 
 export interface RunCheckInput {
   name: string;
-  /** argv, no shell: `["npm", "run", "lint"]`. */
+  /** argv, no shell: `["npm", "run", "lint"]`; `{python}` is the worker's Python, as in train commands. */
   command: string[];
   /** Absolute working directory (the client resolves it against the spec's directory). */
   cwd: string;
@@ -43,9 +45,19 @@ export function createCheckActivities(deps: { stateDir: string }) {
       const dir = path.join(deps.stateDir, 'checks', safe(activityInfo().workflowExecution?.workflowId ?? activityInfo().activityId));
       mkdirSync(dir, { recursive: true });
       const logPath = path.join(dir, `${safe(input.name)}.log`);
-      const fd = openSync(logPath, 'w');
       const started = Date.now();
-      const [file, ...args] = input.command;
+      const result = async (exitCode: number | null): Promise<CheckResult> => ({ name: input.name, exitCode, passed: exitCode === 0, logPath, logTail: await tailFile(logPath, TAIL_LINES), durationMs: Date.now() - started });
+      let command: string[];
+      try {
+        command = expandCommand(input.command);
+      } catch (err) {
+        // No Python on this worker is the check's failure to report, like a command that cannot start.
+        if (!(err instanceof ToolNotFoundError)) throw err;
+        writeFileSync(logPath, `slipway: cannot run ${JSON.stringify(input.command[0])}: ${err.message}\n`);
+        return result(null);
+      }
+      const fd = openSync(logPath, 'w');
+      const [file, ...args] = command;
       // Detached: the check leads its own process group, so a cancel reaches what it spawned too.
       const child = spawn(file as string, args, { cwd: input.cwd, detached: true, stdio: ['ignore', fd, fd] });
       closeSync(fd);
@@ -58,7 +70,7 @@ export function createCheckActivities(deps: { stateDir: string }) {
       try {
         const { code, error } = await Promise.race([exited, ctx.cancelled]);
         if (error) appendFileSync(logPath, `\nslipway: could not start ${JSON.stringify(file)}: ${error.message}\n`);
-        return { name: input.name, exitCode: code, passed: code === 0, logPath, logTail: await tailFile(logPath, TAIL_LINES), durationMs: Date.now() - started };
+        return await result(code);
       } catch (err) {
         if (err instanceof CancelledFailure && child.pid !== undefined) {
           log.info('check cancelled: stopping its process group', { check: input.name, pid: child.pid });

@@ -1,4 +1,4 @@
-"""Byte-level decoder-only transformer shared by train.py, serve.py and evaluate.py.
+"""Byte-level decoder-only transformer shared by training, serving and evaluation.
 
 Tokens 0..255 are raw UTF-8 bytes, so any prompt (including Chinese) can be
 encoded without a tokenizer file. Three special tokens frame a sample:
@@ -14,13 +14,13 @@ BOS, SEP, EOS = 256, 257, 258
 VOCAB_SIZE = 259
 BLOCK_SIZE = 64  # max context; longer contexts are cropped to the last 64 tokens
 
-SIZES = {
+SIZES: dict[str, dict[str, int]] = {
     "tiny": dict(n_layer=2, n_embd=64, n_head=4),
     "small": dict(n_layer=3, n_embd=128, n_head=4),
 }
 
 
-def default_threads():
+def default_threads() -> int:
     """Torch CPU threads. On small shared machines multi-threaded torch collapses
     when other processes compete for the cores (measured 10x slower per step with
     2 threads on a loaded 2-core box, vs 2x faster when idle), so leave half the
@@ -31,12 +31,12 @@ def default_threads():
     return max(1, min((os.cpu_count() or 1) // 2, 8))
 
 
-def encode_prompt(text):
+def encode_prompt(text: str) -> list[int]:
     return [BOS] + list(text.encode("utf-8")) + [SEP]
 
 
 class Block(nn.Module):
-    def __init__(self, n_embd, n_head):
+    def __init__(self, n_embd: int, n_head: int) -> None:
         super().__init__()
         self.n_head = n_head
         self.ln1 = nn.LayerNorm(n_embd)
@@ -45,7 +45,7 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(n_embd)
         self.mlp = nn.Sequential(nn.Linear(n_embd, 4 * n_embd), nn.GELU(), nn.Linear(4 * n_embd, n_embd))
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(c, dim=2)
         q, k, v = (z.view(b, t, self.n_head, c // self.n_head).transpose(1, 2) for z in (q, k, v))
@@ -55,7 +55,7 @@ class Block(nn.Module):
 
 
 class TinyGPT(nn.Module):
-    def __init__(self, n_layer, n_embd, n_head):
+    def __init__(self, n_layer: int, n_embd: int, n_head: int) -> None:
         super().__init__()
         self.config = dict(n_layer=n_layer, n_embd=n_embd, n_head=n_head)
         self.tok = nn.Embedding(VOCAB_SIZE, n_embd)
@@ -64,7 +64,7 @@ class TinyGPT(nn.Module):
         self.ln_f = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, VOCAB_SIZE, bias=False)
 
-    def forward(self, idx):
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
         pos = torch.arange(idx.shape[1], device=idx.device)
         x = self.tok(idx) + self.pos(pos)
         for blk in self.blocks:
@@ -72,7 +72,7 @@ class TinyGPT(nn.Module):
         return self.head(self.ln_f(x))
 
 
-def load_model(path, device="cpu"):
+def load_model(path: str, device: str = "cpu") -> TinyGPT:
     """Load either a final model.pt or a training checkpoint (both carry config + model)."""
     state = torch.load(path, map_location=device, weights_only=True)
     model = TinyGPT(**state["config"]).to(device)
@@ -82,7 +82,14 @@ def load_model(path, device="cpu"):
 
 
 @torch.no_grad()
-def generate(model, prompt, max_tokens=16, temperature=0.0, seed=None, device="cpu"):
+def generate(
+    model: TinyGPT,
+    prompt: str,
+    max_tokens: int = 16,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    device: str = "cpu",
+) -> tuple[bytes, str, int]:
     """Return (answer_bytes, finish_reason, prompt_token_count).
 
     The end token and whitespace/control bytes are forbidden at the first
@@ -96,7 +103,7 @@ def generate(model, prompt, max_tokens=16, temperature=0.0, seed=None, device="c
         gen.manual_seed(int(seed))
     else:
         gen.seed()
-    out = []
+    out: list[int] = []
     for i in range(max_tokens):
         ctx = torch.tensor([ids[-BLOCK_SIZE:]], device=device)
         logits = model(ctx)[0, -1].float().cpu()

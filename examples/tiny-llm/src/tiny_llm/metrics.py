@@ -1,18 +1,18 @@
-"""Prometheus text-format metrics for serve.py (no client library needed)."""
+"""Prometheus text-format metrics for the model server (no client library needed)."""
 import threading
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
 class Metrics:
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.by_status = {}
+        self.by_status: dict[str, int] = {}
         self.bucket_counts = [0] * len(BUCKETS)
         self.sum = 0.0
         self.count = 0
 
-    def observe(self, status, seconds):
+    def observe(self, status: str, seconds: float) -> None:
         with self.lock:
             self.by_status[status] = self.by_status.get(status, 0) + 1
             for i, b in enumerate(BUCKETS):
@@ -21,7 +21,7 @@ class Metrics:
             self.sum += seconds
             self.count += 1
 
-    def render(self):
+    def render(self) -> str:
         mem = proc_status()
         with self.lock:
             lines = ["# HELP slipway_model_requests_total Chat completion requests by HTTP status.",
@@ -30,7 +30,7 @@ class Metrics:
             lines += ["# HELP slipway_model_request_duration_seconds Chat completion latency.",
                       "# TYPE slipway_model_request_duration_seconds histogram"]
             lines += [f'slipway_model_request_duration_seconds_bucket{{le="{b}"}} {c}'
-                      for b, c in zip(BUCKETS, self.bucket_counts)]
+                      for b, c in zip(BUCKETS, self.bucket_counts, strict=True)]
             lines += [f'slipway_model_request_duration_seconds_bucket{{le="+Inf"}} {self.count}',
                       f"slipway_model_request_duration_seconds_sum {self.sum:.6f}",
                       f"slipway_model_request_duration_seconds_count {self.count}"]
@@ -43,9 +43,9 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def proc_status():
+def proc_status() -> dict[str, int]:
     """VmRSS/VmHWM in bytes from /proc/self/status (empty off Linux)."""
-    out = {}
+    out: dict[str, int] = {}
     try:
         with open("/proc/self/status") as f:
             for line in f:
