@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { ReleaseResult } from '../../workflows/release-pipeline.js';
 import { connectClient } from '../connection.js';
 import { EXIT, ExitError } from '../errors.js';
 import { dim, printJson, printLines } from '../output.js';
@@ -46,7 +47,11 @@ export async function triggerForChange(flags: TriggerFlags): Promise<TriggerOutc
           const cause = (err as { cause?: Error }).cause;
           return { workflowId: s.workflowId, status: 'FAILED', error: cause?.message ?? (err as Error).message };
         }
-        return { workflowId: s.workflowId, status: (await client.workflow.getHandle(s.workflowId).describe()).status.name };
+        const handle = client.workflow.getHandle(s.workflowId);
+        // A release that ended rejected, superseded or rolled back completed its workflow, but did not pass.
+        const outcome = s.kind === 'releasePipeline' ? ((await handle.result()) as ReleaseResult).status : undefined;
+        if (outcome && outcome !== 'completed') return { workflowId: s.workflowId, status: 'NOT_RELEASED', error: `the release ended ${outcome}` };
+        return { workflowId: s.workflowId, status: (await handle.describe()).status.name };
       }),
     );
     return { change, decision, started, results };

@@ -51,6 +51,13 @@ export function registerWorkerCommand(program: Command): void {
       if (!ARTIFACT_STORE_KINDS.includes(flags.artifacts as ArtifactStoreKind)) {
         throw new ExitError(`--artifacts: expected ${ARTIFACT_STORE_KINDS.join(' or ')}, got ${JSON.stringify(flags.artifacts)}`, EXIT.usage);
       }
+      let mlflow;
+      try {
+        // Without MLFLOW_TRACKING_URI, the MLflow of `slipway dev`.
+        mlflow = mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', ...process.env });
+      } catch (err) {
+        throw new ExitError(`${(err as Error).message}. Fix the worker's environment.`, EXIT.usage);
+      }
       const connection = resolveConnection(flags);
       const { address, namespace } = connection;
       const queues = queuesFrom(flags);
@@ -61,8 +68,7 @@ export function registerWorkerCommand(program: Command): void {
         stateDir: flags.stateDir,
         gpus: positiveInt(flags.gpus, '--gpus'),
         artifacts: flags.artifacts as ArtifactStoreKind,
-        // Without MLFLOW_TRACKING_URI, the MLflow of `slipway dev`.
-        mlflow: mlflowConfigFromEnv({ MLFLOW_TRACKING_URI: 'http://127.0.0.1:5000', ...process.env }),
+        mlflow,
         env: process.env,
       });
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => workers.shutdown());
