@@ -94,7 +94,8 @@ export function registerDemoCommand(program: Command): void {
       const interrupted = new Promise<'interrupted'>((resolve) => {
         for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => resolve('interrupted'));
       });
-      const workerFailed = stack?.running.then(() => new Promise<never>(() => undefined)) ?? new Promise<never>(() => undefined);
+      // A worker or server that stops on its own ends the demo with its error (a hang would help nobody).
+      const workerFailed = stack ? Promise.race([stack.running.then(() => new Promise<never>(() => undefined)), stack.died]) : new Promise<never>(() => undefined);
       const client = new SlipwayClient(await connectClient({ address }));
       let view: ReleaseView | 'interrupted';
       try {
@@ -137,10 +138,10 @@ export function registerDemoCommand(program: Command): void {
     });
 }
 
-/** A worker that stops on its own ends the demo with its error (a hang would help nobody). */
+/** What stopped under the demo, as its error. */
 async function workflowFailedError(failed: Promise<never>): Promise<never> {
   return failed.catch((err: unknown) => {
-    throw new Error(`the demo's worker stopped: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(`the demo's stack stopped: ${err instanceof Error ? err.message : String(err)}`);
   });
 }
 
