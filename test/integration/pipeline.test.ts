@@ -193,6 +193,7 @@ describe('release pipeline on the real dev server, with a real worker process', 
     const view = await waitFor(id, (v) => v.execution.status !== 'RUNNING', 'the run to close');
     expect(view.execution.status).toBe('CANCELLED');
     expect(view.stage).toBe('cancelled');
+    expect(view.error).toBe('trainModel cancelled');
     expect(isAlive(pid, startTime)).toBe(false);
   });
 });

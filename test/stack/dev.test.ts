@@ -72,6 +72,13 @@ describe('slipway dev: the embedded stack', () => {
       const deployed = hook.bodies.find((b) => b.slipway.event === 'deployed');
       expect(deployed?.slipway.uiUrl).toBe(`http://127.0.0.1:${ports.ui}/namespaces/default/workflows/${encodeURIComponent('release:dev-hello-model:hello')}`);
 
+      // A release still in flight (waiting for approval) when the stack stops.
+      // Same deployment, so the same stable port.
+      const stablePort = (JSON.parse(readFileSync(spec, 'utf8')) as { deploy: { port: number } }).deploy.port;
+      const waiting = writeSpec({ name: 'dev-hello', deployPort: stablePort, monitor: { duration: '2s', interval: '1s' }, approval: { approvers: ['alice'], timeout: '1h' } });
+      expect((await runCli(['run', waiting, '--release', 'inflight'], env)).code).toBe(0);
+      await waitFor(async () => (await runCli(['status', 'release:dev-hello-model:inflight', '--json'], env)).stdout.includes('"stage": "awaiting-approval"'), 'the in-flight release to wait for approval', 120_000, 1000);
+
       expect(await dev.stop('SIGINT')).toBe(0);
       // The deployed model keeps serving by design; everything else the stack started is gone.
       const deployedPids = deploymentPids(dir, 'dev-hello').map((pid) => `${pid}:`);
@@ -79,8 +86,16 @@ describe('slipway dev: the embedded stack', () => {
       expect(processesMentioning(dir).filter((p) => !deployedPids.some((d) => p.startsWith(d)))).toEqual([]);
 
       const again = await startDev(args);
+      // The in-flight release goes on where it stopped: approved now, it deploys and completes.
+      expect((await runCli(['approve', 'release:dev-hello-model:inflight', '--as', 'alice'], env)).code).toBe(0);
+      await waitFor(async () => (await runCli(['status', 'release:dev-hello-model:inflight', '--json'], env)).stdout.includes('"stage": "completed"'), 'the in-flight release to complete', 120_000, 1000);
       const list = await runCli(['list', '--json'], env);
-      expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ workflowId: 'release:dev-hello-model:hello', stage: 'completed' })]);
+      expect(JSON.parse(list.stdout)).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ workflowId: 'release:dev-hello-model:hello', stage: 'completed' }),
+          expect.objectContaining({ workflowId: 'release:dev-hello-model:inflight', stage: 'completed' }),
+        ]),
+      );
       expect(await again.stop('SIGINT')).toBe(0);
 
       expect((await runCli(['undeploy', 'dev-hello', '--state-dir', dir])).code).toBe(0);
