@@ -8,7 +8,7 @@ import { unknownImplementation } from '../registry.js';
 import { type CandidateEndpoint, type CandidateRequest, type DeploymentStatus, type DeployTarget, type PromoteRequest, type PromoteResult, type RollbackRequest, type RollbackResult } from './target.js';
 
 /** Which registered DeployTarget acts (the spec's `deploy.target`; default `local`). */
-interface OnTarget {
+export interface OnTarget {
   target?: string;
 }
 
