@@ -82,7 +82,8 @@ describe('slipway dev: the embedded stack', () => {
       expect(await dev.stop('SIGINT')).toBe(0);
       // The deployed model keeps serving by design; everything else the stack started is gone.
       const deployedPids = deploymentPids(dir, 'dev-hello').map((pid) => `${pid}:`);
-      expect(deployedPids).toHaveLength(2);
+      // The live version, the in-flight release's candidate and the stable endpoint.
+      expect(deployedPids).toHaveLength(3);
       expect(processesMentioning(dir).filter((p) => !deployedPids.some((d) => p.startsWith(d)))).toEqual([]);
 
       const again = await startDev(args);
