@@ -3,6 +3,8 @@
 export { slipwayPlugin, type SlipwayPluginOptions } from './plugin.js';
 export { createSlipwayWorkers, TASK_QUEUE, type SlipwayWorkerOptions, type SlipwayWorkers } from './worker.js';
 export { DEFAULT_QUEUES, ROLES, type Role, type SlipwayQueues } from './queues.js';
+/** The 0.1 name of the gpu role's default queue. */
+export const DEFAULT_GPU_TASK_QUEUE = 'slipway-gpu';
 export { resolveRuntime, artifactStore, type RuntimeOptions, type SlipwayRuntime, type ArtifactStoreKind } from './runtime.js';
 export type { JobBackend, JobSpec, JobHandle, JobStatus, JobEvent } from './activities/jobs/backend.js';
 export { LocalJobBackend } from './activities/jobs/local.js';

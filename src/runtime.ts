@@ -24,6 +24,8 @@ export interface RuntimeOptions {
   deployTargets?: Record<string, DeployTarget>;
   /** Where artifacts travel between hosts (default: a directory under stateDir, for one host or a shared disk). */
   artifacts?: ArtifactStore | ArtifactStoreKind;
+  /** The `local` store's directory; put it on a filesystem the hosts share (default `<stateDir>/artifacts`). */
+  artifactsDir?: string;
 }
 
 /** `local`: a directory (one host or a shared filesystem); `mlflow`: MLflow's proxied artifact API (no shared disk). */
@@ -39,12 +41,12 @@ export function resolveRuntime(o: RuntimeOptions): SlipwayRuntime {
     env: o.env,
     jobBackends: o.jobBackends?.local ? o.jobBackends : { local: new LocalJobBackend({ stateDir }), ...o.jobBackends },
     deployTargets: o.deployTargets?.local ? o.deployTargets : { local: new LocalDeployTarget({ stateDir }), ...o.deployTargets },
-    artifacts: typeof o.artifacts === 'object' ? o.artifacts : artifactStore(o.artifacts ?? 'local', stateDir, o.mlflow),
+    artifacts: typeof o.artifacts === 'object' ? o.artifacts : artifactStore(o.artifacts ?? 'local', stateDir, o.mlflow, o.artifactsDir),
   };
 }
 
 /** The artifact store of a kind, with its cache of fetched files under this worker's state dir. */
-export function artifactStore(kind: ArtifactStoreKind, stateDir: string, mlflow: MlflowConfig): ArtifactStore {
+export function artifactStore(kind: ArtifactStoreKind, stateDir: string, mlflow: MlflowConfig, localDir?: string): ArtifactStore {
   const cacheDir = path.join(stateDir, 'cache', 'artifacts');
-  return kind === 'mlflow' ? new MlflowArtifactStore({ config: mlflow, cacheDir }) : new LocalArtifactStore({ root: path.join(stateDir, 'artifacts'), cacheDir });
+  return kind === 'mlflow' ? new MlflowArtifactStore({ config: mlflow, cacheDir }) : new LocalArtifactStore({ root: path.resolve(localDir ?? path.join(stateDir, 'artifacts')), cacheDir });
 }

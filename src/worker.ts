@@ -70,14 +70,25 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
         }),
       );
     }
+    const shutdown = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
     return {
       workers,
       roles,
       queues,
       run: async () => {
-        await Promise.all(workers.map((w) => w.run()));
+        // One role failing stops the others, and its error (not a later one) is what the caller sees.
+        const results = await Promise.allSettled(
+          workers.map((w) =>
+            w.run().catch((err: unknown) => {
+              shutdown();
+              throw err;
+            }),
+          ),
+        );
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       },
-      shutdown: () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown()),
+      shutdown,
       close: () => connection.close(),
     };
   } catch (err) {

@@ -3,7 +3,7 @@
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { completedRollback, startInput } from '../client/release-status.js';
-import { PipelineSpecSchema, type PipelineSpec } from '../spec/schema.js';
+import { parseRecordedSpec, type PipelineSpec } from '../spec/schema.js';
 import { statusQuery, supersedeSignal } from '../workflows/messages.js';
 import type { PipelineStatus } from '../workflows/status.js';
 
@@ -35,13 +35,18 @@ export function createReleaseActivities() {
       for await (const wf of client.workflow.list({ query })) {
         if (wf.workflowId === input.workflowId) continue;
         const handle = client.workflow.getHandle(wf.workflowId);
-        if ((await handle.query(statusQuery)).pipeline !== input.pipeline) continue;
-        if (wf.startTime >= new Date(input.startedAt)) {
-          newerWaiting ??= wf.workflowId;
-          continue;
+        try {
+          if ((await handle.query(statusQuery)).pipeline !== input.pipeline) continue;
+          if (wf.startTime >= new Date(input.startedAt)) {
+            newerWaiting ??= wf.workflowId;
+            continue;
+          }
+          await handle.signal(supersedeSignal, { by: input.workflowId, reason: `a newer release (${input.workflowId}) passed its gate` });
+          superseded.push(wf.workflowId);
+        } catch (err) {
+          // One release that cannot answer (no worker on its queue) must not hold this one at its gate.
+          log.warn('could not check or supersede a waiting release', { workflowId: wf.workflowId, error: String(err) });
         }
-        await handle.signal(supersedeSignal, { by: input.workflowId, reason: `a newer release (${input.workflowId}) passed its gate` });
-        superseded.push(wf.workflowId);
       }
       if (superseded.length) log.info('superseded older releases waiting for approval', { superseded });
       return { superseded, ...(newerWaiting ? { newerWaiting } : {}) };
@@ -64,7 +69,7 @@ export function createReleaseActivities() {
         throw ApplicationFailure.create({ type: 'ReleaseNotFound', nonRetryable: true, message: `${input.workflowId} is a ${description.type} workflow, not a release` });
       }
       const started = await startInput(client, input.workflowId, description.runId);
-      const spec = PipelineSpecSchema.safeParse(started?.spec);
+      const spec = parseRecordedSpec(started?.spec);
       if (!spec.success) {
         throw ApplicationFailure.create({ type: 'ReleaseNotFound', nonRetryable: true, message: `${input.workflowId} has no valid spec in its input` });
       }

@@ -45,11 +45,12 @@ export interface ListedRelease {
 export class SlipwayClient {
   readonly queues: SlipwayQueues;
 
+  /** `queues` may also be the orchestration queue's name alone (the 0.1 constructor). */
   constructor(
     readonly client: Client,
-    queues: Partial<SlipwayQueues> = {},
+    queues: Partial<SlipwayQueues> | string = {},
   ) {
-    this.queues = { ...DEFAULT_QUEUES, ...queues };
+    this.queues = { ...DEFAULT_QUEUES, ...(typeof queues === 'string' ? { orchestration: queues } : queues) };
   }
 
   /** Starts a release; a second start of the same release attaches to it instead of duplicating it. */
@@ -86,7 +87,8 @@ export class SlipwayClient {
         closeTime: description.closeTime?.toISOString(),
       },
       progress: (description.raw.pendingActivities ?? []).map(progressOf),
-      warnings: description.status.name === 'RUNNING' ? await this.unpolledQueues(workflowId, description) : [],
+      // Warnings are a help, never a reason for `status` to fail (e.g. an API key without describeTaskQueue).
+      warnings: description.status.name === 'RUNNING' ? await this.unpolledQueues(workflowId, description).catch(() => []) : [],
     };
   }
 
@@ -217,7 +219,7 @@ function innermost(err: Error): Error {
   return e;
 }
 
-const SERVING_ACTIVITIES = new Set(['deployCandidate', 'evaluateModel', 'stopCandidate', 'promoteVersion', 'rollbackDeployment', 'smokeTest', 'sampleProductionMetrics']);
+const SERVING_ACTIVITIES = new Set(['deployCandidate', 'evaluateModel', 'stopCandidate', 'promoteVersion', 'rollbackDeployment', 'describeDeployment', 'smokeTest', 'sampleProductionMetrics']);
 const QUEUE_FLAGS: SlipwayQueues = { orchestration: '--task-queue', serving: '--serving-task-queue', gpu: '--gpu-task-queue' };
 
 /** Which role's worker runs an activity of the release. */
@@ -227,4 +229,4 @@ function roleOfActivity(name: string): Role {
 }
 
 /** Failure types of rollbackRelease that mean "refused", not "broken". */
-const REFUSALS = new Set(['NotAllowed', 'NothingToRollBack', 'ReleaseStillRunning', 'VersionNotLive', 'NoPreviousVersion']);
+const REFUSALS = new Set(['NotAllowed', 'NothingToRollBack', 'ReleaseStillRunning', 'ReleaseNotFound', 'VersionNotLive', 'NoPreviousVersion']);

@@ -182,6 +182,21 @@ export const PipelineSpecSchema = z
 export type PipelineSpec = z.infer<typeof PipelineSpecSchema>;
 export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;
 
+/**
+ * A spec that an earlier release recorded (the next run of a monitor chain, a later rollback):
+ * checked like a new one, except that unknown `gates` keys — let through before they were refused,
+ * and ignored then — are dropped instead of failing a release that is already live.
+ */
+export function parseRecordedSpec(raw: unknown): ReturnType<typeof PipelineSpecSchema.safeParse> {
+  const parsed = PipelineSpecSchema.safeParse(raw);
+  if (parsed.success) return parsed;
+  const unknownGateKeys = parsed.error.issues.every((i) => i.code === 'custom' && i.path.length === 2 && i.path[0] === 'gates');
+  if (!unknownGateKeys) return parsed;
+  const copy = JSON.parse(JSON.stringify(raw)) as { gates: Record<string, unknown> };
+  for (const issue of parsed.error.issues) delete copy.gates[String(issue.path[1])];
+  return PipelineSpecSchema.safeParse(copy);
+}
+
 /** One line per problem: `gates.min_accuracy: expected number <= 1`. */
 export function formatSpecIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(spec)'}: ${i.message}`);

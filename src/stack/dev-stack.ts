@@ -65,7 +65,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
     let workers: SlipwayWorkers | undefined;
     let running: Promise<void> = new Promise(() => undefined);
     if (env) {
-      opts.log('starting the Slipway worker (task queues: slipway, slipway-gpu)');
+      opts.log('starting the Slipway worker (task queues: slipway, slipway-serving, slipway-gpu)');
       if (opts.workerLogToFile) logWorkerToFile(path.join(logs, 'worker.log'));
       workers = await createSlipwayWorkers({
         address: temporal.address,

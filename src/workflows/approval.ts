@@ -42,7 +42,10 @@ export function rollbackNotAllowed(spec: PipelineSpec, who: string): string | un
 export function recordDecision(ctx: RunContext, decision: Decision['decision'], by: string, reason: string): void {
   const refusal = decisionRefusal(ctx, by);
   if (refusal) {
-    ctx.status.approval?.refused.push({ by, at: nowIso(), reason: refusal });
+    const refused = ctx.status.approval?.refused;
+    refused?.push({ by, at: nowIso(), reason: refusal });
+    // Kept small: the status travels through continue-as-new.
+    if (refused && refused.length > 50) refused.shift();
     return;
   }
   if (ctx.status.approval) ctx.status.approval.decision = { decision, by, at: nowIso(), reason };

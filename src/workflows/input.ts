@@ -2,7 +2,7 @@
 // gets the same defaults and the same clear errors as one started by Slipway's client.
 import { ApplicationFailure } from '@temporalio/workflow';
 import { z } from 'zod';
-import { formatSpecIssues, PipelineSpecSchema } from '../spec/schema.js';
+import { formatSpecIssues, parseRecordedSpec, PipelineSpecSchema } from '../spec/schema.js';
 import type { ReleaseInput } from './context.js';
 
 const QueueName = z.string().min(1).max(200);
@@ -46,7 +46,8 @@ export function parseReleaseInput(raw: unknown): ReleaseInput {
     const issues = formatSpecIssues(input.error);
     throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `invalid release input: ${issues.join('; ')}`, details: [issues] });
   }
-  const spec = PipelineSpecSchema.safeParse(input.data.spec);
+  // The next run of a monitor chain carries a spec its release already ran with: read it as recorded.
+  const spec = input.data.carried ? parseRecordedSpec(input.data.spec) : PipelineSpecSchema.safeParse(input.data.spec);
   if (!spec.success) {
     const issues = formatSpecIssues(spec.error).map((i) => `spec.${i}`);
     throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `invalid spec: ${issues.join('; ')}`, details: [issues] });

@@ -49,7 +49,9 @@ export function createJobActivities(deps: JobActivityDeps) {
         // A checkpoint is stored before it is heartbeated: a retry on another host fetches it by URI.
         if (progress.checkpoint && progress.checkpointRef?.path !== progress.checkpoint) {
           const file = path.resolve(cwd, progress.checkpoint);
-          const ref = await artifacts.put(file, `${handle.name}/checkpoints/${path.basename(file)}`);
+          const ref = await whileHeartbeating(ctx, () => progress.heartbeat(), () =>
+            artifacts.put(file, `${handle.name}/checkpoints/${path.basename(file)}`, { signal: ctx.cancellationSignal }),
+          );
           progress.checkpointRef = { ...ref, path: progress.checkpoint };
           changed = true;
         }
@@ -145,7 +147,9 @@ export function createJobActivities(deps: JobActivityDeps) {
       if (!artifactDigest) throw await failure(backend, handle, input.jobName, 0, `reported artifact ${artifactPath}, which cannot be read`);
       if (resume && progress.resumedStep === null) log.warn('job was given a checkpoint but did not report resuming', { job: input.jobName });
 
-      const artifact = await artifacts.put(artifactPath, `${input.jobName}/${path.basename(artifactPath)}`);
+      const artifact = await whileHeartbeating(ctx, () => progress.heartbeat(), () =>
+        artifacts.put(artifactPath, `${input.jobName}/${path.basename(artifactPath)}`, { signal: ctx.cancellationSignal }),
+      );
       const result: TrainResult = {
         artifactPath,
         artifactDigest,
@@ -164,6 +168,16 @@ export function createJobActivities(deps: JobActivityDeps) {
       return result;
     },
   };
+}
+
+/** Heartbeats while a long transfer (a large checkpoint or model) runs, so the attempt is not taken for dead. */
+async function whileHeartbeating<T>(ctx: Context, details: () => unknown, fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => ctx.heartbeat(details()), 5_000);
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { FINAL_STAGES } from '../../workflows/status.js';
 import { EXIT } from '../errors.js';
 import { formatRelease, isTty, printJson, printLines } from '../output.js';
 import type { ReleaseView, SlipwayClient } from '../slipway-client.js';
-import { loadSpec, type LoadedSpec } from '../spec-file.js';
+import { defaultRelease, loadSpec, type LoadedSpec } from '../spec-file.js';
 import { connectionOptions, queueOptions, withClient, type ConnectionFlags, type QueueFlags } from './common.js';
 
 interface RunFlags extends ConnectionFlags, QueueFlags {
@@ -16,11 +16,14 @@ interface RunFlags extends ConnectionFlags, QueueFlags {
 
 /** Starts or attaches to the release of an already validated spec. */
 export async function runRelease(client: SlipwayClient, loaded: LoadedSpec, flags: RunFlags) {
+  let release = flags.release;
   if (flags.cache === false) {
-    // Train and evaluate afresh; the spec in the run's history says so.
+    // Train and evaluate afresh; the spec in the run's history says so. The default label names the
+    // spec and code, which did not change: a fresh run needs a label of its own.
+    release ??= `${defaultRelease(loaded)}-fresh-${Date.now().toString(36)}`;
     loaded = { ...loaded, spec: { ...loaded.spec, train: { ...loaded.spec.train, cache: false }, evaluate: { ...loaded.spec.evaluate, cache: false } } };
   }
-  const started = await client.start(loaded, { release: flags.release });
+  const started = await client.start(loaded, { release });
   return { ...started, spec: loaded.file, codeVersion: loaded.codeVersion };
 }
 

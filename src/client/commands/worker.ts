@@ -14,6 +14,7 @@ interface WorkerFlags extends ConnectionFlags, QueueFlags {
   stateDir: string;
   gpus: string;
   artifacts: string;
+  artifactsDir?: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -25,6 +26,7 @@ export function registerWorkerCommand(program: Command): void {
         .option('--roles <list>', 'comma-separated roles this host serves', 'orchestration,serving,gpu')
         .option('--state-dir <dir>', "this worker's own directory: job logs, checkpoints, caches, deployments", process.env.SLIPWAY_STATE_DIR ?? '.slipway')
         .option('--gpus <n>', 'training jobs this worker runs at once (gpu role)', '1')
+        .option('--artifacts-dir <dir>', "the local store's directory: one every host mounts (default <state-dir>/artifacts)", process.env.SLIPWAY_ARTIFACTS_DIR)
         .option('--artifacts <store>', `where models and checkpoints travel between hosts: ${ARTIFACT_STORE_KINDS.join(' or ')} (use mlflow when hosts share no disk)`, process.env.SLIPWAY_ARTIFACTS ?? 'local'),
     ),
   )
@@ -68,6 +70,7 @@ export function registerWorkerCommand(program: Command): void {
         stateDir: flags.stateDir,
         gpus: positiveInt(flags.gpus, '--gpus'),
         artifacts: flags.artifacts as ArtifactStoreKind,
+        artifactsDir: flags.artifactsDir,
         mlflow,
         env: process.env,
       });
