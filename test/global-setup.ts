@@ -2,7 +2,7 @@ import type { TestProject } from 'vitest/node';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../src/stack/process.js';
+import { freePort } from '../src/system/ports.js';
 import { startMlflowServer } from '../src/stack/mlflow-server.js';
 import { startTemporalDevServer } from '../src/stack/temporal-server.js';
 

@@ -1,4 +1,4 @@
-import { findTool } from '../stack/tools.js';
+import { findTool } from '../system/tools.js';
 
 /**
  * Expands `{python}` in a spec command to the worker's Python (SLIPWAY_PYTHON, else the repo's

@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { StackConfigError, StackPartExitedError } from '../stack/errors.js';
 import { PortInUseError } from '../stack/process.js';
-import { ToolNotFoundError } from '../stack/tools.js';
+import { ToolNotFoundError } from '../system/tools.js';
 import { TemporalUnreachableError } from './connection.js';
 import { RequestRefusedError } from './slipway-client.js';
 import { SpecError } from './spec-file.js';

@@ -1,5 +1,5 @@
 // Errors of the embedded stack that the CLI maps to exit codes.
-import { tail } from './process.js';
+import { tail } from '../system/files.js';
 
 /** The worker's settings from the environment are wrong (e.g. an MLflow password without a user). */
 export class StackConfigError extends Error {

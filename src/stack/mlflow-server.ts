@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { assertPortFree, httpOk, ManagedProcess } from './process.js';
-import { findTool } from './tools.js';
+import { findTool } from '../system/tools.js';
 
 export interface MlflowServerOptions {
   port: number;

@@ -1,7 +1,7 @@
 import { Connection } from '@temporalio/client';
 import path from 'node:path';
 import { assertPortFree, ManagedProcess } from './process.js';
-import { findTool } from './tools.js';
+import { findTool } from '../system/tools.js';
 
 export const STAGE_SEARCH_ATTRIBUTE = 'SlipwayStage';
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { ArtifactError, MlflowArtifactStore, toActivityFailure, type ArtifactRef } from '../../src/activities/artifacts/index.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import { pythonMlflow, unique } from '../mlflow/support.js';
 import { filesUnder, randomFile, rejectionOf, sha256Of, tempDirs } from './support.js';
 

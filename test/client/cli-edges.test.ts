@@ -5,7 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import type { LightChecksInput } from '../../src/workflows/light-checks.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import type { Stage } from '../../src/workflows/status.js';

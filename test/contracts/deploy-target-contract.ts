@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployTarget, ServeConfig } from '../../src/activities/deploy/target.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import { MODEL_SERVER, REPO_ROOT, TempDirs, WHICH_MODEL, isRunningHere, killHere, readJsonLines, waitFor } from './support.js';
 
 export interface DeployTargetContractOptions<T extends DeployTarget> {

@@ -11,7 +11,7 @@ import { createServingActivities, type ServingActivities } from '../../src/activ
 import { resolveRuntime } from '../../src/runtime.js';
 import { deploymentDir, readState } from '../../src/activities/deploy/state.js';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import { alive, chat, fakeServe } from './helpers.js';
 
 const NAME = 'monitored';

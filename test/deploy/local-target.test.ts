@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
 import { readRouter } from '../../src/activities/deploy/state.js';
 import { DeployError } from '../../src/activities/deploy/target.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import { alive, chat, fakeServe, readyLines, repoRoot } from './helpers.js';
 
 const NAME = 'tiny-llm';

@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
 import type { DeploymentState } from '../../src/activities/deploy/state.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import { killProcessesMentioning, runCli } from '../support/processes.js';
 
 const stateDirs: string[] = [];

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { compileScorer } from '../../src/quality/scorers.js';
-import { packageRoot } from '../../src/stack/tools.js';
+import { packageRoot } from '../../src/system/tools.js';
 
 // The tiny-llm example's CI files: the GitHub Actions workflow (parsed, and its shell steps run here),
 // the scorer cases its Python tests share with Slipway, and its pins in the repo's setup.

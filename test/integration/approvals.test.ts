@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readState, deploymentDir } from '../../src/activities/deploy/state.js';
 import { isAlive } from '../../src/activities/jobs/process-group.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus, Stage } from '../../src/workflows/status.js';
 import { stopLocalDeployments } from '../support/deployments.js';

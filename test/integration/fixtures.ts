@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PipelineSpecInput } from '../../src/spec/schema.js';
-import { packageRoot } from '../../src/stack/tools.js';
+import { packageRoot } from '../../src/system/tools.js';
 
 const countingJob = path.join(packageRoot, 'test', 'fixtures', 'jobs', 'counting-job.mjs');
 const fakeModelServer = path.join(packageRoot, 'test', 'support', 'openai-server-main.ts');

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client.js';
 import type { Role, SlipwayQueues } from '../../src/queues.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { pythonMlflow } from '../mlflow/support.js';
 import { stopLocalDeployments } from '../support/deployments.js';

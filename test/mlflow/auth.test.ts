@@ -6,7 +6,7 @@ import { MlflowClient, mlflowConfigFromEnv } from '../../src/activities/mlflow/c
 import { empty } from '../../src/activities/mlflow/schemas.js';
 import { createMlflowActivities } from '../../src/activities/mlflow/tracking.js';
 import { startMlflowServer, type RunningMlflow } from '../../src/stack/mlflow-server.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import { failureOf, pythonMlflow, runActivity, unique } from './support.js';
 
 // MLflow 3.17 ships no default admin password (it refuses the old password1234): the admin is

@@ -6,7 +6,8 @@ import { MlflowClient } from '../../src/activities/mlflow/client.js';
 import { MlflowError } from '../../src/activities/mlflow/errors.js';
 import { createMlflowActivities } from '../../src/activities/mlflow/tracking.js';
 import { startMlflowServer, type RunningMlflow } from '../../src/stack/mlflow-server.js';
-import { freePort, tail } from '../../src/stack/process.js';
+import { tail } from '../../src/system/files.js';
+import { freePort } from '../../src/system/ports.js';
 import { failureOf, runActivity, unique } from './support.js';
 
 // This file stops and restarts its own MLflow server, so it never disturbs the shared one.

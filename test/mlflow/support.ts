@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { ApplicationFailure, type ActivityFunction } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
-import { findTool } from '../../src/stack/tools.js';
+import { findTool } from '../../src/system/tools.js';
 
 /** What activities logged in this test file (kept off the console; tests may assert on it). */
 export const activityLogs: LogEntry[] = [];

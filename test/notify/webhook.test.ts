@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mlflowConfigFromEnv } from '../../src/activities/mlflow/client.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { loadSpec } from '../../src/client/spec-file.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../../src/worker.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../../src/stack/tools.js';
+import { packageRoot } from '../../src/system/tools.js';
 
 const exec = promisify(execFile);
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'slipway-pack-'));

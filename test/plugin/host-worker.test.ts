@@ -11,7 +11,7 @@ import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { loadSpec } from '../../src/client/spec-file.js';
 import { slipwayPlugin } from '../../src/plugin.js';
 import type { SlipwayQueues } from '../../src/queues.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../../src/worker.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll } from 'vitest';
-import { packageRoot } from '../../src/stack/tools.js';
+import { packageRoot } from '../../src/system/tools.js';
 
 const cliSource = path.join(packageRoot, 'src', 'client', 'cli.ts');
 

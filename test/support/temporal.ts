@@ -3,7 +3,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import proto from '@temporalio/proto';
 import { inject } from 'vitest';
 import { STAGE_KEY } from '../../src/workflows/context.js';
-import { findTool } from '../../src/stack/tools.js';
+import { findTool } from '../../src/system/tools.js';
 import { workflowsPath } from '../../src/worker-paths.js';
 
 let installed = false;

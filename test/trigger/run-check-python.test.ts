@@ -4,7 +4,7 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCheckActivities, type CheckResult, type RunCheckInput } from '../../src/activities/checks/run-check.js';
-import { findTool } from '../../src/stack/tools.js';
+import { findTool } from '../../src/system/tools.js';
 
 // MockActivityEnvironment is the SDK's activity context for tests; the check commands are real processes.
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-run-check-'));

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/jobs/process-group.js';
 import type { TriggerOutcome } from '../../src/client/commands/trigger.js';
-import { freePort } from '../../src/stack/process.js';
+import { freePort } from '../../src/system/ports.js';
 import type { PipelineSpecInput } from '../../src/spec/schema.js';
 import type { LightChecksReport } from '../../src/workflows/light-checks.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';

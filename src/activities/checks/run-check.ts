@@ -3,7 +3,7 @@ import { activityInfo, CancelledFailure, Context, log } from '@temporalio/activi
 import { spawn } from 'node:child_process';
 import { appendFileSync, closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ToolNotFoundError } from '../../stack/tools.js';
+import { ToolNotFoundError } from '../../system/tools.js';
 import { expandCommand } from '../command.js';
 import { tailFile } from '../jobs/log-reader.js';
 import { killProcessGroup, processStartTime } from '../jobs/process-group.js';

@@ -1,7 +1,8 @@
 // The local deploy target: each version is a model-server process on its own port, and the stable
 // endpoint is a router process that forwards to the live one. Everything lives under
 // <stateDir>/deployments/<name>/ so a restarted worker picks up where the last one stopped.
-import { freePort, tail } from '../../stack/process.js';
+import { tail } from '../../system/files.js';
+import { freePort } from '../../system/ports.js';
 import { isOurs, probe, spawnDetached, stopGroup, waitReady } from './processes.js';
 import { ensureRouter, routerHealthy, stopRouter } from './stable-endpoint.js';
 import { deploymentDir, logPath, readRouter, readState, removeSafe, statePath, withLock, writeState, type DeploymentState, type VersionRecord } from './state.js';

@@ -2,7 +2,7 @@
 // again by its pid file and its info path after a worker restart.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isPortFree } from '../../stack/process.js';
+import { isPortFree } from '../../system/ports.js';
 import { isOurs, spawnDetached, stopGroup, waitReady } from './processes.js';
 import { ROUTER_INFO_PATH } from './router.js';
 import { readRouter, removeSafe, routerPath, statePath, writeJsonAtomic, type RouterRecord } from './state.js';

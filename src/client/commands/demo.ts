@@ -4,8 +4,8 @@ import path from 'node:path';
 import { PipelineSpecSchema } from '../../spec/schema.js';
 import { startDevStack, type DevStack } from '../../stack/dev-stack.js';
 import { httpOk } from '../../stack/process.js';
-import { packageRoot } from '../../stack/tools.js';
-import { TASK_QUEUE } from '../../worker.js';
+import { packageRoot } from '../../system/tools.js';
+import { DEFAULT_QUEUES } from '../../queues.js';
 import { connectClient } from '../connection.js';
 import { ExitError, EXIT } from '../errors.js';
 import { bold, formatRelease, printLines } from '../output.js';
@@ -44,7 +44,7 @@ async function ensureStack(flags: DemoFlags): Promise<{ stack?: DevStack; uiUrl:
       try {
         const tq = await c.workflowService.describeTaskQueue({
           namespace: 'default',
-          taskQueue: { name: TASK_QUEUE },
+          taskQueue: { name: DEFAULT_QUEUES.orchestration },
           taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         });
         return tq.pollers?.length ?? 0;
