@@ -61,7 +61,6 @@ export type TrainingActivities = ReturnType<typeof createTrainingActivities>;
 export type ServingActivities = ReturnType<typeof createServingActivities>;
 export type TrackingActivities = ReturnType<typeof createTrackingActivities>;
 export type NotificationActivities = ReturnType<typeof createNotificationActivities>;
-export type ChecksActivities = ReturnType<typeof createChecksActivities>;
 
 /** The activities one role's worker registers. */
 export function createRoleActivities(role: Role, rt: SlipwayRuntime): Record<string, (...args: never[]) => Promise<unknown>> {

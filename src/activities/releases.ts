@@ -86,5 +86,3 @@ export function createReleaseActivities() {
     },
   };
 }
-
-export type ReleaseActivities = ReturnType<typeof createReleaseActivities>;

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_QUEUES, type Role, type SlipwayQueues } from '../queues.js';
 import { STAGE_KEY } from '../workflows/context.js';
 import { approveUpdate, rejectUpdate, rollbackUpdate, statusQuery, type DecisionInput, type RollbackInput } from '../workflows/messages.js';
-import type { ReleaseResult } from '../workflows/release-pipeline.js';
+import { releaseQueues } from '../workflows/activities.js';
+import type { ReleaseInput, ReleaseResult } from '../workflows/release-pipeline.js';
 import { rollbackWorkflowId, type RollbackReleaseInput, type RollbackReleaseResult } from '../workflows/rollback-release.js';
 import type { PipelineStatus, Stage } from '../workflows/status.js';
 import { completedRollback, startInput } from './release-status.js';
@@ -92,14 +93,23 @@ export class SlipwayClient {
     };
   }
 
+  /** A run's start input never changes: read it once per run, not on every `status` poll of `run --wait`. */
+  private readonly startInputs = new Map<string, Promise<Partial<ReleaseInput>>>();
+  private startInputOf(workflowId: string, runId: string): Promise<Partial<ReleaseInput>> {
+    const key = `${workflowId}/${runId}`;
+    let input = this.startInputs.get(key);
+    if (!input) {
+      input = startInput(this.client, workflowId, runId).then((i) => i ?? {});
+      input.catch(() => this.startInputs.delete(key));
+      this.startInputs.set(key, input);
+    }
+    return input;
+  }
+
   /** The queues this release is waiting on (its workflow's, and those of its pending activities) that no worker polls. */
   private async unpolledQueues(workflowId: string, description: WorkflowExecutionDescription): Promise<string[]> {
-    const input = await startInput(this.client, workflowId, description.runId);
-    const queueOf: SlipwayQueues = {
-      orchestration: description.taskQueue,
-      serving: input?.queues?.serving ?? DEFAULT_QUEUES.serving,
-      gpu: input?.queues?.gpu ?? input?.gpuTaskQueue ?? DEFAULT_QUEUES.gpu,
-    };
+    const named = releaseQueues(await this.startInputOf(workflowId, description.runId));
+    const queueOf: SlipwayQueues = { orchestration: description.taskQueue, serving: named.serving ?? DEFAULT_QUEUES.serving, gpu: named.gpu ?? DEFAULT_QUEUES.gpu };
     const waitingOn = new Set<Role>(['orchestration']);
     for (const a of description.raw.pendingActivities ?? []) waitingOn.add(roleOfActivity(a.activityType?.name ?? ''));
     const warnings: string[] = [];

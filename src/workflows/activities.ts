@@ -12,6 +12,11 @@ export interface ReleaseQueues {
   gpu?: string;
 }
 
+/** A release's serving and gpu queues as its input names them (0.1 inputs name only `gpuTaskQueue`). */
+export function releaseQueues(input: { queues?: ReleaseQueues; gpuTaskQueue?: string }): ReleaseQueues {
+  return { serving: input.queues?.serving, gpu: input.queues?.gpu ?? input.gpuTaskQueue };
+}
+
 export function pipelineActivities(spec: PipelineSpec, queues: ReleaseQueues = {}) {
   const serving = queues.serving ?? DEFAULT_QUEUES.serving;
   return {

@@ -1,6 +1,6 @@
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import { formatGateReport } from '../quality/gate.js';
-import { pipelineActivities } from './activities.js';
+import { pipelineActivities, releaseQueues } from './activities.js';
 import { awaitApproval } from './approval.js';
 import { runCandidates, safeName } from './candidates.js';
 import { describeFailure, enterStage, initialStatus, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
@@ -38,7 +38,7 @@ export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult>
     input,
     spec,
     status: input.carried?.status ?? initialStatus(input),
-    acts: pipelineActivities(spec, { serving: input.queues?.serving, gpu: input.queues?.gpu ?? input.gpuTaskQueue }),
+    acts: pipelineActivities(spec, releaseQueues(input)),
   };
   registerHandlers(ctx);
 

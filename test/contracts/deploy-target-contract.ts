@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployTarget, ServeConfig } from '../../src/activities/deploy/target.js';
 import { freePort } from '../../src/system/ports.js';
-import { MODEL_SERVER, REPO_ROOT, TempDirs, WHICH_MODEL, isRunningHere, killHere, readJsonLines, waitFor } from './support.js';
+import { isRunning } from '../jobs/support.js';
+import { MODEL_SERVER, REPO_ROOT, TempDirs, WHICH_MODEL, killHere, readJsonLines, waitFor } from './support.js';
 
 export interface DeployTargetContractOptions<T extends DeployTarget> {
   /** Stops everything the suite deployed under `deploymentName`, the stable endpoint included (the interface has no call for that). */
@@ -43,7 +44,7 @@ async function ask(endpoint: string, prompt = WHICH_MODEL): Promise<{ status: nu
  * once for the suite, and again with the same folder where a test plays a restarted worker.
  */
 export function describeDeployTargetContract<T extends DeployTarget>(name: string, makeTarget: (stateDir: string) => T | Promise<T>, opts: DeployTargetContractOptions<T>): void {
-  const processes = opts.processes ?? { isRunning: isRunningHere, kill: killHere };
+  const processes = opts.processes ?? { isRunning, kill: killHere };
   const stablePort = opts.stablePort ?? freePort;
   const dirs = new TempDirs();
   const deployments = new Set<string>();

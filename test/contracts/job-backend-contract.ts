@@ -5,7 +5,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JobBackend, JobEvent, JobHandle, JobSpec, JobStatus, ProgressEvent } from '../../src/activities/jobs/backend.js';
-import { FIXTURE_JOB, TempDirs, isRunningHere, killHere, readJsonLines, waitFor } from './support.js';
+import { isRunning } from '../jobs/support.js';
+import { FIXTURE_JOB, TempDirs, killHere, readJsonLines, waitFor } from './support.js';
 
 export interface JobBackendContractOptions {
   /** argv that runs the fixture job with `flags` where the backend runs jobs (default: this Node and test/fixtures/jobs/counting-job.mjs). */
@@ -27,7 +28,7 @@ const LONG = ['--steps', '100000', '--step-ms', '10'];
  */
 export function describeJobBackendContract(name: string, makeBackend: (stateDir: string) => JobBackend | Promise<JobBackend>, opts: JobBackendContractOptions = {}): void {
   const jobCommand = opts.jobCommand ?? ((flags: string[]) => [process.execPath, FIXTURE_JOB, ...flags]);
-  const processes = opts.processes ?? { isRunning: isRunningHere, kill: killHere };
+  const processes = opts.processes ?? { isRunning, kill: killHere };
   const waitMs = opts.waitMs ?? 60_000;
   const dirs = new TempDirs();
   const launched: Array<{ backend: JobBackend; handle: JobHandle }> = [];

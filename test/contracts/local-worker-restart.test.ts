@@ -7,7 +7,8 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { JobHandle } from '../../src/activities/jobs/backend.js';
 import { LocalJobBackend } from '../../src/activities/jobs/local.js';
-import { FIXTURE_JOB, REPO_ROOT, TempDirs, isRunningHere, killHere, waitFor } from './support.js';
+import { isRunning } from '../jobs/support.js';
+import { FIXTURE_JOB, REPO_ROOT, TempDirs, killHere, waitFor } from './support.js';
 
 const LAUNCHER = new URL('./fixtures/launch-and-exit.ts', import.meta.url).pathname;
 const dirs = new TempDirs();
@@ -33,7 +34,7 @@ async function untilDone(backend: LocalJobBackend, handle: JobHandle) {
 afterEach(async () => {
   for (const { stateDir, handle } of handles.splice(0)) {
     await new LocalJobBackend({ stateDir, killGraceMs: 500 }).cancel(handle);
-    if (isRunningHere(Number(handle.id))) killHere(Number(handle.id));
+    if (isRunning(Number(handle.id))) killHere(Number(handle.id));
   }
 });
 afterAll(() => dirs.removeAll());
@@ -64,8 +65,8 @@ describe('LocalJobBackend after a real worker restart', () => {
     let grandchild = 0;
     await waitFor(async () => (grandchild = Number(((await backend.events(handle)).find((e) => e.type === 'grandchild') as { pid?: number } | undefined)?.pid ?? 0)) > 0, 'the grandchild event', 60_000);
     await backend.cancel(handle);
-    expect(isRunningHere(Number(handle.id))).toBe(false);
-    expect(isRunningHere(grandchild)).toBe(false);
+    expect(isRunning(Number(handle.id))).toBe(false);
+    expect(isRunning(grandchild)).toBe(false);
     expect(await new LocalJobBackend({ stateDir }).poll(handle)).toMatchObject({ state: 'cancelled', exitCode: 143, signal: 'SIGTERM' });
   });
 });

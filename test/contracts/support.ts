@@ -27,21 +27,6 @@ export class TempDirs {
   }
 }
 
-/** Whether `pid` runs on this machine. A zombie does not count: PID 1 here does not reap orphans. */
-export function isRunningHere(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return true; // no procfs: kill(0) is all there is
-  }
-}
-
 /** SIGKILLs `pid`'s process group and `pid` itself; for cleanup after a failed test. */
 export function killHere(pid: number): void {
   for (const target of [-pid, pid]) {

@@ -80,12 +80,3 @@ export class ArtifactError extends SlipwayError {
 
 /** An ArtifactError as a typed ApplicationFailure (nonRetryable = !retryable); anything else passes. */
 export const toActivityFailure = toApplicationFailure;
-
-/** Runs `fn`, rethrowing its ArtifactErrors as typed ApplicationFailures. */
-export async function withArtifactFailures<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toActivityFailure(err);
-  }
-}

@@ -119,7 +119,4 @@ export class DeployError extends SlipwayError {
     return !NON_RETRYABLE.has(this.type);
   }
 
-  get nonRetryable(): boolean {
-    return !this.retryable;
-  }
 }
