@@ -119,4 +119,9 @@ export class DeployError extends SlipwayError {
     return !NON_RETRYABLE.has(this.type);
   }
 
+  /** The same answer in ApplicationFailure's terms (callers and tests read it). */
+  get nonRetryable(): boolean {
+    return !this.retryable;
+  }
+
 }
