@@ -1,7 +1,18 @@
 // The job backend contract. A training job is any command that speaks the job protocol on stdout:
 // a line that is a JSON object with a string `type` is an event, any other line is log text.
-// The local backend runs subprocesses; Slurm, Ray or Kubernetes backends implement the same
-// interface later (launch = sbatch / submit / create Job, poll = squeue / status, ...).
+// The local backend runs subprocesses; cluster backends (Ray, Slurm) implement the same interface
+// (launch = submit / sbatch, poll = job status / squeue, ...).
+
+/** What a job asks the cluster for. Each backend maps it to its own terms (Ray entrypoint
+ * resources, Slurm `--gres=gpu:N --cpus-per-task --mem --partition`); the local backend ignores it. */
+export interface JobResources {
+  gpus?: number;
+  cpus?: number;
+  /** Memory in MiB. */
+  memoryMb?: number;
+  /** Slurm partition (other backends ignore it). */
+  partition?: string;
+}
 
 /** What to run. `name` is idempotent: derived from the workflow id and stage/variant, so a retry
  * of the same activity addresses the same job (and a backend can find its leftovers). */
@@ -12,6 +23,9 @@ export interface JobSpec {
   env: Record<string, string>;
   /** Checkpoint to resume from; the job sees it as `SLIPWAY_RESUME_FROM`. */
   resumeFrom?: string;
+  resources?: JobResources;
+  /** Run time limit once the job runs (queue time not included), for engines that enforce one. */
+  timeLimitSeconds?: number;
 }
 
 /** A launched job. Serializable, so it could travel in a heartbeat or a workflow result. */
@@ -29,11 +43,14 @@ export interface JobHandle {
   replaced?: string;
 }
 
-/** `lost`: the backend no longer knows the job's outcome (e.g. it was launched by another process). */
-export type JobState = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'lost';
+/** `pending`: queued on the cluster, not yet running. `lost`: the backend no longer knows the job's
+ * outcome (e.g. it was launched by another process). */
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'lost';
 
 export interface JobStatus {
   state: JobState;
+  /** Why a pending job waits, in the engine's words (Slurm's `Resources`, `Priority`, ...). */
+  reason?: string;
   /** Exit code; 128 + signal number when killed by a signal; null while running or when lost. */
   exitCode: number | null;
   signal: string | null;
@@ -50,6 +67,12 @@ export type JobEvent = ProgressEvent | CheckpointEvent | ResumedEvent | Artifact
 export interface JobBackend {
   /** Starts the job. A still-running earlier launch of the same name is stopped first. */
   launch(spec: JobSpec): Promise<JobHandle>;
+  /**
+   * A live (pending or running) launch of this name, for a retried activity to follow instead of
+   * launching again: a cluster job keeps its place in the queue and its progress across a worker
+   * crash. Null when there is none. Backends whose jobs cannot outlive the worker leave it out.
+   */
+  attach?(name: string): Promise<JobHandle | null>;
   poll(handle: JobHandle): Promise<JobStatus>;
   /** Stops the job and everything it started; resolves once they are gone. */
   cancel(handle: JobHandle): Promise<void>;
@@ -61,7 +84,7 @@ export interface JobBackend {
 
 /** A job could not be started. `permanent` when retrying cannot help (command or cwd missing). */
 export class JobLaunchError extends Error {
-  readonly code = 'SLIPWAY_JOB_LAUNCH_FAILED';
+  readonly code: string = 'SLIPWAY_JOB_LAUNCH_FAILED';
   constructor(
     message: string,
     readonly permanent: boolean,
@@ -69,6 +92,15 @@ export class JobLaunchError extends Error {
   ) {
     super(message);
     this.name = 'JobLaunchError';
+  }
+}
+
+/** The cluster can never run the job as asked (more GPUs than any node has, an unknown partition). */
+export class JobUnsatisfiable extends JobLaunchError {
+  override readonly code = 'SLIPWAY_JOB_UNSATISFIABLE';
+  constructor(message: string) {
+    super(message, true);
+    this.name = 'JobUnsatisfiable';
   }
 }
 

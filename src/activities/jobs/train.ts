@@ -61,7 +61,7 @@ export function createJobActivities(deps: JobActivityDeps) {
           lastBeat = Date.now();
           changed = false;
         }
-        if (status.state !== 'running') return status;
+        if (status.state !== 'running' && status.state !== 'pending') return status;
         await Promise.race([sleep(pollMs), ctx.cancelled]);
       }
     } catch (err) {
