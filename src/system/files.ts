@@ -1,5 +1,7 @@
-// Reading the end of a log file, for error messages (a server that failed to start, a stack part that died).
-import { readFileSync } from 'node:fs';
+// Small file helpers: the end of a log file for error messages, and atomic JSON writes.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 /** The last `lines` lines of a file, or '' when it cannot be read. */
 export function tail(file: string, lines = 20): string {
@@ -8,4 +10,16 @@ export function tail(file: string, lines = 20): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * Writes JSON so that a concurrent reader sees the old file or the new one, never half of either.
+ * The temp name is unique per call (not only per process): two activities of one worker writing
+ * the same entry at once must not rename each other's temp file away.
+ */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, file);
 }

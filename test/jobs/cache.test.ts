@@ -125,4 +125,22 @@ describe('trainModel cache', () => {
     expect(newEnv.cached).toBe(false);
     expect(runs()).toBe(3);
   });
+
+  it('lets identical jobs finish at the same time in one worker: each records its entry, none fails on the other\'s temp file', async () => {
+    const cwd = codeDir();
+    const stateDir = path.join(tempDir('slipway-train-state-'), 'state');
+    const deps = localJobDeps(stateDir);
+    // Eight identical runs (same cache key) in one process, as parallel variants with equal params would be.
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => {
+        const { env } = activityEnv();
+        return runActivity(env, createJobActivities(deps).trainModel, fixtureInput(cwd, { useCache: true, params: { steps: 2, 'step-ms': 1 } }));
+      }),
+    );
+    expect(new Set(results.map((r) => r.cacheKey)).size).toBe(1);
+    expect(results.every((r) => !r.cached)).toBe(true);
+    const { env } = activityEnv();
+    const again = await runActivity(env, createJobActivities(deps).trainModel, fixtureInput(cwd, { useCache: true, params: { steps: 2, 'step-ms': 1 } }));
+    expect(again).toMatchObject({ cached: true, cacheKey: results[0]!.cacheKey });
+  });
 });

@@ -1,8 +1,8 @@
 // On-disk state of one local deployment. The router process reads the same file, so every write
 // is atomic (write a temp file, then rename) and the file stays small.
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
+import { writeJsonAtomic } from '../../system/files.js';
 import { DeployError, type ServeConfig } from './target.js';
 
 export interface VersionRecord {
@@ -51,13 +51,7 @@ function readJson<T>(file: string): T | null {
   }
 }
 
-/** Writes JSON so that a concurrent reader sees the old file or the new one, never half of either. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, file);
-}
+export { writeJsonAtomic };
 
 export const readState = (dir: string): DeploymentState => readJson<DeploymentState>(statePath(dir)) ?? structuredClone(EMPTY);
 export const writeState = (dir: string, state: DeploymentState) => writeJsonAtomic(statePath(dir), state);

@@ -9,8 +9,9 @@
 // Entries live in `<stateDir>/cache/eval/<key>.json`; deleting that folder clears the cache.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeJsonAtomic } from '../../system/files.js';
 import { digestTree } from '../jobs/cache.js';
 import type { EvalCacheRequest, EvalSummary, EvaluateOptions } from './types.js';
 
@@ -94,10 +95,7 @@ export class EvalCache {
 
   /** Stores a summary atomically (write then rename), so a crash never leaves a torn entry. */
   async put(key: string, summary: EvalSummary): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    const tmp = `${this.file(key)}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ ...summary, cached: false }, null, 2));
-    await rename(tmp, this.file(key));
+    writeJsonAtomic(this.file(key), { ...summary, cached: false });
   }
 
   private file(key: string): string {

@@ -10,8 +10,9 @@
 // exists with the recorded digest. Clear the cache by deleting `<stateDir>/cache/train`.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { writeJsonAtomic } from '../../system/files.js';
 import type { TrainParams, TrainResult } from './types.js';
 
 export interface DataDigest {
@@ -136,9 +137,5 @@ export async function lookupTrainCache(stateDir: string, key: string): Promise<T
 
 /** Records a successful run; written to a temp file and renamed so readers never see half an entry. */
 export async function recordTrainCache(stateDir: string, key: string, result: TrainResult): Promise<void> {
-  const file = entryPath(stateDir, key);
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify({ ...result, cached: false }, null, 2));
-  await rename(tmp, file);
+  writeJsonAtomic(entryPath(stateDir, key), { ...result, cached: false });
 }
