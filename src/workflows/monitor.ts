@@ -1,5 +1,5 @@
 // Watching production after a deploy: sample metrics, count breaches, roll back when told or needed.
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
 import { durationMs } from '../spec/schema.js';
 import { enterStage, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
@@ -25,6 +25,11 @@ export async function monitor(ctx: RunContext, previous: Snapshot | null): Promi
   if (status.stage !== 'monitoring') enterStage(ctx, 'monitoring');
   const interval = durationMs(m.interval);
   let samplesThisRun = 0;
+  // The baseline is taken as monitoring starts, so the first interval after deploy is judged too:
+  // a broken version is rolled back within breaches_to_rollback × interval, not one interval later.
+  if (previous === null && mon.samples === 0 && patched('monitor-baseline-at-start')) {
+    previous = (await ctx.acts.sample.sampleProductionMetrics({ endpoint: deployment.endpoint, previous: null })).snapshot;
+  }
 
   while (mon.elapsedMs < mon.durationMs) {
     const wait = Math.min(interval, mon.durationMs - mon.elapsedMs);

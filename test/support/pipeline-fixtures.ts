@@ -72,10 +72,13 @@ export function stubActivities(opts: { accuracy?: number | ((runKey: string) => 
       record('smokeTest');
       return { passed: true, cases: [] };
     },
-    async sampleProductionMetrics() {
+    async sampleProductionMetrics(input) {
       record('sampleProductionMetrics');
+      // Like the real activity: a scrape with no earlier snapshot is a baseline and has no window.
+      const snapshot = { at: samples, requestsByStatus: {}, buckets: [], count: 0, sum: 0, rssBytes: null, version: null };
+      if (input.previous === null) return { snapshot, healthy: true, window: null };
       const s = (opts.sample ?? (() => ({ healthy: true, requests: 10, errorRate: 0, latencyP99Ms: 30 })))(samples++);
-      return { snapshot: null, healthy: s.healthy, window: { requests: s.requests, errorRate: s.errorRate, latencyP99Ms: s.latencyP99Ms }, reason: s.healthy ? undefined : 'connection refused' };
+      return { snapshot, healthy: s.healthy, window: { requests: s.requests, errorRate: s.errorRate, latencyP99Ms: s.latencyP99Ms }, reason: s.healthy ? undefined : 'connection refused' };
     },
     async supersedeWaitingReleases() {
       record('supersedeWaitingReleases');

@@ -121,7 +121,8 @@ describe('releasePipeline under the time-skipping server', () => {
     expect(last.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId).not.toBe(firstRunId);
     const { runId } = await env.client.workflow.getHandle(res.workflowId).describe();
     expect(runId).not.toBe(firstRunId);
-    expect(stubs.calls.filter((c) => c === 'sampleProductionMetrics')).toHaveLength(168);
+    // 168 judged samples and the baseline taken as monitoring began.
+    expect(stubs.calls.filter((c) => c === 'sampleProductionMetrics')).toHaveLength(169);
     // Both ends of the chain replay: the run that continued as new, and the one that completed.
     await recordHistory(env.client.workflow.getHandle(res.workflowId, firstRunId), 'monitor-continued-as-new');
     await recordHistory(env.client.workflow.getHandle(res.workflowId), 'monitor-chain-completed');
@@ -139,6 +140,20 @@ describe('releasePipeline under the time-skipping server', () => {
     expect(res.report.rollback).toMatchObject({ automatic: true, by: 'system:monitor', restoredVersion: 'v-previous' });
     expect(stubs.calls).toContain('rollbackDeployment');
     await recordHistory(env.client.workflow.getHandle(res.workflowId), 'auto-rollback-after-breaches');
+  });
+
+  it('judges the first interval after deploy: a version failing from the start rolls back after exactly breaches_to_rollback intervals', async () => {
+    const stubs = stubActivities({ sample: () => ({ healthy: true, requests: 10, errorRate: 0.5, latencyP99Ms: 20 }) });
+    const spec = testSpec({ monitor: { duration: '1d', interval: '5m', breaches_to_rollback: 3 } });
+    const res = await withPipeline(spec, stubs, result);
+    expect(res.status).toBe('rolled-back');
+    expect(res.report.monitor).toMatchObject({ samples: 3, breaches: 3, consecutiveBreaches: 3, elapsedMs: 3 * 300_000 });
+    const monitoring = res.report.stages.find((s) => s.stage === 'monitoring')!;
+    // Three intervals of workflow time plus the activities' own few ms; before the baseline, four intervals.
+    const tookMs = Date.parse(res.report.rollback!.at) - Date.parse(monitoring.startedAt);
+    expect(tookMs).toBeGreaterThanOrEqual(3 * 300_000);
+    expect(tookMs).toBeLessThan(3 * 300_000 + 60_000);
+    await recordHistory(env.client.workflow.getHandle(res.workflowId), 'monitor-baseline-then-rollback');
   });
 
   it('fails loudly, keeping the endpoint up, when the first release of a pipeline breaches', async () => {
