@@ -18,6 +18,8 @@ const GateShape = {
    * memory was measured, and the check is skipped with a warning when it was not.
    */
   max_memory_gb: z.number().positive().optional(),
+  /** Set: answers must be streamed (evaluate.stream) and the p99 time to first token at most this. */
+  max_ttft_ms: z.number().positive().optional(),
   /** Extra metrics by name, e.g. `{ "bleu": { "threshold": 0.3, "direction": "higher" } }`. */
   metrics: z.record(z.string(), ExtraMetric).default({}),
   /** Fail when a metric is worse than the champion's by more than this (absolute). */
@@ -85,6 +87,7 @@ function rules(config: GateConfig): Rule[] {
     { metric: 'accuracy', threshold: config.min_accuracy, direction: 'higher', required: true },
     { metric: 'latency_p99_ms', threshold: config.max_latency_ms, direction: 'lower', required: true },
     { metric: 'memory_gb', threshold: config.max_memory_gb ?? DEFAULT_MAX_MEMORY_GB, direction: 'lower', required: config.max_memory_gb !== undefined },
+    ...(config.max_ttft_ms !== undefined ? [{ metric: 'ttft_p99_ms', threshold: config.max_ttft_ms, direction: 'lower' as const, required: true }] : []),
     ...Object.entries(config.metrics).map(([metric, m]) => ({ metric, ...m, required: true })),
   ];
 }

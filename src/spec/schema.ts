@@ -69,6 +69,8 @@ const Evaluate = z
     max_parallel: z.number().int().min(1).default(1),
     /** Reuse the summary of an identical earlier evaluation (same model, dataset, settings, serving code). */
     cache: z.boolean().default(true),
+    /** Ask for streamed answers and measure time to first token and inter-token latency (gates.max_ttft_ms). */
+    stream: z.boolean().default(false),
   })
   .strict();
 
@@ -177,7 +179,12 @@ export const PipelineSpecSchema = z
     schedule: ScheduleSection.optional(),
     ci: CiSection.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    if (spec.gates.max_ttft_ms !== undefined && !spec.evaluate.stream) {
+      ctx.addIssue({ code: 'custom', path: ['evaluate', 'stream'], message: 'gates.max_ttft_ms needs streamed answers: set evaluate.stream: true' });
+    }
+  });
 
 export type PipelineSpec = z.infer<typeof PipelineSpecSchema>;
 export type PipelineSpecInput = z.input<typeof PipelineSpecSchema>;

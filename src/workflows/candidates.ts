@@ -36,6 +36,10 @@ export function gateMetrics(summary: EvalSummary): Record<string, number> {
     requests_per_second: summary.requests_per_second,
   };
   if (summary.memory_gb !== null) m.memory_gb = summary.memory_gb;
+  for (const key of ['ttft_p50_ms', 'ttft_p95_ms', 'ttft_p99_ms', 'itl_p50_ms', 'itl_p95_ms', 'itl_p99_ms'] as const) {
+    const value = summary[key];
+    if (value !== undefined) m[key] = value;
+  }
   return m;
 }
 
@@ -124,6 +128,7 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
     // What serves the model is part of what the evaluation measured (the cache key).
     serve: { command: spec.serve.command, cwd: resolvePath(input.specDir, spec.serve.cwd) },
     useCache: spec.evaluate.cache !== false,
+    ...(spec.evaluate.stream && { stream: true }),
   });
   v.metrics = gateMetrics(summary);
   v.resultsPath = summary.resultsPath;

@@ -195,4 +195,59 @@ describe('runEvaluation', () => {
       await odd.close();
     }
   });
+
+  it('measures streamed answers: time to first token from send, inter-token gaps from the token before', async () => {
+    reset();
+    // First token after 60 ms, then one token every 15 ms: 'echo: stream test' is 17 tokens, 16 gaps.
+    Object.assign(server.behaviour, { delayMs: 60, tokenDelayMs: 15 });
+    try {
+      const rows = Array.from({ length: 8 }, () => ({ prompt: 'stream test', expected: 'echo: stream test' }));
+      const s = await runEvaluation(opts(writeDataset(dir, 'stream.jsonl', rows), { stream: true, runName: 'stream' }));
+      expect(s).toMatchObject({ total: 8, correct: 8 });
+      // Lower bounds only: the server waits at least this long; the machine may add any amount.
+      expect(s.ttft_p50_ms).toBeGreaterThanOrEqual(60 * 0.99);
+      expect(s.itl_p50_ms).toBeGreaterThanOrEqual(15 * 0.99);
+      expect(s.ttft_p50_ms!).toBeLessThanOrEqual(s.ttft_p99_ms!);
+      expect(s.itl_p50_ms!).toBeLessThanOrEqual(s.itl_p99_ms!);
+      // The whole answer takes the first token plus 16 gaps: the latency is far above the TTFT.
+      expect(s.latency_p50_ms).toBeGreaterThanOrEqual(60 + 16 * 15 * 0.99);
+      const rowsOut = readFileSync(s.resultsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ttft_ms: number; output: string });
+      expect(rowsOut.every((r) => r.ttft_ms >= 60 * 0.99 && r.output === 'echo: stream test')).toBe(true);
+    } finally {
+      reset();
+      server.behaviour.tokenDelayMs = 0;
+    }
+  });
+
+  it('counts a server that ignores stream: its whole answer is its first token, and unstreamed runs report no TTFT', async () => {
+    const odd = await startOddServer(() => chatAnswer('4'));
+    try {
+      const file = writeDataset(dir, 'nostream.jsonl', [1, 2].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
+      const streamed = await runEvaluation(opts(file, { endpoint: odd.url, stream: true }));
+      expect(streamed).toMatchObject({ correct: 2 });
+      expect(streamed.ttft_p50_ms).toBeGreaterThan(0);
+      expect(streamed.itl_p50_ms).toBeUndefined();
+      const plain = await runEvaluation(opts(file, { endpoint: odd.url }));
+      expect(plain.ttft_p50_ms).toBeUndefined();
+    } finally {
+      await odd.close();
+    }
+  });
+
+  it('scores a stream that breaks off with an error event or garbage as an invalid response', async () => {
+    const odd = await startOddServer((n) =>
+      n % 2 === 0
+        ? { type: 'text/event-stream', body: 'data: {"choices":[{"delta":{"content":"4"}}]}\n\ndata: [DONE]\n\n' }
+        : { type: 'text/event-stream', body: 'data: {"choices":[{"delta":{"content":"4"}}]}\n\ndata: {"error":{"message":"engine died"}}\n\n' },
+    );
+    try {
+      const file = writeDataset(dir, 'broken-stream.jsonl', [1, 2, 3, 4].map(() => ({ prompt: 'What is 2+2?', expected: '4' })));
+      const s = await runEvaluation(opts(file, { endpoint: odd.url, concurrency: 1, stream: true }));
+      expect(s).toMatchObject({ total: 4, correct: 2 });
+      expect(s.errors).toEqual({ invalid_response: 2 });
+      expect(s.first_invalid_response).toMatch(/^HTTP 200 text\/event-stream, error event: /);
+    } finally {
+      await odd.close();
+    }
+  });
 });

@@ -41,7 +41,7 @@ describe('spec gates', () => {
 
   it('lists the known keys when nothing is close, and points extra metrics to gates.metrics', () => {
     expect(problems({ ...base, gates: { bleu: 0.3 } })).toEqual([
-      'gates.bleu: unknown key; known keys: min_accuracy, max_latency_ms, max_memory_gb, metrics, max_regression_vs_champion; extra metrics go under gates.metrics',
+      'gates.bleu: unknown key; known keys: min_accuracy, max_latency_ms, max_memory_gb, max_ttft_ms, metrics, max_regression_vs_champion; extra metrics go under gates.metrics',
     ]);
     expect(problems({ ...base, gates: { metrics: { bleu: { threshold: 0.3, direction: 'higher' } } } })).toEqual([]);
   });
@@ -62,6 +62,16 @@ describe('spec gates', () => {
     expect(evaluateGate({ accuracy: 0.9, latency_p99_ms: 100, memory_gb: 17 }, spec.gates).passed).toBe(false);
     const required = loadSpecOf({ ...base, gates: { max_memory_gb: 16 } }).spec.gates;
     expect(evaluateGate({ accuracy: 0.9, latency_p99_ms: 100 }, required).lines.at(-1)).toEqual({ metric: 'memory_gb', value: null, threshold: 16, direction: 'lower', rule: 'threshold', passed: false });
+  });
+
+  it('gates the p99 time to first token with max_ttft_ms, which needs streamed answers', () => {
+    expect(problems({ ...base, gates: { max_ttft_ms: 200 } })).toEqual(['evaluate.stream: gates.max_ttft_ms needs streamed answers: set evaluate.stream: true']);
+    const { spec } = loadSpecOf({ ...base, evaluate: { dataset: 'eval.jsonl', stream: true }, gates: { max_ttft_ms: 200 } });
+    const ok = { accuracy: 0.9, latency_p99_ms: 100 };
+    expect(evaluateGate({ ...ok, ttft_p99_ms: 150 }, spec.gates).passed).toBe(true);
+    expect(evaluateGate({ ...ok, ttft_p99_ms: 250 }, spec.gates).lines.at(-1)).toEqual({ metric: 'ttft_p99_ms', value: 250, threshold: 200, direction: 'lower', rule: 'threshold', passed: false });
+    // Not measured (the server was evaluated without streaming): missing, so the gate fails.
+    expect(evaluateGate(ok, spec.gates).passed).toBe(false);
   });
 });
 

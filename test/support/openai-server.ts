@@ -15,6 +15,8 @@ export interface FakeModelBehaviour {
   emptyContent: boolean;
   /** These prompts always get HTTP 500 (a model that breaks on the smoke test's prompt only). */
   failPrompts: string[];
+  /** Streamed answers (`"stream": true`): the pause before each token after the first (one token per character). */
+  tokenDelayMs: number;
 }
 
 export interface FakeModelServer {
@@ -29,7 +31,7 @@ export interface FakeModelServer {
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {}, port = 0): Promise<FakeModelServer> {
-  const behaviour: FakeModelBehaviour = { answers: {}, delayMs: 0, failCount: 0, failStatus: 500, alwaysFail: false, emptyContent: false, failPrompts: [], ...init };
+  const behaviour: FakeModelBehaviour = { answers: {}, delayMs: 0, failCount: 0, failStatus: 500, alwaysFail: false, emptyContent: false, failPrompts: [], tokenDelayMs: 0, ...init };
   const counts = new Map<number, number>();
   const histogram = new Array<number>(BUCKETS.length).fill(0);
   let sum = 0;
@@ -44,7 +46,7 @@ export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {
     const started = process.hrtime.bigint();
     let status = 200;
     let payload: unknown;
-    const request = JSON.parse(body || '{}') as { model?: string; messages?: Array<{ role: string; content: string }> };
+    const request = JSON.parse(body || '{}') as { model?: string; stream?: boolean; messages?: Array<{ role: string; content: string }> };
     const prompt = request.messages?.filter((m) => m.role === 'user').at(-1)?.content;
     if (behaviour.delayMs > 0) await new Promise((r) => setTimeout(r, behaviour.delayMs));
     if (!prompt) {
@@ -65,6 +67,20 @@ export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {
         usage: { prompt_tokens: prompt.length, completion_tokens: content.length, total_tokens: prompt.length + content.length },
       };
     }
+    if (status === 200 && request.stream) {
+      // Server-sent events as vLLM sends them: a role chunk, one chunk per token, a finish chunk, [DONE].
+      const content = behaviour.emptyContent ? '' : (behaviour.answers[prompt!] ?? `echo: ${prompt}`);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const event = (delta: object, finish: string | null = null) =>
+        res.write(`data: ${JSON.stringify({ id: `chatcmpl-${total}`, object: 'chat.completion.chunk', model: request.model ?? 'fake', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`);
+      event({ role: 'assistant' });
+      for (const [i, token] of [...content].entries()) {
+        if (i > 0 && behaviour.tokenDelayMs > 0) await new Promise((r) => setTimeout(r, behaviour.tokenDelayMs));
+        event({ content: token });
+      }
+      event({}, 'stop');
+      res.end('data: [DONE]\n\n');
+    }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     counts.set(status, (counts.get(status) ?? 0) + 1);
     BUCKETS.forEach((b, i) => {
@@ -72,7 +88,7 @@ export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {
     });
     sum += seconds;
     total += 1;
-    send(res, status, payload);
+    if (!res.headersSent) send(res, status, payload);
   };
 
   const metrics = () => {

@@ -22,6 +22,7 @@ export interface EvalCacheKey {
   concurrency: number;
   requestTimeoutMs: number;
   maxRetries: number;
+  stream?: boolean;
   /** The serve command and digestTree of its cwd; null when unknown (an endpoint evaluated by hand). */
   serve: { command: string[]; codeDigest: string } | null;
 }
@@ -38,6 +39,8 @@ export function evalCacheKey(k: EvalCacheKey): string {
     k.maxRetries,
     k.serve?.command ?? null,
     k.serve?.codeDigest ?? null,
+    // Appended only when set, so the keys of unstreamed evaluations stay what they were.
+    ...(k.stream ? ['stream'] : []),
   ]);
   return createHash('sha256').update(canonical).digest('hex');
 }
@@ -55,7 +58,7 @@ export async function fileDigest(file: string): Promise<string> {
  * hashed. Without a key the evaluation simply runs; a wrong key would serve stale numbers.
  */
 export async function evalCacheKeyFor(
-  opts: Pick<EvaluateOptions, 'datasetPath' | 'model' | 'concurrency' | 'requestTimeoutMs' | 'maxRetries'>,
+  opts: Pick<EvaluateOptions, 'datasetPath' | 'model' | 'concurrency' | 'requestTimeoutMs' | 'maxRetries' | 'stream'>,
   req: EvalCacheRequest,
   exclude: string[],
 ): Promise<{ key: string; datasetDigest: string } | { key: null; why: string }> {
@@ -74,8 +77,8 @@ export async function evalCacheKeyFor(
       return { key: null, why: `serving code unhashable: ${(err as Error).message}` };
     }
   }
-  const { model, concurrency, requestTimeoutMs, maxRetries } = opts;
-  return { key: evalCacheKey({ modelDigest: req.modelDigest, datasetDigest, model, concurrency, requestTimeoutMs, maxRetries, serve }), datasetDigest };
+  const { model, concurrency, requestTimeoutMs, maxRetries, stream } = opts;
+  return { key: evalCacheKey({ modelDigest: req.modelDigest, datasetDigest, model, concurrency, requestTimeoutMs, maxRetries, stream, serve }), datasetDigest };
 }
 
 export class EvalCache {

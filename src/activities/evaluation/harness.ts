@@ -22,6 +22,7 @@ const OptionsSchema = z.object({
   datasetPath: z.string().min(1),
   outputDir: z.string().min(1),
   metricsUrl: z.url({ protocol: /^https?$/ }).optional(),
+  stream: z.boolean().optional(),
 });
 
 /**
@@ -56,6 +57,8 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
     const model = opts.model ?? (await client.discoverModel());
     const rows = dataset.rows;
     const histogram = new LatencyHistogram();
+    const ttft = new LatencyHistogram();
+    const itl = new LatencyHistogram();
     const errors: Partial<Record<EvalErrorKind, number>> = {};
     let [next, done, correct, attempts, failed, completions] = [0, 0, 0, 0, 0, 0];
     let firstInvalid: string | undefined;
@@ -65,6 +68,10 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       // Latency counts answers and timeouts (a timeout is the slowest kind of answer); an error
       // status or a refused connection says nothing about how fast the model answers.
       if (out.status === 200 || out.error === 'timeout') histogram.record(out.latencyMs);
+      if (out.content !== undefined && out.ttftMs !== undefined) {
+        ttft.record(out.ttftMs);
+        for (const gap of out.itlMs ?? []) itl.record(gap);
+      }
       const score = out.content !== undefined ? row.score(out.content) : { correct: false, reason: out.detail };
       if (out.error) {
         errors[out.error] = (errors[out.error] ?? 0) + 1;
@@ -84,6 +91,7 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
         status: out.status,
         ...(out.error && { error: out.error }),
         latency_ms: round(out.latencyMs, 3),
+        ...(opts.stream && out.ttftMs !== undefined && { ttft_ms: round(out.ttftMs, 3) }),
         attempts: out.attempts,
       });
       onProgress?.({ done, total: rows.length, errors: failed });
@@ -93,7 +101,7 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       while (next < rows.length && !signal?.aborted) {
         const index = next++;
         const row = rows[index] as DatasetRow;
-        const body = JSON.stringify({ model, messages: row.messages, temperature: 0, ...(row.maxTokens && { max_tokens: row.maxTokens }) });
+        const body = JSON.stringify({ model, messages: row.messages, temperature: 0, ...(row.maxTokens && { max_tokens: row.maxTokens }), ...(opts.stream && { stream: true }) });
         record(index, row, await client.complete(body, signal));
       }
     };
@@ -119,6 +127,16 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       latency_p95_ms: round(histogram.percentile(0.95), 3),
       latency_p99_ms: round(histogram.percentile(0.99), 3),
       requests_per_second: round(attempts / seconds, 2),
+      ...(opts.stream && ttft.count > 0 && {
+        ttft_p50_ms: round(ttft.percentile(0.5), 3),
+        ttft_p95_ms: round(ttft.percentile(0.95), 3),
+        ttft_p99_ms: round(ttft.percentile(0.99), 3),
+      }),
+      ...(opts.stream && itl.count > 0 && {
+        itl_p50_ms: round(itl.percentile(0.5), 3),
+        itl_p95_ms: round(itl.percentile(0.95), 3),
+        itl_p99_ms: round(itl.percentile(0.99), 3),
+      }),
       errors,
       retries: attempts - rows.length,
       memory_gb: measured.gb,

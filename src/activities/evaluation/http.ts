@@ -33,6 +33,10 @@ export interface ChatOutcome {
   /** Duration of the last attempt. */
   latencyMs: number;
   attempts: number;
+  /** Time from send to the first content token (a streamed answer), or to the whole answer (a server that does not stream). */
+  ttftMs?: number;
+  /** Gaps between consecutive content tokens of a streamed answer. */
+  itlMs?: number[];
 }
 
 const BACKOFF_BASE_MS = 100;
@@ -108,9 +112,11 @@ export class ChatClient {
     });
     try {
       const res = await this.pool.request({ method: 'POST', path: this.path, headers: { 'content-type': 'application/json' }, body, signal: controller.signal });
-      const text = await res.body.text();
       const status = res.statusCode;
-      if (status === 200) return done(parseAnswer(text, status, res.headers['content-type']));
+      const contentType = res.headers['content-type'];
+      if (status === 200 && String(contentType).startsWith('text/event-stream')) return done(await readEventStream(res.body, started));
+      const text = await res.body.text();
+      if (status === 200) return done({ ...parseAnswer(text, status, contentType), ttftMs: performance.now() - started });
       const detail = `HTTP ${status}: ${text.slice(0, 200)}`;
       const retryable = status >= 500 || status === 408 || status === 429;
       return done({ status, error: status >= 500 ? 'http_5xx' : 'http_4xx', detail }, retryable, retryAfter(res.headers['retry-after']));
@@ -141,6 +147,45 @@ function parseAnswer(text: string, status: number, contentType: string | string[
   if (typeof content !== 'string') return { status, error: 'invalid_response', detail: what('no choices[0].message.content') };
   if (content.trim() === '') return { status, error: 'empty', detail: 'empty content' };
   return { status, content };
+}
+
+/**
+ * Reads a streamed chat completion (server-sent events: `data: {chunk}` lines, then `data: [DONE]`),
+ * timing each content token as it arrives: the first from `started` (TTFT), the rest from the one
+ * before (inter-token latency), as vLLM's benchmark_serving measures them.
+ */
+async function readEventStream(body: AsyncIterable<Buffer>, started: number): Promise<Omit<ChatOutcome, 'attempts' | 'latencyMs'>> {
+  const decoder = new TextDecoder();
+  const itlMs: number[] = [];
+  let [buffered, content, ttftMs, last] = ['', '', undefined as number | undefined, 0];
+  const invalid = (problem: string, line: string) => ({ status: 200, error: 'invalid_response' as const, detail: `HTTP 200 text/event-stream, ${problem}: ${snippet(line)}` });
+  for await (const chunk of body) {
+    buffered += decoder.decode(chunk, { stream: true });
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const raw of lines) {
+      const line = raw.trim();
+      if (!line.startsWith('data:')) continue; // comments, event names, blank separators
+      const data = line.slice(5).trim();
+      if (data === '[DONE]') break;
+      let delta: unknown;
+      try {
+        const event = JSON.parse(data) as { choices?: Array<{ delta?: { content?: unknown } }>; error?: { message?: unknown } };
+        if (event.error) return invalid('error event', data);
+        delta = event.choices?.[0]?.delta?.content;
+      } catch {
+        return invalid('event not JSON', data);
+      }
+      if (typeof delta !== 'string' || delta === '') continue; // role-only or usage chunks
+      const now = performance.now();
+      if (ttftMs === undefined) ttftMs = now - started;
+      else itlMs.push(now - last);
+      last = now;
+      content += delta;
+    }
+  }
+  if (ttftMs === undefined || content.trim() === '') return { status: 200, error: 'empty', detail: 'empty content' };
+  return { status: 200, content, ttftMs, itlMs };
 }
 
 const snippet = (text: string) => {

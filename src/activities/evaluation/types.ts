@@ -19,6 +19,11 @@ export interface EvaluateOptions {
   metricsUrl?: string;
   /** Artifact file name (without `.jsonl`); the same name overwrites, so reruns are idempotent. */
   runName?: string;
+  /**
+   * Ask for streamed answers (`"stream": true`, server-sent events) and measure time to first token
+   * and inter-token latency, as vLLM's benchmark_serving does.
+   */
+  stream?: boolean;
 }
 
 /** Final failure kinds of a row (after retries). */
@@ -33,6 +38,14 @@ export interface EvalSummary {
   latency_p99_ms: number;
   /** HTTP attempts (retries included) per second of wall time between first send and last answer. */
   requests_per_second: number;
+  /** Streamed evaluations only: time from send to the first content token, over answered rows. */
+  ttft_p50_ms?: number;
+  ttft_p95_ms?: number;
+  ttft_p99_ms?: number;
+  /** Streamed evaluations only: gaps between consecutive content tokens, over all answers. */
+  itl_p50_ms?: number;
+  itl_p95_ms?: number;
+  itl_p99_ms?: number;
   /** Rows that failed, by kind; kinds with no failures are absent. */
   errors: Partial<Record<EvalErrorKind, number>>;
   retries: number;

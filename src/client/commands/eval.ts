@@ -44,6 +44,8 @@ export function formatEvalSummary(s: EvalSummary): string {
     ['accuracy', `${s.accuracy.toFixed(4)} (${s.correct}/${s.total})`],
     ['latency p50/p95/p99', `${s.latency_p50_ms.toFixed(1)} / ${s.latency_p95_ms.toFixed(1)} / ${s.latency_p99_ms.toFixed(1)} ms`],
     ['requests/s', s.requests_per_second.toFixed(1)],
+    ...(s.ttft_p50_ms !== undefined ? [['TTFT p50/p95/p99', `${s.ttft_p50_ms.toFixed(1)} / ${s.ttft_p95_ms?.toFixed(1)} / ${s.ttft_p99_ms?.toFixed(1)} ms`] as [string, string]] : []),
+    ...(s.itl_p50_ms !== undefined ? [['ITL p50/p95/p99', `${s.itl_p50_ms.toFixed(2)} / ${s.itl_p95_ms?.toFixed(2)} / ${s.itl_p99_ms?.toFixed(2)} ms`] as [string, string]] : []),
     ['errors', errors],
     ['retries', String(s.retries)],
     ['memory', s.memory_gb === null ? `not measured${s.memory_note ? ` (${s.memory_note})` : ''}` : `${s.memory_gb} GiB`],
@@ -65,6 +67,7 @@ interface RawOptions {
   serveCwd?: string;
   stateDir: string;
   cache: boolean;
+  stream?: boolean;
   json?: boolean;
 }
 
@@ -85,6 +88,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--serve-cwd <dir>', 'with --artifact: the serving code, hashed into the cache key')
     .option('--state-dir <dir>', 'the cache lives in <state-dir>/cache/eval', process.env.SLIPWAY_STATE_DIR ?? '.slipway')
     .option('--no-cache', 'with --artifact: evaluate even when an identical evaluation is cached (the result replaces it)')
+    .option('--stream', 'ask for streamed answers and measure time to first token and inter-token latency (p50/p95/p99)')
     .option('--json', 'print the summary as JSON (usable as `slipway gate --metrics`)')
     .addHelpText('after', '\nExample:\n  $ slipway eval --endpoint http://127.0.0.1:8000 --dataset examples/tiny-llm/eval.jsonl --concurrency 16 --json > metrics.json\n')
     .action(async (raw: RawOptions) => {
@@ -138,6 +142,7 @@ function toOptions(raw: RawOptions): EvalCommandOptions | string {
     serveCwd: raw.serveCwd,
     stateDir: raw.stateDir,
     useCache: raw.cache,
+    ...(raw.stream && { stream: true }),
   };
 }
 

@@ -5,6 +5,7 @@ encoded without a tokenizer file. Three special tokens frame a sample:
     BOS <prompt bytes> SEP <answer bytes> EOS
 """
 import os
+from collections.abc import Iterator
 
 import torch
 import torch.nn as nn
@@ -81,7 +82,6 @@ def load_model(path: str, device: str = "cpu") -> TinyGPT:
     return model
 
 
-@torch.no_grad()
 def generate(
     model: TinyGPT,
     prompt: str,
@@ -90,20 +90,37 @@ def generate(
     seed: int | None = None,
     device: str = "cpu",
 ) -> tuple[bytes, str, int]:
-    """Return (answer_bytes, finish_reason, prompt_token_count).
+    """Return (answer_bytes, finish_reason, prompt_token_count)."""
+    out = bytes(generate_tokens(model, prompt, max_tokens, temperature, seed, device))
+    return out, finish_reason(out, max_tokens), len(encode_prompt(prompt))
+
+
+def finish_reason(answer: bytes, max_tokens: int) -> str:
+    """"stop" when the model ended the answer, "length" when max_tokens cut it."""
+    return "stop" if len(answer) < max_tokens else "length"
+
+
+@torch.no_grad()
+def generate_tokens(
+    model: TinyGPT,
+    prompt: str,
+    max_tokens: int = 16,
+    temperature: float = 0.0,
+    seed: int | None = None,
+    device: str = "cpu",
+) -> Iterator[int]:
+    """The answer's byte tokens one at a time, as they are made (streamed answers use it).
 
     The end token and whitespace/control bytes are forbidden at the first
     position (a min_tokens=1 rule) so every answer is visibly non-empty,
     even for prompts far outside the training distribution.
     """
     ids = encode_prompt(prompt)
-    n_prompt = len(ids)
     gen = torch.Generator(device="cpu")
     if seed is not None:
         gen.manual_seed(int(seed))
     else:
         gen.seed()
-    out: list[int] = []
     for i in range(max_tokens):
         ctx = torch.tensor([ids[-BLOCK_SIZE:]], device=device)
         logits = model(ctx)[0, -1].float().cpu()
@@ -118,7 +135,6 @@ def generate(
             probs = torch.softmax(logits / temperature, dim=-1)
             nxt = int(torch.multinomial(probs, 1, generator=gen))
         if nxt == EOS:
-            return bytes(out), "stop", n_prompt
-        out.append(nxt)
+            return
         ids.append(nxt)
-    return bytes(out), "length", n_prompt
+        yield nxt

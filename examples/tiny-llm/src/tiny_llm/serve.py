@@ -1,11 +1,13 @@
 """OpenAI-compatible HTTP server for a tiny-llm checkpoint (stdlib + torch only).
 
   python serve.py --model out/model.pt --port 8000 [--host 127.0.0.1] [--model-name NAME]
-Endpoints: POST /v1/chat/completions, GET /v1/models, GET /health, GET /metrics.
+Endpoints: POST /v1/chat/completions (`"stream": true` answers with server-sent events, one
+chunk per token, as vLLM does), GET /v1/models, GET /health, GET /metrics.
 Fault injection for failure tests: SLIPWAY_FAULT_ERROR_RATE (0..1), SLIPWAY_FAULT_DELAY_MS.
 Prints {"type":"ready","port":P} on stdout once listening (port 0 picks a free one).
 """
 import argparse
+import codecs
 import json
 import os
 import random
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 import torch
 
 from tiny_llm.metrics import Metrics
-from tiny_llm.model import TinyGPT, default_threads, generate, load_model
+from tiny_llm.model import TinyGPT, default_threads, encode_prompt, finish_reason, generate, generate_tokens, load_model
 
 MAX_TOKENS_LIMIT = 4096
 N = TypeVar("N", int, float)
@@ -144,6 +146,15 @@ class Handler(BaseHTTPRequestHandler):
             seed = body.get("seed")
             if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
                 raise BadRequest("'seed' must be an integer")
+            stream = body.get("stream", False)
+            if not isinstance(stream, bool):
+                raise BadRequest("'stream' must be a boolean")
+            if stream:
+                try:
+                    return self.stream_answer(prompt, max_tokens, temperature, seed)
+                except (BrokenPipeError, ConnectionResetError):  # the client left mid-answer
+                    self.close_connection = True
+                    return
             with app.lock:  # one generation at a time: 2 cores gain nothing from more
                 out, finish, n_prompt = generate(app.model, prompt, max_tokens, temperature, seed)
             self.send_json(200, {
@@ -162,6 +173,49 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error_json(500, f"internal error: {e}", "server_error")
         finally:
             app.metrics.observe(str(status), time.time() - t0)
+
+
+    def stream_answer(self, prompt: str, max_tokens: int, temperature: float, seed: int | None) -> None:
+        """Server-sent events over chunked transfer: a role chunk, a chunk per token as it is made, a
+        finish chunk with usage, then `data: [DONE]`. Bytes that end mid-character wait for the rest."""
+        app = self.server.app
+        ident, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def event(payload: object) -> None:
+            text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+            data = f"data: {text}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        def chunk(delta: dict[str, str], finish: str | None = None, **extra: object) -> dict[str, object]:
+            return {"id": ident, "object": "chat.completion.chunk", "created": created, "model": app.name,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+
+        event(chunk({"role": "assistant"}))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        answer = bytearray()
+        with app.lock:  # one generation at a time, as for unstreamed answers
+            for token in generate_tokens(app.model, prompt, max_tokens, temperature, seed):
+                answer.append(token)
+                text = decoder.decode(bytes([token]))
+                if text:
+                    event(chunk({"content": text}))
+        rest = decoder.decode(b"", final=True)
+        if rest:
+            event(chunk({"content": rest}))
+        finish = finish_reason(bytes(answer), max_tokens)
+        n_prompt = len(encode_prompt(prompt))
+        completion = len(answer) + (finish == "stop")
+        event(chunk({}, finish, usage={"prompt_tokens": n_prompt, "completion_tokens": completion,
+                                       "total_tokens": n_prompt + completion}))
+        event("[DONE]")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
 
 def main(argv: list[str] | None = None) -> None:
