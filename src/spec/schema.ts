@@ -206,5 +206,11 @@ export function parseRecordedSpec(raw: unknown): ReturnType<typeof PipelineSpecS
 
 /** One line per problem: `gates.min_accuracy: expected number <= 1`. */
 export function formatSpecIssues(error: z.ZodError): string[] {
-  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(spec)'}: ${i.message}`);
+  return error.issues.map((i) => `${formatIssuePath(i.path)}: ${i.message}`);
+}
+
+/** `evaluate.variants.0.name`; a key that is not a plain name is quoted (`gates." "`), so every path reads unambiguously. */
+export function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
+  if (path.length === 0) return '(spec)';
+  return path.map((k) => (typeof k === 'number' || /^[A-Za-z0-9_-]+$/.test(String(k)) ? String(k) : JSON.stringify(String(k)))).join('.');
 }

@@ -154,15 +154,24 @@ function parseAnswer(text: string, status: number, contentType: string | string[
  * timing each content token as it arrives: the first from `started` (TTFT), the rest from the one
  * before (inter-token latency), as vLLM's benchmark_serving measures them.
  */
+const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
 async function readEventStream(body: AsyncIterable<Buffer>, started: number): Promise<Omit<ChatOutcome, 'attempts' | 'latencyMs'>> {
   const decoder = new TextDecoder();
   const itlMs: number[] = [];
   let [buffered, content, ttftMs, last] = ['', '', undefined as number | undefined, 0];
   const invalid = (problem: string, line: string) => ({ status: 200, error: 'invalid_response' as const, detail: `HTTP 200 text/event-stream, ${problem}: ${snippet(line)}` });
   for await (const chunk of body) {
-    buffered += decoder.decode(chunk, { stream: true });
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
+    const text = decoder.decode(chunk, { stream: true });
+    // Split only when this chunk ends a line, so a long line costs linear time, not quadratic.
+    const end = text.lastIndexOf('\n');
+    if (end < 0) {
+      buffered += text;
+      if (buffered.length > MAX_EVENT_CHARS) return invalid(`an event longer than ${MAX_EVENT_CHARS} characters`, buffered);
+      continue;
+    }
+    const lines = (buffered + text.slice(0, end)).split('\n');
+    buffered = text.slice(end + 1);
     for (const raw of lines) {
       const line = raw.trim();
       if (!line.startsWith('data:')) continue; // comments, event names, blank separators
