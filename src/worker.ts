@@ -1,7 +1,7 @@
 // The Slipway worker: one Temporal worker per role, each on its role's task queue, over one
 // connection and one runtime (so activities and implementations are created once per process).
 import proto from '@temporalio/proto';
-import { NativeConnection, Worker, type NativeConnectionOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import { TemporalUnreachableError } from './errors.js';
 import { slipwayPlugin } from './plugin.js';
 import { DEFAULT_QUEUES, ROLES, type Role, type SlipwayQueues } from './queues.js';
@@ -24,6 +24,29 @@ export interface SlipwayWorkerOptions extends RuntimeOptions {
   queues?: Partial<SlipwayQueues>;
   /** How many GPU jobs this machine runs at once (the gpu role's activity slots). */
   gpus?: number;
+  /**
+   * Worker Versioning: this process is build `buildId` of the worker deployment `name`. Releases
+   * are pinned to the build they started on, so new workflow code never replays an old release's
+   * history; see the README's upgrade procedure. Unset: unversioned (every worker takes any task).
+   */
+  deployment?: WorkerDeployment;
+}
+
+export interface WorkerDeployment {
+  name: string;
+  buildId: string;
+}
+
+/** Worker options that put a worker into a deployment version, with releases pinned to it. */
+export function deploymentOptions(deployment: WorkerDeployment | undefined): Pick<WorkerOptions, 'workerDeploymentOptions'> {
+  if (!deployment) return {};
+  return {
+    workerDeploymentOptions: {
+      version: { deploymentName: deployment.name, buildId: deployment.buildId },
+      useWorkerVersioning: true,
+      defaultVersioningBehavior: 'PINNED',
+    },
+  };
 }
 
 export interface SlipwayWorkers {
@@ -59,6 +82,7 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
           namespace: opts.namespace,
           taskQueue: queues[role],
           plugins: [slipwayPlugin({ ...runtime, role })],
+          ...deploymentOptions(opts.deployment),
           ...(role === 'gpu'
             ? {
                 maxConcurrentActivityTaskExecutions: opts.gpus ?? 1,

@@ -15,6 +15,8 @@ interface WorkerFlags extends ConnectionFlags, QueueFlags {
   gpus: string;
   artifacts: string;
   artifactsDir?: string;
+  deploymentName?: string;
+  buildId?: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -27,7 +29,9 @@ export function registerWorkerCommand(program: Command): void {
         .option('--state-dir <dir>', "this worker's own directory: job logs, checkpoints, caches, deployments", process.env.SLIPWAY_STATE_DIR ?? '.slipway')
         .option('--gpus <n>', 'training jobs this worker runs at once (gpu role)', '1')
         .option('--artifacts-dir <dir>', "the local store's directory: one every host mounts (default <state-dir>/artifacts)", process.env.SLIPWAY_ARTIFACTS_DIR)
-        .option('--artifacts <store>', `where models and checkpoints travel between hosts: ${ARTIFACT_STORE_KINDS.join(' or ')} (use mlflow when hosts share no disk)`, process.env.SLIPWAY_ARTIFACTS ?? 'local'),
+        .option('--artifacts <store>', `where models and checkpoints travel between hosts: ${ARTIFACT_STORE_KINDS.join(' or ')} (use mlflow when hosts share no disk)`, process.env.SLIPWAY_ARTIFACTS ?? 'local')
+        .option('--deployment-name <name>', 'Worker Versioning: the worker deployment this process belongs to (with --build-id)', process.env.SLIPWAY_DEPLOYMENT_NAME)
+        .option('--build-id <id>', 'Worker Versioning: this code\'s build id; releases stay pinned to the build they started on', process.env.SLIPWAY_BUILD_ID),
     ),
   )
     .addHelpText(
@@ -41,6 +45,7 @@ export function registerWorkerCommand(program: Command): void {
         '  $ slipway worker --roles orchestration --artifacts mlflow',
         '  $ slipway worker --roles serving --state-dir /var/lib/slipway --artifacts mlflow',
         '  $ slipway worker --roles gpu --gpus 8 --artifacts mlflow',
+        '  $ slipway worker --deployment-name slipway --build-id 2026-11-26.1   # versioned: see the README, "Upgrading workers"',
       ].join('\n'),
     )
     .action(async (flags: WorkerFlags) => {
@@ -60,6 +65,10 @@ export function registerWorkerCommand(program: Command): void {
       } catch (err) {
         throw new ExitError(`${(err as Error).message}. Fix the worker's environment.`, EXIT.usage);
       }
+      if (Boolean(flags.deploymentName) !== Boolean(flags.buildId)) {
+        throw new ExitError('--deployment-name and --build-id go together (Worker Versioning needs both, or neither)', EXIT.usage);
+      }
+      const deployment = flags.deploymentName && flags.buildId ? { name: flags.deploymentName, buildId: flags.buildId } : undefined;
       const connection = resolveConnection(flags);
       const { address, namespace } = connection;
       const queues = queuesFrom(flags);
@@ -73,10 +82,12 @@ export function registerWorkerCommand(program: Command): void {
         artifactsDir: flags.artifactsDir,
         mlflow,
         env: process.env,
+        deployment,
       });
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => workers.shutdown());
       const polling = workers.roles.map((r) => `${r} on ${workers.queues[r]}`).join(', ');
-      printLines([`slipway worker polling: ${polling} at ${address} (namespace ${namespace}; state ${flags.stateDir}; artifacts ${flags.artifacts})`]);
+      const version = deployment ? `; deployment ${deployment.name}, build ${deployment.buildId}` : '';
+      printLines([`slipway worker polling: ${polling} at ${address} (namespace ${namespace}; state ${flags.stateDir}; artifacts ${flags.artifacts}${version})`]);
       try {
         await workers.run();
       } finally {
