@@ -61,20 +61,35 @@ function variantsTable(status: PipelineStatus): string {
   return ['### Candidates', '| variant | stage | params | final loss | accuracy | p99 ms | gate |', '|---|---|---|---|---|---|---|', ...rows].join('\n') + live;
 }
 
-/** The gate as a table: one row per metric, the candidate's value beside the champion's. */
-export function gateTable(gate: GateReport, champion: PipelineStatus['champion'], variant?: string): string {
-  const byMetric = new Map<string, { value: number | null; threshold?: string; vsChampion?: string; passed: boolean }>();
+export interface GateRow {
+  metric: string;
+  value: number | null;
+  /** `≥ 0.85 ✅`: the threshold rule, and whether it held. */
+  threshold?: string;
+  /** The same against the champion, when the spec compares with it. */
+  vsChampion?: string;
+  passed: boolean;
+}
+
+/** The gate's lines folded to one row per metric (threshold and champion rules side by side). */
+export function gateRows(gate: GateReport): GateRow[] {
+  const byMetric = new Map<string, GateRow>();
   for (const l of gate.lines) {
-    const row = byMetric.get(l.metric) ?? { value: l.value, passed: true };
+    const row = byMetric.get(l.metric) ?? { metric: l.metric, value: l.value, passed: true };
     const bound = `${l.direction === 'higher' ? '≥' : '≤'} ${num(l.threshold)} ${l.passed ? '✅' : '❌'}`;
     if (l.rule === 'threshold') row.threshold = bound;
     else row.vsChampion = bound;
     row.passed &&= l.passed;
     byMetric.set(l.metric, row);
   }
+  return [...byMetric.values()];
+}
+
+/** The gate as a table: one row per metric, the candidate's value beside the champion's. */
+export function gateTable(gate: GateReport, champion: PipelineStatus['champion'], variant?: string): string {
   const head = `### Gate: ${gate.passed ? '✅ passed' : '❌ failed'}${variant ? ` (variant ${cell(variant)})` : ''}`;
   const championName = champion ? `champion v${champion.version}` : 'champion (none yet)';
-  const rows = [...byMetric].map(([metric, r]) => `| ${metric} | ${num(r.value)} | ${num(champion?.metrics[metric])} | ${r.threshold ?? ''} | ${r.vsChampion ?? ''} | ${r.passed ? '✅' : '❌'} |`);
+  const rows = gateRows(gate).map((r) => `| ${r.metric} | ${num(r.value)} | ${num(champion?.metrics[r.metric])} | ${r.threshold ?? ''} | ${r.vsChampion ?? ''} | ${r.passed ? '✅' : '❌'} |`);
   const warnings = (gate.warnings ?? []).map((w) => `\n⚠️ ${cell(w)}`).join('');
   return [head, `| metric | candidate | ${championName} | threshold | vs champion | result |`, '|---|---|---|---|---|---|', ...rows].join('\n') + warnings;
 }

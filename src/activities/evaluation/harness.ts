@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { LatencyHistogram } from '../../quality/histogram.js';
+import { binLatencies } from '../../quality/latency-bins.js';
 import { loadDataset, type DatasetRow } from './dataset.js';
 import { EvalError } from './errors.js';
 import { ChatClient, defaultMetricsUrl, type ChatOutcome } from './http.js';
@@ -56,6 +57,7 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
     const model = opts.model ?? (await client.discoverModel());
     const rows = dataset.rows;
     const histogram = new LatencyHistogram();
+    const latencies: number[] = [];
     const errors: Partial<Record<EvalErrorKind, number>> = {};
     let [next, done, correct, attempts, failed, completions] = [0, 0, 0, 0, 0, 0];
     let firstInvalid: string | undefined;
@@ -64,7 +66,10 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       attempts += out.attempts;
       // Latency counts answers and timeouts (a timeout is the slowest kind of answer); an error
       // status or a refused connection says nothing about how fast the model answers.
-      if (out.status === 200 || out.error === 'timeout') histogram.record(out.latencyMs);
+      if (out.status === 200 || out.error === 'timeout') {
+        histogram.record(out.latencyMs);
+        latencies.push(out.latencyMs);
+      }
       const score = out.content !== undefined ? row.score(out.content) : { correct: false, reason: out.detail };
       if (out.error) {
         errors[out.error] = (errors[out.error] ?? 0) + 1;
@@ -118,6 +123,7 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       latency_p50_ms: round(histogram.percentile(0.5), 3),
       latency_p95_ms: round(histogram.percentile(0.95), 3),
       latency_p99_ms: round(histogram.percentile(0.99), 3),
+      latency_histogram: binLatencies(latencies),
       requests_per_second: round(attempts / seconds, 2),
       errors,
       retries: attempts - rows.length,
