@@ -59,7 +59,7 @@ export function liveLines(view: ReleaseView, now: number, eta: EtaTracker): stri
   }
   for (const v of view.variants) {
     if (!v.metrics && !v.error) continue;
-    const gate = v.error ? red(`failed: ${v.error}`) : v.gate ? (v.gate.passed ? green('gate ✅') : red('gate ❌')) : '';
+    const gate = v.error ? red(`failed: ${v.error}`) : v.gate ? (v.gate.passed ? green('gate ✓') : red('gate ✗')) : '';
     lines.push(`  variant ${v.name}: accuracy ${v.metrics?.accuracy ?? '–'}, p99 ${v.metrics?.latency_p99_ms ?? '–'} ms ${gate}`.trimEnd());
   }
   const weight = canaryWeight(view);

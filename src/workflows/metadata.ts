@@ -1,11 +1,12 @@
 // What the Temporal Web UI shows of a release: its summary and the markdown "current details"
 // (the `__temporal_workflow_metadata` query), built from the status, and a one-line summary for
 // each activity so the event history reads as the pipeline. Deterministic: no I/O, workflow time only.
+// Marks are ✓/✗ rather than emoji: they render in every browser font, headless ones included.
 import { setCurrentDetails } from '@temporalio/workflow';
 import type { GateReport } from '../quality/gate.js';
-import type { PipelineSpec } from '../spec/schema.js';
+import { durationMs, type PipelineSpec } from '../spec/schema.js';
 import type { RunContext } from './context.js';
-import type { PipelineStatus, StageTiming } from './status.js';
+import { FINAL_STAGES, type PipelineStatus, type StageTiming } from './status.js';
 
 /**
  * Rewrites the run's current details from its status. Not a command (it only sets what the metadata
@@ -23,7 +24,7 @@ export function releaseSummary(status: Pick<PipelineStatus, 'model' | 'release' 
 /** Markdown for the UI's details panel; `now` is workflow time (replay-safe). */
 export function releaseDetails(status: PipelineStatus, spec: PipelineSpec, now: Date): string {
   const parts = [`## ${releaseSummary(status)}`, stagesTable(status.stages, now)];
-  if (status.variants.length) parts.push(variantsTable(status));
+  if (status.variants.length) parts.push(variantsTable(status, spec));
   if (status.gate) parts.push(gateTable(status.gate, status.champion, status.selectedVariant));
   const approval = approvalSection(status, spec);
   if (approval) parts.push(approval);
@@ -42,29 +43,33 @@ export function formatDuration(ms: number): string {
 }
 
 function stagesTable(stages: StageTiming[], now: Date): string {
+  // The details are rewritten when something happens, not every second: an open stage says so
+  // rather than show a duration that would go stale.
   const rows = stages.map((s) => {
-    const end = s.endedAt ? Date.parse(s.endedAt) : now.getTime();
-    return `| ${s.stage} | ${s.startedAt.slice(0, 19).replace('T', ' ')} | ${formatDuration(end - Date.parse(s.startedAt))}${s.endedAt ? '' : ' …'} |`;
+    const took = s.endedAt ? formatDuration(Date.parse(s.endedAt) - Date.parse(s.startedAt)) : FINAL_STAGES.has(s.stage) ? '' : `now (as of ${now.toISOString().slice(11, 19)})`;
+    return `| ${s.stage} | ${s.startedAt.slice(0, 19).replace('T', ' ')} | ${took} |`;
   });
   return ['| stage | started (UTC) | took |', '|---|---|---|', ...rows].join('\n');
 }
 
-function variantsTable(status: PipelineStatus): string {
+function variantsTable(status: PipelineStatus, spec: PipelineSpec): string {
   const rows = status.variants.map((v) => {
-    const params = Object.entries(v.params).map(([k, x]) => `${k}=${x}`).join(' ');
+    // Only what sets the variant apart: the shared training params are in the static details.
+    const own = spec.evaluate.variants.find((x) => x.name === v.name)?.params ?? {};
+    const params = Object.entries(own).map(([k, x]) => `${k}=${x}`).join(' ');
     const training = v.cachedTraining ? 'cached' : v.resumedFromStep ? `resumed at step ${v.resumedFromStep}` : '';
     const m = v.metrics;
-    const result = v.error ? `❌ ${v.error}` : v.gate ? (v.gate.passed ? '✅ passed' : '❌ failed') : '';
-    return `| ${cell(v.name)}${v.name === status.selectedVariant ? ' ⭐' : ''} | ${v.stage} | ${cell(params)} | ${num(v.finalLoss)} ${training} | ${num(m?.accuracy)} | ${num(m?.latency_p99_ms)} | ${cell(result)} |`;
+    const result = v.error ? `✗ ${v.error}` : v.gate ? (v.gate.passed ? '✓ passed' : '✗ failed') : '';
+    return `| ${cell(v.name)}${v.name === status.selectedVariant ? ' (selected)' : ''} | ${v.stage} | ${cell(params)} | ${num(v.finalLoss)} ${training} | ${num(m?.accuracy)} | ${num(m?.latency_p99_ms)} | ${cell(result)} |`;
   });
   const live = status.stage === 'training' || status.stage === 'evaluating' ? '\n\nLive step and loss: the heartbeat details of the pending `trainModel` activity below.' : '';
-  return ['### Candidates', '| variant | stage | params | final loss | accuracy | p99 ms | gate |', '|---|---|---|---|---|---|---|', ...rows].join('\n') + live;
+  return ['### Candidates', '| variant | stage | own params | final loss | accuracy | p99 ms | gate |', '|---|---|---|---|---|---|---|', ...rows].join('\n') + live;
 }
 
 export interface GateRow {
   metric: string;
   value: number | null;
-  /** `≥ 0.85 ✅`: the threshold rule, and whether it held. */
+  /** `≥ 0.85 ✓`: the threshold rule, and whether it held. */
   threshold?: string;
   /** The same against the champion, when the spec compares with it. */
   vsChampion?: string;
@@ -76,7 +81,7 @@ export function gateRows(gate: GateReport): GateRow[] {
   const byMetric = new Map<string, GateRow>();
   for (const l of gate.lines) {
     const row = byMetric.get(l.metric) ?? { metric: l.metric, value: l.value, passed: true };
-    const bound = `${l.direction === 'higher' ? '≥' : '≤'} ${num(l.threshold)} ${l.passed ? '✅' : '❌'}`;
+    const bound = `${l.direction === 'higher' ? '≥' : '≤'} ${num(l.threshold)} ${l.passed ? '✓' : '✗'}`;
     if (l.rule === 'threshold') row.threshold = bound;
     else row.vsChampion = bound;
     row.passed &&= l.passed;
@@ -87,10 +92,10 @@ export function gateRows(gate: GateReport): GateRow[] {
 
 /** The gate as a table: one row per metric, the candidate's value beside the champion's. */
 export function gateTable(gate: GateReport, champion: PipelineStatus['champion'], variant?: string): string {
-  const head = `### Gate: ${gate.passed ? '✅ passed' : '❌ failed'}${variant ? ` (variant ${cell(variant)})` : ''}`;
+  const head = `### Gate: ${gate.passed ? '✓ passed' : '✗ failed'}${variant ? ` (variant ${cell(variant)})` : ''}`;
   const championName = champion ? `champion v${champion.version}` : 'champion (none yet)';
-  const rows = gateRows(gate).map((r) => `| ${r.metric} | ${num(r.value)} | ${num(champion?.metrics[r.metric])} | ${r.threshold ?? ''} | ${r.vsChampion ?? ''} | ${r.passed ? '✅' : '❌'} |`);
-  const warnings = (gate.warnings ?? []).map((w) => `\n⚠️ ${cell(w)}`).join('');
+  const rows = gateRows(gate).map((r) => `| ${r.metric} | ${num(r.value)} | ${num(champion?.metrics[r.metric])} | ${r.threshold ?? ''} | ${r.vsChampion ?? ''} | ${r.passed ? '✓' : '✗'} |`);
+  const warnings = (gate.warnings ?? []).map((w) => `\nWarning: ${cell(w)}`).join('');
   return [head, `| metric | candidate | ${championName} | threshold | vs champion | result |`, '|---|---|---|---|---|---|', ...rows].join('\n') + warnings;
 }
 
@@ -101,8 +106,11 @@ function approvalSection(status: PipelineStatus, spec: PipelineSpec): string | u
   if (a.decision) lines.push(`**${a.decision.decision}** by ${cell(a.decision.by)} at ${a.decision.at}${a.decision.reason ? `: ${cell(a.decision.reason)}` : ''}`);
   else {
     const who = a.escalated ? [...a.approvers, ...(spec.approval?.escalate_to ?? [])] : a.approvers;
+    // The deadline is set just after the stage starts: the first time they are drawn, derive it.
+    const since = status.stages.findLast((s) => s.stage === 'awaiting-approval')?.startedAt;
+    const deadline = a.deadline ?? (since && spec.approval ? new Date(Date.parse(since) + durationMs(spec.approval.timeout)).toISOString() : undefined);
     lines.push(
-      `Waiting for **${who.map(cell).join(', ')}** until ${a.deadline ?? '?'}.`,
+      `Waiting for **${who.map(cell).join(', ')}**${deadline ? ` until ${deadline}` : ''}.`,
       'To decide here: **Send Signal** → signal name `approve` (or `reject`) → input:',
       '```json',
       `{"approver": "${who[0] ?? '<you>'}", "reason": "gate table looks good"}`,
@@ -120,7 +128,7 @@ function deploymentSection(status: PipelineStatus): string | undefined {
   if (d) {
     lines.push('### Deployment', `**${cell(d.version)}** at ${d.endpoint}${d.modelVersion ? ` (MLflow version ${d.modelVersion})` : ''}; previous: ${d.previousVersion ?? 'none'}`);
   }
-  if (status.smoke) lines.push(`Smoke test: ${status.smoke.passed ? '✅ passed' : `❌ ${cell(status.smoke.failure ?? 'failed')}`}`);
+  if (status.smoke) lines.push(`Smoke test: ${status.smoke.passed ? '✓ passed' : `✗ ${cell(status.smoke.failure ?? 'failed')}`}`);
   const m = status.monitor;
   if (m) {
     const w = m.lastWindow;

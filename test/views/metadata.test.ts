@@ -37,13 +37,13 @@ describe('release details for the Web UI', () => {
     const md = releaseDetails(waiting(), spec, new Date('2026-01-01T01:03:05.000Z'));
     expect(md).toMatch(/^## tiny-llm v7 · awaiting-approval/);
     expect(md).toContain('| metric | candidate | champion v6 | threshold | vs champion | result |');
-    expect(md).toContain('| accuracy | 0.91 | 0.93 | ≥ 0.85 ✅ | ≥ 0.88 ✅ | ✅ |');
-    expect(md).toContain('| latency_p99_ms | 120 | 150 | ≤ 500 ✅ | ≤ 150.05 ✅ | ✅ |');
+    expect(md).toContain('| accuracy | 0.91 | 0.93 | ≥ 0.85 ✓ | ≥ 0.88 ✓ | ✓ |');
+    expect(md).toContain('| latency_p99_ms | 120 | 150 | ≤ 500 ✓ | ≤ 150.05 ✓ | ✓ |');
     expect(md).toContain('| training | 2026-01-01 00:00:00 | 3m 05s |');
-    expect(md).toContain('| awaiting-approval | 2026-01-01 00:03:05 | 1h 00m … |');
+    expect(md).toContain('| awaiting-approval | 2026-01-01 00:03:05 | now (as of 01:03:05) |');
     expect(md).toContain('signal name `approve`');
     expect(md).toContain('{"approver": "alice", "reason": "gate table looks good"}');
-    expect(md).toContain('Waiting for **alice, bob**');
+    expect(md).toContain('Waiting for **alice, bob** until 2026-01-04T00:03:05.000Z.');
     expect(md).toContain('refused mallory');
   });
 

@@ -113,9 +113,11 @@ function latencySvgs(variants: VariantReport[]): string {
       const first = v.latency[0]!.fromMs;
       const last = v.latency.at(-1)!.toMs;
       const marks = v.eval
-        ? (['latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms'] as const).map((k) => {
+        ? (['latency_p50_ms', 'latency_p95_ms', 'latency_p99_ms'] as const).map((k, n) => {
             const px = L + ((v.eval![k] - first) / Math.max(1e-9, last - first)) * (W - L - 10);
-            return `<line x1="${px.toFixed(1)}" x2="${px.toFixed(1)}" y1="4" y2="${H - B}" stroke="#0f172a" stroke-dasharray="3 3"/><text x="${(px + 3).toFixed(1)}" y="12">${k.slice(8, 11)} ${num(v.eval![k], 1)}</text>`;
+            // Labels stack, and turn left near the right edge, so close percentiles stay readable.
+            const right = px > W - 120;
+            return `<line x1="${px.toFixed(1)}" x2="${px.toFixed(1)}" y1="4" y2="${H - B}" stroke="#0f172a" stroke-dasharray="3 3"/><text x="${(px + (right ? -4 : 4)).toFixed(1)}" y="${12 + n * 13}" text-anchor="${right ? 'end' : 'start'}">${k.slice(8, 11)} ${num(v.eval![k], 1)} ms</text>`;
           })
         : [];
       const axis = `<text x="${L}" y="${H - B + 14}">${num(first, 1)} ms</text><text x="${W - 10}" y="${H - B + 14}" text-anchor="end">${num(last, 1)} ms</text><text x="${L - 6}" y="${H - B}" text-anchor="end">0</text><text x="${L - 6}" y="14" text-anchor="end">${maxCount}</text>`;
@@ -130,11 +132,11 @@ function legend(names: string[]): string {
 
 /** The gate, one row per metric: the candidate's value beside the champion's. */
 export function gateTableHtml(gate: GateReport, champion: PipelineStatus['champion'], variant?: string): string {
-  const head = `<p>${gate.passed ? '<b class="pass">✅ passed</b>' : '<b class="fail">❌ failed</b>'}${variant ? ` · variant <b>${esc(variant)}</b>` : ''} · ${champion ? `champion v${esc(champion.version)}` : 'no champion yet'}</p>`;
+  const head = `<p>${gate.passed ? '<b class="pass">✓ passed</b>' : '<b class="fail">✗ failed</b>'}${variant ? ` · variant <b>${esc(variant)}</b>` : ''} · ${champion ? `champion v${esc(champion.version)}` : 'no champion yet'}</p>`;
   const body = gateRows(gate)
-    .map(({ metric: m, ...r }) => `<tr><td>${esc(m)}</td><td>${num(r.value)}</td><td>${num(champion?.metrics[m])}</td><td>${esc(r.threshold ?? '')}</td><td>${esc(r.vsChampion ?? '')}</td><td class="${r.passed ? 'pass' : 'fail'}">${r.passed ? '✅' : '❌'}</td></tr>`)
+    .map(({ metric: m, ...r }) => `<tr><td>${esc(m)}</td><td>${num(r.value)}</td><td>${num(champion?.metrics[m])}</td><td>${esc(r.threshold ?? '')}</td><td>${esc(r.vsChampion ?? '')}</td><td class="${r.passed ? 'pass' : 'fail'}">${r.passed ? '✓' : '✗'}</td></tr>`)
     .join('');
-  const warnings = (gate.warnings ?? []).map((w) => `<p>⚠️ ${esc(w)}</p>`).join('');
+  const warnings = (gate.warnings ?? []).map((w) => `<p>Warning: ${esc(w)}</p>`).join('');
   return `${head}<table id="gate-table"><thead><tr><th>metric</th><th>candidate</th><th>champion</th><th>threshold</th><th>vs champion</th><th>result</th></tr></thead><tbody>${body}</tbody></table>${warnings}`;
 }
 
@@ -142,9 +144,9 @@ function variantsTable(data: ReportData): string {
   const rows = data.view.variants.map((v) => {
     const r = data.variants.find((x) => x.name === v.name);
     const e = r?.eval;
-    const gate = v.error ? `<span class="fail">${esc(v.error)}</span>` : v.gate ? (v.gate.passed ? '<span class="pass">✅</span>' : '<span class="fail">❌</span>') : '';
+    const gate = v.error ? `<span class="fail">${esc(v.error)}</span>` : v.gate ? (v.gate.passed ? '<span class="pass">✓</span>' : '<span class="fail">✗</span>') : '';
     const training = v.cachedTraining ? 'cached' : r?.trainingMs !== undefined ? formatDuration(r.trainingMs) : '';
-    return `<tr><td>${esc(v.name)}${v.name === data.view.selectedVariant ? ' ⭐' : ''}</td><td>${esc(Object.entries(v.params).map(([k, x]) => `${k}=${x}`).join(' '))}</td><td>${esc(training)}${v.resumedFromStep ? ` (resumed at ${v.resumedFromStep})` : ''}</td><td>${num(v.finalLoss, 4)}</td><td>${e ? `${e.correct}/${e.total}` : ''}</td><td>${num(v.metrics?.accuracy)}</td><td>${num(v.metrics?.latency_p50_ms, 1)} / ${num(v.metrics?.latency_p95_ms, 1)} / ${num(v.metrics?.latency_p99_ms, 1)}</td><td>${num(v.metrics?.memory_gb)}</td><td>${gate}</td></tr>`;
+    return `<tr><td>${esc(v.name)}${v.name === data.view.selectedVariant ? ' (selected)' : ''}</td><td>${esc(Object.entries(v.params).map(([k, x]) => `${k}=${x}`).join(' '))}</td><td>${esc(training)}${v.resumedFromStep ? ` (resumed at ${v.resumedFromStep})` : ''}</td><td>${num(v.finalLoss, 4)}</td><td>${e ? `${e.correct}/${e.total}` : ''}</td><td>${num(v.metrics?.accuracy)}</td><td>${num(v.metrics?.latency_p50_ms, 1)} / ${num(v.metrics?.latency_p95_ms, 1)} / ${num(v.metrics?.latency_p99_ms, 1)}</td><td>${num(v.metrics?.memory_gb)}</td><td>${gate}</td></tr>`;
   });
   return `<table id="variants-table"><thead><tr><th>variant</th><th>params</th><th>training</th><th>final loss</th><th>correct</th><th>accuracy</th><th>p50 / p95 / p99 ms</th><th>memory GB</th><th>gate</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
