@@ -50,7 +50,7 @@ function staticDetails(loaded: LoadedSpec, opts: ReleaseStartOptions): string {
   return [
     `**Pipeline** ${spec.name} · **model** ${spec.model.name} · **code** ${loaded.codeVersion}`,
     `**Spec** ${loaded.file}${opts.trigger ? ` · **started by** ${opts.trigger.kind}: ${opts.trigger.reason}` : ''}`,
-    `**Training** ${spec.train.command.join(' ')} ${Object.entries(spec.train.params).map(([k, v]) => `--${k} ${v}`).join(' ')}`,
+    `**Training** \`${[...spec.train.command, ...Object.entries(spec.train.params).map(([k, v]) => `--${k} ${v}`)].join(' ')}\``,
     `**Variants** ${variants} · **gate** accuracy ≥ ${g.min_accuracy}, p99 ≤ ${g.max_latency_ms} ms${g.max_regression_vs_champion !== undefined ? `, at most ${g.max_regression_vs_champion} worse than the champion` : ''}`,
     spec.approval?.required ? `**Approvers** ${spec.approval.approvers.join(', ')} (timeout ${spec.approval.timeout}, then ${spec.approval.on_timeout})` : '**Approval** not required',
   ].join('\n\n');

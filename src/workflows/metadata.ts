@@ -13,7 +13,7 @@ import { FINAL_STAGES, type PipelineStatus, type StageTiming } from './status.js
  * query answers), so calling it anywhere is replay-safe.
  */
 export function refreshDetails(ctx: Pick<RunContext, 'status' | 'spec'>): void {
-  setCurrentDetails(releaseDetails(ctx.status, ctx.spec, new Date()));
+  setCurrentDetails(releaseDetails(ctx.status, ctx.spec));
 }
 
 /** The run's one-line summary: model, release and stage. */
@@ -21,9 +21,9 @@ export function releaseSummary(status: Pick<PipelineStatus, 'model' | 'release' 
   return `${status.model} ${status.release || '(scheduled)'} · ${status.stage}`;
 }
 
-/** Markdown for the UI's details panel; `now` is workflow time (replay-safe). */
-export function releaseDetails(status: PipelineStatus, spec: PipelineSpec, now: Date): string {
-  const parts = [`## ${releaseSummary(status)}`, stagesTable(status.stages, now)];
+/** Markdown for the UI's details panel. */
+export function releaseDetails(status: PipelineStatus, spec: PipelineSpec): string {
+  const parts = [`## ${releaseSummary(status)}`, stagesLine(status.stages)];
   if (status.variants.length) parts.push(variantsTable(status, spec));
   if (status.gate) parts.push(gateTable(status.gate, status.champion, status.selectedVariant));
   const approval = approvalSection(status, spec);
@@ -42,14 +42,15 @@ export function formatDuration(ms: number): string {
   return h ? `${h}h ${String(m).padStart(2, '0')}m` : `${m}m ${String(sec).padStart(2, '0')}s`;
 }
 
-function stagesTable(stages: StageTiming[], now: Date): string {
-  // The details are rewritten when something happens, not every second: an open stage says so
-  // rather than show a duration that would go stale.
-  const rows = stages.map((s) => {
-    const took = s.endedAt ? formatDuration(Date.parse(s.endedAt) - Date.parse(s.startedAt)) : FINAL_STAGES.has(s.stage) ? '' : `now (as of ${now.toISOString().slice(11, 19)})`;
-    return `| ${s.stage} | ${s.startedAt.slice(0, 19).replace('T', ' ')} | ${took} |`;
+/** The stages as one line (the UI's details panel is narrow): `training 2.0s → … → **gating** since 06:09:38 UTC`. */
+function stagesLine(stages: StageTiming[]): string {
+  // The details are rewritten when something happens, not every second: an open stage says since
+  // when rather than show a duration that would go stale.
+  const parts = stages.map((s) => {
+    if (s.endedAt) return `${s.stage} ${formatDuration(Date.parse(s.endedAt) - Date.parse(s.startedAt))}`;
+    return FINAL_STAGES.has(s.stage) ? `**${s.stage}**` : `**${s.stage}** since ${s.startedAt.slice(11, 19)} UTC`;
   });
-  return ['| stage | started (UTC) | took |', '|---|---|---|', ...rows].join('\n');
+  return `**Stages** ${parts.length ? parts.join(' → ') : 'starting'} (started ${stages[0]?.startedAt.slice(0, 10) ?? ''})`;
 }
 
 function variantsTable(status: PipelineStatus, spec: PipelineSpec): string {
@@ -111,7 +112,7 @@ function approvalSection(status: PipelineStatus, spec: PipelineSpec): string | u
     const deadline = a.deadline ?? (since && spec.approval ? new Date(Date.parse(since) + durationMs(spec.approval.timeout)).toISOString() : undefined);
     lines.push(
       `Waiting for **${who.map(cell).join(', ')}**${deadline ? ` until ${deadline}` : ''}.`,
-      'To decide here: **Send Signal** → signal name `approve` (or `reject`) → input:',
+      'To decide here: **More Actions → Send a Signal** → signal name `approve` (or `reject`) → input:',
       '```json',
       `{"approver": "${who[0] ?? '<you>'}", "reason": "gate table looks good"}`,
       '```',
@@ -134,7 +135,7 @@ function deploymentSection(status: PipelineStatus): string | undefined {
     const w = m.lastWindow;
     const last = w ? `; last window: ${w.requests} requests, error rate ${num(w.errorRate)}, p99 ${num(w.latencyP99Ms)} ms${w.healthy ? '' : ` (unhealthy: ${cell(w.reason ?? '')})`}` : '';
     lines.push(`Monitor: ${formatDuration(m.elapsedMs)} of ${formatDuration(m.durationMs)}, ${m.samples} samples, ${m.breaches} breaches (${m.consecutiveBreaches} in a row)${last}`);
-    if (!status.rollback && status.stage === 'monitoring') lines.push('To roll back: **Send Signal** → `rollback` → `{"requestedBy": "<you>", "reason": "..."}`');
+    if (!status.rollback && status.stage === 'monitoring') lines.push('To roll back: **More Actions → Send a Signal** → `rollback` → `{"requestedBy": "<you>", "reason": "..."}`');
   }
   const r = status.rollback;
   if (r) lines.push(`**Rolled back** by ${cell(r.by)} at ${r.at}${r.automatic ? ' (automatic)' : ''}: ${cell(r.reason)}; now ${r.restoredVersion ?? '?'}`);

@@ -125,7 +125,10 @@ describe('approver and operator views', () => {
     await expect.poll(() => gate.locator('tr').count()).toBeGreaterThan(2);
     expect(await gate.innerText()).toMatch(/accuracy\s+1\s/);
     expect(await details.locator('body').innerText()).toContain('{"approver": "alice"');
+    // The UI scrolls inside its own pane: a tall window shows the whole details panel.
+    await page.setViewportSize({ width: 1400, height: 1300 });
     await screenshot(page, 'ui-awaiting-approval.png', true);
+    await page.setViewportSize({ width: 1400, height: 1000 });
 
     await page.getByRole('button', { name: 'More Actions' }).click();
     await page.getByRole('menuitem', { name: 'Send a Signal' }).click();

@@ -34,13 +34,12 @@ function waiting(): PipelineStatus {
 
 describe('release details for the Web UI', () => {
   it('shows the gate as a table with the champion beside the candidate, and the exact signal to send', () => {
-    const md = releaseDetails(waiting(), spec, new Date('2026-01-01T01:03:05.000Z'));
+    const md = releaseDetails(waiting(), spec);
     expect(md).toMatch(/^## tiny-llm v7 · awaiting-approval/);
     expect(md).toContain('| metric | candidate | champion v6 | threshold | vs champion | result |');
     expect(md).toContain('| accuracy | 0.91 | 0.93 | ≥ 0.85 ✓ | ≥ 0.88 ✓ | ✓ |');
     expect(md).toContain('| latency_p99_ms | 120 | 150 | ≤ 500 ✓ | ≤ 150.05 ✓ | ✓ |');
-    expect(md).toContain('| training | 2026-01-01 00:00:00 | 3m 05s |');
-    expect(md).toContain('| awaiting-approval | 2026-01-01 00:03:05 | now (as of 01:03:05) |');
+    expect(md).toContain('**Stages** training 3m 05s → **awaiting-approval** since 00:03:05 UTC (started 2026-01-01)');
     expect(md).toContain('signal name `approve`');
     expect(md).toContain('{"approver": "alice", "reason": "gate table looks good"}');
     expect(md).toContain('Waiting for **alice, bob** until 2026-01-04T00:03:05.000Z.');
@@ -54,9 +53,9 @@ describe('release details for the Web UI', () => {
     s.deployment = { version: 'tiny-v7-lr-3e-4', endpoint: 'http://127.0.0.1:8000', previousVersion: 'tiny-v6-default', modelVersion: '7' };
     s.monitor = { elapsedMs: 60_000, durationMs: 600_000, samples: 2, breaches: 2, consecutiveBreaches: 2, continuedAsNew: 0, lastWindow: { requests: 10, errorRate: 0.5, latencyP99Ms: 900, healthy: true } };
     s.rollback = { by: 'system:monitor', at: '2026-01-01T01:05:00Z', reason: '2 consecutive breaches', automatic: true, restoredVersion: 'tiny-v6-default' };
-    const md = releaseDetails(s, spec, new Date('2026-01-01T01:06:00Z'));
+    const md = releaseDetails(s, spec);
     expect(md).toContain('**approved** by alice');
-    expect(md).not.toContain('Send Signal** → signal name `approve`');
+    expect(md).not.toContain('Send a Signal** → signal name `approve`');
     expect(md).toContain('**tiny-v7-lr-3e-4** at http://127.0.0.1:8000 (MLflow version 7)');
     expect(md).toContain('Monitor: 1m 00s of 10m 00s, 2 samples, 2 breaches');
     expect(md).toContain('**Rolled back** by system:monitor');
