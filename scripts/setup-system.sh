@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages for the parts of the stack that PyPI does not carry: a single-node Slurm cluster
-# (slurmctld, slurmd, slurmrestd, munge) and Prometheus. Installed with apt when missing and we are
-# root (CI is); otherwise says what to install and goes on: only the tests that need them fail.
+# (slurmctld, slurmd, slurmrestd, munge), Prometheus, and Chromium (the browser test drives the
+# Temporal UI in it). Installed with apt when missing and we are root (CI is); otherwise says what
+# to install and goes on: only the tests that need them fail.
 set -euo pipefail
 # command the package provides -> Debian package
 declare -A wanted=(
   [slurmctld]=slurmctld [slurmd]=slurmd [sbatch]=slurm-client [slurmrestd]=slurmrestd
-  [munged]=munge [prometheus]=prometheus
+  [munged]=munge [prometheus]=prometheus [chromium]=chromium
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

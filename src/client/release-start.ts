@@ -36,5 +36,22 @@ export function releaseStart(loaded: LoadedSpec, opts: ReleaseStartOptions) {
     args: [input] as [ReleaseInput],
     memo: { specFile: loaded.file, specDigest: loaded.digest, ...(opts.trigger ? { trigger: opts.trigger } : {}) },
     typedSearchAttributes: [{ key: STAGE_KEY, value: 'starting' }],
+    // What the Web UI shows above the run's live details (those come from the workflow itself).
+    staticSummary: `${loaded.spec.model.name} release ${opts.release || '(scheduled)'}`,
+    staticDetails: staticDetails(loaded, opts),
   };
+}
+
+/** The release's fixed facts, in markdown: what trains, how it is judged, who approves. */
+function staticDetails(loaded: LoadedSpec, opts: ReleaseStartOptions): string {
+  const { spec } = loaded;
+  const variants = spec.evaluate.variants.length ? spec.evaluate.variants.map((v) => v.name).join(', ') : 'default';
+  const g = spec.gates;
+  return [
+    `**Pipeline** ${spec.name} · **model** ${spec.model.name} · **code** ${loaded.codeVersion}`,
+    `**Spec** ${loaded.file}${opts.trigger ? ` · **started by** ${opts.trigger.kind}: ${opts.trigger.reason}` : ''}`,
+    `**Training** \`${[...spec.train.command, ...Object.entries(spec.train.params).map(([k, v]) => `--${k} ${v}`)].join(' ')}\``,
+    `**Variants** ${variants} · **gate** accuracy ≥ ${g.min_accuracy}, p99 ≤ ${g.max_latency_ms} ms${g.max_regression_vs_champion !== undefined ? `, at most ${g.max_regression_vs_champion} worse than the champion` : ''}`,
+    spec.approval?.required ? `**Approvers** ${spec.approval.approvers.join(', ')} (timeout ${spec.approval.timeout}, then ${spec.approval.on_timeout})` : '**Approval** not required',
+  ].join('\n\n');
 }

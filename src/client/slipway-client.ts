@@ -23,8 +23,14 @@ export interface TrainingProgress {
   activity: string;
   attempt: number;
   step?: number;
+  /** The training job's total steps, when it reports them. */
+  totalSteps?: number;
   loss?: number;
   checkpoint?: string;
+  /** Evaluation: rows done of total, and rows that failed. */
+  done?: number;
+  total?: number;
+  errors?: number;
 }
 
 export interface ReleaseView extends PipelineStatus {
@@ -40,6 +46,8 @@ export interface ListedRelease {
   stage: string;
   status: string;
   startTime: string;
+  /** Who may decide, for a release waiting for approval. */
+  awaiting?: string[];
 }
 
 /** The typed client the CLI uses: start, watch, decide, roll back, cancel releases. */
@@ -138,6 +146,15 @@ export class SlipwayClient {
       out.push({ workflowId: wf.workflowId, stage: String(wf.typedSearchAttributes.get(STAGE_KEY) ?? ''), status: wf.status.name, startTime: wf.startTime.toISOString() });
       if (out.length >= (opts.limit ?? 50)) break;
     }
+    // Who is awaited is in the release's own status: ask only the releases that wait for someone.
+    await Promise.all(
+      out
+        .filter((r) => r.stage === 'awaiting-approval' && r.status === 'RUNNING')
+        .map(async (r) => {
+          const status = await this.handle(r.workflowId).query(statusQuery).catch(() => undefined);
+          if (status?.approval && !status.approval.decision) r.awaiting = status.approval.approvers;
+        }),
+    );
     return out;
   }
 
@@ -214,12 +231,17 @@ export class SlipwayClient {
 function progressOf(a: temporal.api.workflow.v1.IPendingActivityInfo): TrainingProgress {
   const payload = a.heartbeatDetails?.payloads?.[0];
   const details = payload ? (defaultPayloadConverter.fromPayload(payload) as Record<string, unknown>) : {};
+  const num = (x: unknown) => (typeof x === 'number' ? x : undefined);
   return {
     activity: a.activityType?.name ?? 'unknown',
     attempt: a.attempt ?? 1,
-    step: typeof details.step === 'number' ? details.step : undefined,
-    loss: typeof details.loss === 'number' ? details.loss : undefined,
+    step: num(details.step),
+    totalSteps: num(details.totalSteps),
+    loss: num(details.loss),
     checkpoint: typeof details.checkpoint === 'string' ? details.checkpoint : undefined,
+    done: num(details.done),
+    total: num(details.total),
+    errors: num(details.errors),
   };
 }
 

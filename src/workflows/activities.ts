@@ -1,10 +1,11 @@
 // Per-domain activity proxies, each bound to the queue of the role that owns the domain's state,
 // and each with the timeout profile that fits its work. A call routed to the wrong domain does
 // not compile: every proxy is typed by its own domain's activities only.
-import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, type ActivityInterfaceFor } from '@temporalio/workflow';
 import type { NotificationActivities, ServingActivities, TrackingActivities, TrainingActivities } from '../activities/index.js';
 import { DEFAULT_QUEUES } from '../queues.js';
 import type { PipelineSpec } from '../spec/schema.js';
+import { activitySummaries } from './metadata.js';
 
 /** Where a release's serving and GPU work goes; orchestration work runs on the workflow's own queue. */
 export interface ReleaseQueues {
@@ -17,42 +18,63 @@ export function releaseQueues(input: { queues?: ReleaseQueues; gpuTaskQueue?: st
   return { serving: input.queues?.serving, gpu: input.queues?.gpu ?? input.gpuTaskQueue };
 }
 
-export function pipelineActivities(spec: PipelineSpec, queues: ReleaseQueues = {}) {
+/**
+ * Every call carries a one-line summary (user metadata on its command), so the event history in the
+ * Web UI reads as the pipeline: "train variant lr-3e-4", "promote tiny-llm-v7". `jobPrefix` is the
+ * job name up to the variant (`<pipeline>-<release>`).
+ */
+export function pipelineActivities(spec: PipelineSpec, queues: ReleaseQueues = {}, jobPrefix = spec.name) {
   const serving = queues.serving ?? DEFAULT_QUEUES.serving;
+  const s = summarized(activitySummaries(jobPrefix));
   return {
     /** gpu — training jobs: long, heartbeated (a dead worker is noticed in heartbeat_timeout), killed on cancel. */
-    training: proxyActivities<TrainingActivities>({
+    training: s(proxyActivities<TrainingActivities>({
       taskQueue: queues.gpu ?? DEFAULT_QUEUES.gpu,
       startToCloseTimeout: spec.train.timeout,
       heartbeatTimeout: spec.train.heartbeat_timeout,
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2 },
-    }),
+    })),
     /** serving — candidate servers and evaluations against them: long, heartbeated, stopped on cancel. */
-    candidates: proxyActivities<ServingActivities>({
+    candidates: s(proxyActivities<ServingActivities>({
       taskQueue: serving,
       startToCloseTimeout: '2h',
       heartbeatTimeout: '2m',
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['ModelServerFailedToStart'] },
-    }),
+    })),
     /** serving — promote, stop, rollback and the smoke test on the stable endpoint. */
-    serving: proxyActivities<ServingActivities>({
+    serving: s(proxyActivities<ServingActivities>({
       taskQueue: serving,
       startToCloseTimeout: '15m',
       retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['NoPreviousVersion'] },
-    }),
+    })),
     /** serving — one metrics sample: short; a failed sample counts as a breach rather than stalling the loop. */
-    sample: proxyActivities<ServingActivities>({ taskQueue: serving, startToCloseTimeout: '1m', retry: { maximumAttempts: 2 } }),
+    sample: s(proxyActivities<ServingActivities>({ taskQueue: serving, startToCloseTimeout: '1m', retry: { maximumAttempts: 2 } })),
     /** orchestration — MLflow: retried with back-off for as long as the spec lets the pipeline wait for it. */
-    tracking: proxyActivities<TrackingActivities>({
+    tracking: s(proxyActivities<TrackingActivities>({
       startToCloseTimeout: '2m',
       scheduleToCloseTimeout: spec.mlflow.max_unavailable,
       retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1m' },
-    }),
+    })),
     /** orchestration — notifications: best effort. */
-    notify: proxyActivities<NotificationActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } }),
+    notify: s(proxyActivities<NotificationActivities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3 } })),
   };
+}
+
+/** Wraps a proxy so each call of a summarised activity passes its summary (other calls are unchanged). */
+function summarized(summaries: Record<string, (input: Record<string, unknown>) => string>) {
+  return <T>(proxy: ActivityInterfaceFor<T>): ActivityInterfaceFor<T> =>
+    new Proxy(proxy, {
+      get(target, name, receiver) {
+        const fn = Reflect.get(target, name, receiver) as ActivityInterfaceFor<T>[keyof T];
+        const summary = typeof name === 'string' ? summaries[name] : undefined;
+        if (!summary || typeof fn !== 'function') return fn;
+        const call = fn as unknown as { executeWithOptions(o: { summary: string }, args: unknown[]): Promise<unknown> };
+        const wrapped = (...args: unknown[]) => call.executeWithOptions({ summary: summary((args[0] ?? {}) as Record<string, unknown>) }, args);
+        return Object.assign(wrapped, { executeWithOptions: call.executeWithOptions });
+      },
+    });
 }
 
 export type PipelineActivities = ReturnType<typeof pipelineActivities>;

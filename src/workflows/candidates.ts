@@ -4,6 +4,7 @@ import { evaluateGate } from '../quality/gate.js';
 import { durationMs } from '../spec/schema.js';
 import { isCancellation } from '@temporalio/workflow';
 import { describeFailure, enterStage, nowIso, resolvePath, type RunContext } from './context.js';
+import { refreshDetails } from './metadata.js';
 import type { VariantStatus } from './status.js';
 
 type Params = Record<string, string | number | boolean>;
@@ -57,6 +58,7 @@ export async function runCandidates(ctx: RunContext): Promise<VariantStatus[]> {
     } catch (err) {
       if (isCancellation(err)) throw err;
       Object.assign(v, { stage: 'failed', error: describeFailure(err) });
+      refreshDetails(ctx);
       failures.push(err);
     }
   });
@@ -90,6 +92,7 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
     resumedFromStep: trained.resumedFromStep,
     finalLoss: trained.finalLoss,
   });
+  refreshDetails(ctx);
   if (childRun) {
     const at = new Date().getTime();
     await acts.tracking.mlflowLogMetrics({
@@ -134,6 +137,7 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
   v.resultsPath = summary.resultsPath;
   v.gate = evaluateGate(v.metrics, spec.gates, status.champion?.metrics);
   v.stage = 'done';
+  refreshDetails(ctx);
   if (childRun) {
     const at = new Date().getTime();
     await acts.tracking.mlflowLogMetrics({

@@ -3,6 +3,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { ActivityFailure, ApplicationFailure, isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineSpec } from '../spec/schema.js';
 import type { PipelineActivities, ReleaseQueues } from './activities.js';
+import { refreshDetails } from './metadata.js';
 import type { PipelineStatus, Stage } from './status.js';
 
 export const STAGE_KEY = defineSearchAttributeKey('SlipwayStage', SearchAttributeType.KEYWORD);
@@ -44,7 +45,7 @@ export function nowIso(): string {
   return new Date().toISOString();
 }
 
-/** Moves the run to a stage: closes the previous stage's timing and updates the search attribute. */
+/** Moves the run to a stage: closes the previous stage's timing, updates the search attribute and the UI's details. */
 export function enterStage(ctx: RunContext, stage: Stage): void {
   const at = nowIso();
   const current = ctx.status.stages.at(-1);
@@ -52,6 +53,7 @@ export function enterStage(ctx: RunContext, stage: Stage): void {
   ctx.status.stages.push({ stage, startedAt: at });
   ctx.status.stage = stage;
   upsertSearchAttributes([{ key: STAGE_KEY, value: stage }]);
+  refreshDetails(ctx);
 }
 
 /** Relative spec paths resolve against the spec's directory (no node:path in the sandbox). */

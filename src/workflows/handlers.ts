@@ -3,6 +3,7 @@
 import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
 import { decisionRefusal, notWaitingForDecision, recordDecision, rollbackNotAllowed } from './approval.js';
 import { nowIso, type RunContext } from './context.js';
+import { refreshDetails } from './metadata.js';
 import {
   approveSignal,
   approveUpdate,
@@ -25,6 +26,7 @@ export function registerHandlers(ctx: RunContext): void {
     const payload = DecisionInputSchema.safeParse(raw);
     if (!payload.success) return invalid(ctx, decision === 'approved' ? 'approve' : 'reject', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
     recordDecision(ctx, decision, payload.data.approver, payload.data.reason);
+    refreshDetails(ctx);
   };
   setHandler(approveSignal, onDecision('approved'));
   setHandler(rejectSignal, onDecision('rejected'));

@@ -3,6 +3,7 @@ import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patc
 import type { Snapshot } from '../activities/metrics/prometheus.js';
 import { durationMs } from '../spec/schema.js';
 import { enterStage, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
+import { refreshDetails } from './metadata.js';
 import type { releasePipeline } from './release-pipeline.js';
 
 /** Samples per run before continuing as new: keeps each history small however long the monitor. */
@@ -23,6 +24,7 @@ export async function monitor(ctx: RunContext, previous: Snapshot | null): Promi
   status.monitor ??= { elapsedMs: 0, durationMs: durationMs(m.duration), samples: 0, breaches: 0, consecutiveBreaches: 0, continuedAsNew: 0 };
   const mon = status.monitor;
   if (status.stage !== 'monitoring') enterStage(ctx, 'monitoring');
+  else refreshDetails(ctx);
   const interval = durationMs(m.interval);
   let samplesThisRun = 0;
   // The baseline is taken as monitoring starts, so the first interval after deploy is judged too:
@@ -44,6 +46,7 @@ export async function monitor(ctx: RunContext, previous: Snapshot | null): Promi
     const breach = !sample.healthy || (w !== null && w.requests > 0 && (w.errorRate > m.max_error_rate || (w.latencyP99Ms ?? 0) > m.max_latency_p99_ms));
     mon.consecutiveBreaches = breach ? mon.consecutiveBreaches + 1 : 0;
     if (breach) mon.breaches += 1;
+    refreshDetails(ctx);
     if (mon.consecutiveBreaches >= m.breaches_to_rollback) {
       ctx.rollbackRequest = { by: 'system:monitor', reason: breachReason(mon.consecutiveBreaches, mon.lastWindow) };
       break;

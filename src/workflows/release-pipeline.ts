@@ -38,7 +38,7 @@ export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult>
     input,
     spec,
     status: input.carried?.status ?? initialStatus(input),
-    acts: pipelineActivities(spec, releaseQueues(input)),
+    acts: pipelineActivities(spec, releaseQueues(input), safeName(spec.name, input.release)),
   };
   registerHandlers(ctx);
 

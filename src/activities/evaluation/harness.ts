@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { LatencyHistogram } from '../../quality/histogram.js';
+import { binLatencies } from '../../quality/latency-bins.js';
 import { loadDataset, type DatasetRow } from './dataset.js';
 import { EvalError } from './errors.js';
 import { ChatClient, defaultMetricsUrl, type ChatOutcome } from './http.js';
@@ -59,6 +60,7 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
     const histogram = new LatencyHistogram();
     const ttft = new LatencyHistogram();
     const itl = new LatencyHistogram();
+    const latencies: number[] = [];
     const errors: Partial<Record<EvalErrorKind, number>> = {};
     let [next, done, correct, attempts, failed, completions] = [0, 0, 0, 0, 0, 0];
     let firstInvalid: string | undefined;
@@ -67,7 +69,10 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       attempts += out.attempts;
       // Latency counts answers and timeouts (a timeout is the slowest kind of answer); an error
       // status or a refused connection says nothing about how fast the model answers.
-      if (out.status === 200 || out.error === 'timeout') histogram.record(out.latencyMs);
+      if (out.status === 200 || out.error === 'timeout') {
+        histogram.record(out.latencyMs);
+        latencies.push(out.latencyMs);
+      }
       if (out.content !== undefined && out.ttftMs !== undefined) {
         ttft.record(out.ttftMs);
         for (const gap of out.itlMs ?? []) itl.record(gap);
@@ -126,6 +131,7 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       latency_p50_ms: round(histogram.percentile(0.5), 3),
       latency_p95_ms: round(histogram.percentile(0.95), 3),
       latency_p99_ms: round(histogram.percentile(0.99), 3),
+      latency_histogram: binLatencies(latencies),
       requests_per_second: round(attempts / seconds, 2),
       ...(opts.stream && ttft.count > 0 && {
         ttft_p50_ms: round(ttft.percentile(0.5), 3),

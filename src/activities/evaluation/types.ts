@@ -1,6 +1,8 @@
 // Inputs and results of the evaluation and smoke activities. Everything here is small and
 // JSON-serialisable: per-row results travel as a file path plus a digest, never as payload.
 
+import type { LatencyBin } from '../../quality/latency-bins.js';
+
 export interface EvaluateOptions {
   /** Base URL of an OpenAI-compatible server (`http://host:port`, `…/v1` or the full chat URL). */
   endpoint: string;
@@ -36,6 +38,8 @@ export interface EvalSummary {
   latency_p50_ms: number;
   latency_p95_ms: number;
   latency_p99_ms: number;
+  /** The latencies as 20 equal bins (for the report's histogram); absent in summaries cached before. */
+  latency_histogram?: LatencyBin[];
   /** HTTP attempts (retries included) per second of wall time between first send and last answer. */
   requests_per_second: number;
   /** Streamed evaluations only: time from send to the first content token, over answered rows. */

@@ -14,6 +14,7 @@ export function downsample<T>(points: T[], max = MAX_LOSS_POINTS): T[] {
 
 export class TrainProgress {
   step: number | null = null;
+  totalSteps: number | null = null;
   loss: number | null = null;
   checkpoint: string | null;
   checkpointStep: number | null;
@@ -37,6 +38,7 @@ export class TrainProgress {
       case 'progress': {
         const e = event as ProgressEvent;
         this.step = e.step;
+        if (typeof e.total_steps === 'number') this.totalSteps = e.total_steps;
         if (e.loss !== undefined) {
           this.loss = e.loss;
           this.losses.push({ step: e.step, loss: e.loss });
@@ -62,7 +64,7 @@ export class TrainProgress {
   }
 
   heartbeat(): TrainHeartbeat {
-    return { step: this.step, loss: this.loss, checkpoint: this.checkpoint, checkpointStep: this.checkpointStep, checkpointRef: this.checkpointRef };
+    return { step: this.step, totalSteps: this.totalSteps, loss: this.loss, checkpoint: this.checkpoint, checkpointStep: this.checkpointStep, checkpointRef: this.checkpointRef };
   }
 
   /** The artifact's `final_loss` metric when it reports one, else the last progress loss. */

@@ -51,6 +51,8 @@ export interface TrainResult {
 /** Heartbeat details: what a retry needs to resume instead of starting at step 0. */
 export interface TrainHeartbeat {
   step: number | null;
+  /** The job's own `total_steps`, when it reports one (for progress bars; not needed to resume). */
+  totalSteps?: number | null;
   loss: number | null;
   /** Path of the last checkpoint the job reported (or the one this attempt resumed from). */
   checkpoint: string | null;

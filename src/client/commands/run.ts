@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FINAL_STAGES } from '../../workflows/status.js';
 import { EXIT } from '../errors.js';
+import { EtaTracker, LiveScreen, liveLines, plainKey, plainLine } from '../live-view.js';
 import { formatRelease, isTty, printJson, printLines } from '../output.js';
 import type { ReleaseView, SlipwayClient } from '../slipway-client.js';
 import { defaultRelease, loadSpec, type LoadedSpec } from '../spec-file.js';
@@ -28,8 +29,9 @@ export async function runRelease(client: SlipwayClient, loaded: LoadedSpec, flag
 }
 
 /**
- * Follows a release until it ends, printing each stage change and training progress; returns the
- * final view. On a TTY, progress rewrites one line; elsewhere each change is a new line.
+ * Follows a release until it ends and returns the final view. On a TTY it redraws a live block in
+ * place (stage timeline, training and evaluation progress with ETA); elsewhere it prints a plain
+ * line per stage change or tenth of training.
  */
 export async function watchRelease(
   client: SlipwayClient,
@@ -38,20 +40,17 @@ export async function watchRelease(
   onView?: (view: ReleaseView) => Promise<void>,
 ): Promise<ReleaseView> {
   let last = '';
+  const screen = new LiveScreen(process.stdout);
+  const eta = new EtaTracker();
   for (;;) {
     const view = await client.status(workflowId);
     await onView?.(view);
-    const progress = view.progress.find((p) => p.step !== undefined);
-    const line = `[${view.stage}]${progress ? ` ${progress.activity} step ${progress.step}${progress.loss !== undefined ? ` loss ${progress.loss.toFixed(4)}` : ''}` : ''}${
-      view.stage === 'awaiting-approval' ? ` waiting for ${view.approval?.approvers.join(', ')}: slipway approve ${workflowId} --as <you>` : ''
-    }`;
-    if (print && line !== last) {
-      if (isTty) process.stdout.write(`\r\u001b[2K${line}`);
-      else process.stdout.write(`${line}\n`);
-      last = line;
+    if (print && isTty) screen.draw(liveLines(view, Date.now(), eta));
+    else if (print && plainKey(view) !== last) {
+      process.stdout.write(`${plainLine(view)}\n`);
+      last = plainKey(view);
     }
     if (view.execution.status !== 'RUNNING' || FINAL_STAGES.has(view.stage)) {
-      if (print && isTty) process.stdout.write('\n');
       return view.execution.status === 'RUNNING' ? waitClosed(client, workflowId) : view;
     }
     await sleep(1000);

@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
-import { STAGES, type Stage } from '../../workflows/status.js';
+import { FINAL_STAGES, STAGES, type Stage } from '../../workflows/status.js';
 import { ExitError, EXIT } from '../errors.js';
+import { formatDuration } from '../../workflows/metadata.js';
 import { formatRelease, printJson, printLines } from '../output.js';
+import type { ListedRelease } from '../slipway-client.js';
+import { exitCodeFor, watchRelease } from './run.js';
 import { connectionOptions, withClient, type ConnectionFlags } from './common.js';
 import { formatOtherWorkflow, otherWorkflowView } from './status-other.js';
 
@@ -11,10 +14,11 @@ export function registerStatusCommands(program: Command): void {
       .command('status')
       .description("show a release's stage, timings, training progress, metrics, gate report, approvals and deployment; or a CI checks run's report")
       .argument('<workflow-id>', 'e.g. release:tiny-llm:v3, or checks:<pipeline>:<digest> from `slipway trigger`')
-      .option('--json', 'print JSON'),
+      .option('--watch', 'follow the release until it ends: on a terminal a live view redrawn in place, otherwise a line per change')
+      .option('--json', 'print JSON (with --watch: the final status, once the release ends)'),
   )
-    .addHelpText('after', '\nExample:\n  $ slipway status release:tiny-llm:v3 --json')
-    .action(async (id: string, flags: ConnectionFlags) =>
+    .addHelpText('after', '\nExample:\n  $ slipway status release:tiny-llm:v3 --watch\n  $ slipway status release:tiny-llm:v3 --json')
+    .action(async (id: string, flags: ConnectionFlags & { watch?: boolean }) =>
       withClient(flags, async (client) => {
         // Only releases answer the `status` query; a checks run (or a rollback) is shown from its outcome.
         const description = await client.handle(id).describe();
@@ -22,9 +26,11 @@ export function registerStatusCommands(program: Command): void {
           const other = await otherWorkflowView(client, description);
           return flags.json ? printJson(other) : printLines(formatOtherWorkflow(other));
         }
-        const view = await client.status(id);
+        const view = flags.watch ? await watchRelease(client, id, !flags.json) : await client.status(id);
         if (flags.json) printJson(view);
         else printLines(formatRelease(view));
+        // Watching ends with the release: its outcome is the exit code, as with `run --wait`.
+        if (flags.watch) process.exitCode = exitCodeFor(view);
       }),
     );
 
@@ -47,7 +53,21 @@ export function registerStatusCommands(program: Command): void {
         const rows = await client.list({ stage: flags.stage as Stage | undefined, limit });
         if (flags.json) return printJson(rows);
         if (!rows.length) return printLines(['no releases found']);
-        printLines(rows.map((r) => `${r.workflowId.padEnd(40)} ${r.stage.padEnd(18)} ${r.status.toLowerCase().padEnd(10)} ${r.startTime}`));
+        printLines(formatList(rows, Date.now()));
       });
     });
+}
+
+/** Releases as a table: id, stage (with the execution's state when it ended mid-stage, e.g. terminated), age, and who is awaited. */
+export function formatList(rows: ListedRelease[], now: number): string[] {
+  const cells = rows.map((r) => [r.workflowId, r.status === 'RUNNING' || FINAL_STAGES.has(r.stage as Stage) ? r.stage : `${r.stage} (${r.status.toLowerCase()})`, age(now - Date.parse(r.startTime)), r.awaiting?.join(', ') ?? '']);
+  const table = [['ID', 'STAGE', 'AGE', 'AWAITING'], ...cells];
+  const widths = [0, 1, 2].map((i) => Math.max(...table.map((c) => c[i]!.length)));
+  return table.map((c) => c.map((x, i) => (i < 3 ? x.padEnd(widths[i]!) : x)).join('  ').trimEnd());
+}
+
+/** An age in the largest two units: `45s`, `12m 03s`, `3h 05m`, `2d 04h`. */
+function age(ms: number): string {
+  if (ms >= 86_400_000) return `${Math.floor(ms / 86_400_000)}d ${String(Math.floor((ms % 86_400_000) / 3_600_000)).padStart(2, '0')}h`;
+  return ms < 60_000 ? `${Math.floor(ms / 1000)}s` : formatDuration(ms);
 }
