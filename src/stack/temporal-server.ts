@@ -5,6 +5,14 @@ import { findTool } from '../system/tools.js';
 
 export const STAGE_SEARCH_ATTRIBUTE = 'SlipwayStage';
 
+/**
+ * The largest payload the embedded server accepts (a signal's input, a start input). Slipway's own
+ * messages are a few KiB (a spec, a decision, the status carried across continue-as-new); the
+ * server's default of 2 MiB let 28 invalid 1.9 MB signals push a waiting release past the history
+ * limit, which terminates it. Refused here, a flood never reaches the release's history.
+ */
+export const MAX_PAYLOAD_BYTES = 512 * 1024;
+
 export interface TemporalDevServerOptions {
   port: number;
   /** Web UI port; omit for a headless server (tests). */
@@ -40,6 +48,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     '--namespace', namespace,
     '--search-attribute', `${STAGE_SEARCH_ATTRIBUTE}=Keyword`,
     '--log-level', 'warn',
+    '--dynamic-config-value', `limit.blobSize.error=${MAX_PAYLOAD_BYTES}`,
+    '--dynamic-config-value', `limit.blobSize.warn=${MAX_PAYLOAD_BYTES / 4}`,
   ];
   if (opts.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(opts.uiPort));
