@@ -1,5 +1,6 @@
 // The `slipway` CLI: each command lives in commands/ and returns data; this file only wires them.
 import { Command, CommanderError } from 'commander';
+import { registerAuditCommand } from './commands/audit.js';
 import { registerDecisionCommands } from './commands/decide.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevCommand } from './commands/dev.js';
@@ -8,6 +9,7 @@ import { registerGateCommand } from './commands/gate.js';
 import { registerSmokeCommand } from './commands/smoke.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerScheduleCommands } from './commands/schedule.js';
+import { registerSignCommand } from './commands/sign.js';
 import { registerStatusCommands } from './commands/status.js';
 import { registerUndeployCommand } from './commands/undeploy.js';
 import { registerTriggerCommand } from './commands/trigger.js';
@@ -44,6 +46,8 @@ registerWorkerCommand(program);
 registerRunCommand(program);
 registerStatusCommands(program);
 registerDecisionCommands(program);
+registerSignCommand(program);
+registerAuditCommand(program);
 registerUndeployCommand(program);
 registerEvalCommand(program);
 registerGateCommand(program);

@@ -55,8 +55,8 @@ export class SlipwayClient {
   }
 
   /** Starts a release; a second start of the same release attaches to it instead of duplicating it. */
-  async start(loaded: LoadedSpec, opts: { release?: string } = {}): Promise<{ workflowId: string; attached: boolean; status: string }> {
-    const { workflowType, ...start } = releaseStart(loaded, { release: opts.release ?? defaultRelease(loaded), queues: this.queues });
+  async start(loaded: LoadedSpec, opts: { release?: string; startedBy?: string } = {}): Promise<{ workflowId: string; attached: boolean; status: string }> {
+    const { workflowType, ...start } = releaseStart(loaded, { release: opts.release ?? defaultRelease(loaded), queues: this.queues, startedBy: opts.startedBy });
     try {
       await this.client.workflow.start(workflowType, { ...start, ...RELEASE_ID_POLICIES });
       return { workflowId: start.workflowId, attached: false, status: 'RUNNING' };
@@ -174,7 +174,7 @@ export class SlipwayClient {
     if (description.status.name === 'RUNNING') {
       return this.update(workflowId, () => this.handle(workflowId).executeUpdate(rollbackUpdate, { args: [input] }));
     }
-    const args: RollbackReleaseInput = { releaseWorkflowId: workflowId, requestedBy: input.requestedBy, reason: input.reason ?? '' };
+    const args: RollbackReleaseInput = { releaseWorkflowId: workflowId, requestedBy: input.requestedBy, reason: input.reason ?? '', ...(input.signature ? { signature: input.signature } : {}) };
     try {
       return (await this.client.workflow.execute('rollbackRelease', {
         // Where the release ran: that orchestration worker can read it.

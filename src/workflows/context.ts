@@ -22,6 +22,8 @@ export interface ReleaseInput {
   gpuTaskQueue?: string;
   /** Carried across continue-as-new while monitoring. */
   carried?: CarriedState;
+  /** Who started or triggered it (approval.separate_duties keeps them from approving it). */
+  startedBy?: string;
 }
 
 /** Monitoring state that outlives one run of the chain. */
@@ -76,6 +78,7 @@ export function initialStatus(input: ReleaseInput): PipelineStatus {
     stages: [],
     variants: [],
     invalidMessages: [],
+    ...(input.startedBy ? { startedBy: input.startedBy } : {}),
   };
 }
 
