@@ -33,7 +33,12 @@ export function decisionRefusal(ctx: RunContext, who: string, decision: Decision
   if (ctx.spec.approval?.separate_duties && who === ctx.status.startedBy) {
     return `${who} started this release and may not approve it (approval.separate_duties): another approver must`;
   }
-  if (ctx.status.approval?.votes?.some((v) => v.by === who)) return `${who} has already approved: the quorum counts distinct people`;
+  return undefined;
+}
+
+/** A second approval by the same person does not count twice. */
+function duplicateVote(ctx: RunContext, who: string, decision: Decision['decision']): string | undefined {
+  if (decision === 'approved' && ctx.status.approval?.votes?.some((v) => v.by === who)) return `${who} has already approved: the quorum counts distinct people`;
   return undefined;
 }
 
@@ -64,7 +69,8 @@ export function recordDecision(ctx: RunContext, decision: Decision['decision'], 
   const at = nowIso();
   let refusal = decisionRefusal(ctx, req.by, decision);
   const verdict = refusal ? { signed: req.signature !== undefined } : verifyDecision(ctx.spec, ctx.status, thisRelease(), action, req.by, req.reason, req.signature);
-  refusal ??= 'refusal' in verdict ? verdict.refusal : undefined;
+  // The signature first: a replayed payload is refused as a replay, not merely as a second vote.
+  refusal ??= ('refusal' in verdict ? verdict.refusal : undefined) ?? duplicateVote(ctx, req.by, decision);
   const fingerprint = 'fingerprint' in verdict ? verdict.fingerprint : undefined;
   const signed = { signed: verdict.signed, ...(fingerprint ? { fingerprint } : {}) };
   const approval = ctx.status.approval;
