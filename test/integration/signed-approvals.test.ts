@@ -2,7 +2,9 @@
 // forged, wrong-key, stale, unsigned and other-release signatures are refused and recorded while
 // the run waits; a 2-of-3 quorum of distinct signed approvers (the starter excluded) releases it.
 import { Client, Connection } from '@temporalio/client';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { deploymentDir, readState } from '../../src/activities/deploy/state.js';
+import { packageRoot } from '../../src/system/tools.js';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +17,7 @@ import { approveSignal } from '../../src/workflows/messages.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus, Stage } from '../../src/workflows/status.js';
 import { allowedSignersFile, makeKey } from '../approvals/keys.js';
+import { SECRET_VALUES, TEST_SECRETS } from '../support/secrets.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
@@ -22,6 +25,8 @@ import { writeSpec } from './fixtures.js';
 const address = inject('temporalAddress');
 const mlflowUrl = inject('mlflowUrl');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-signed-'));
+const jobEnvFile = path.join(stateDir, 'job-environ.txt');
+const countingJob = path.join(packageRoot, 'test', 'fixtures', 'jobs', 'counting-job.mjs');
 const cliEnv = { TEMPORAL_ADDRESS: address, SLIPWAY_USER: '' };
 const [alice, bob, carol, mallory] = ['alice', 'bob', 'carol', 'mallory'].map(makeKey) as [ReturnType<typeof makeKey>, ReturnType<typeof makeKey>, ReturnType<typeof makeKey>, ReturnType<typeof makeKey>];
 
@@ -32,7 +37,8 @@ let worker: WorkerProcess | undefined;
 beforeAll(async () => {
   connection = await Connection.connect({ address });
   slipway = new SlipwayClient(new Client({ connection }));
-  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: mlflowUrl });
+  // The worker holds credentials (MLflow ignores them without auth): none may reach its children.
+  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: mlflowUrl, ...TEST_SECRETS });
 });
 afterAll(async () => {
   await worker?.kill();
@@ -68,12 +74,32 @@ describe('signed approvals on the real dev server', () => {
       approval: { approvers: ['alice', 'bob', 'carol'], timeout: '1h', min_approvals: 2, separate_duties: true, signature_max_age: '5m' },
       signers: { alice: alice.publicKey },
       signers_file: allowedSignersFile([bob, carol]),
+      // The training job records its own /proc/<pid>/environ, then runs the counting job.
+      train: {
+        command: ['sh', '-c', `tr '\\0' '\\n' < /proc/$$/environ > ${jobEnvFile}; exec "${process.execPath}" ${countingJob} "$@"`, 'job'],
+        params: { steps: 20, 'step-ms': 20, 'checkpoint-every': 5 },
+        env: { SPEC_NAMED: 'passed' },
+        heartbeat_timeout: '3s',
+      },
     });
     const started = await runCli(['run', spec, '--release', 's1', '--as', 'carol', '--json'], cliEnv);
     expect(started.code, started.stderr).toBe(0);
     const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
     const waiting = await atStage(id, 'awaiting-approval');
     expect(waiting.startedBy).toBe('carol');
+
+    // The worker's secrets stayed with it: neither the training job nor the model server has them.
+    const jobEnv = readFileSync(jobEnvFile, 'utf8');
+    expect(jobEnv).toMatch(/^PATH=/m);
+    expect(jobEnv).toMatch(/^SPEC_NAMED=passed$/m);
+    const server = readState(deploymentDir(stateDir, 'signed')).versions['signed-s1-default'];
+    const serverEnv = readFileSync(`/proc/${server?.pid}/environ`, 'utf8');
+    expect(serverEnv).toMatch(/(^|\0)PATH=/);
+    for (const secret of SECRET_VALUES) {
+      expect(jobEnv).not.toContain(secret);
+      expect(serverEnv).not.toContain(secret);
+    }
+    expect(serverEnv).not.toMatch(/MLFLOW_TRACKING_(PASSWORD|TOKEN|USERNAME)|SLIPWAY_WEBHOOK_URL/);
     expect(waiting.approval).toMatchObject({ minApprovals: 2, requireSignature: true, stillNeeded: { count: 2, from: ['alice', 'bob'] } });
 
     const release = await releaseForSigning(slipway.client, id);
