@@ -1,6 +1,7 @@
 // The `slipway` CLI: each command lives in commands/ and returns data; this file only wires them.
 import { Command, CommanderError } from 'commander';
 import { registerAuditCommand } from './commands/audit.js';
+import { registerCodecServerCommand } from './commands/codec-server.js';
 import { registerDecisionCommands } from './commands/decide.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevCommand } from './commands/dev.js';
@@ -48,6 +49,7 @@ registerStatusCommands(program);
 registerDecisionCommands(program);
 registerSignCommand(program);
 registerAuditCommand(program);
+registerCodecServerCommand(program);
 registerUndeployCommand(program);
 registerEvalCommand(program);
 registerGateCommand(program);
