@@ -11,6 +11,7 @@ import { findTool } from '../../src/system/tools.js';
 import { freePort } from '../../src/system/ports.js';
 import type { PipelineStatus } from '../../src/workflows/status.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { withDecodedBase64 } from '../support/history-secrets.js';
 import { runCli, startCli, startWorkerProcess, type CliProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
 
@@ -49,16 +50,6 @@ afterAll(async () => {
 
 function temporalShow(id: string): string {
   return execFileSync(findTool('temporal'), ['workflow', 'show', '--workflow-id', id, '--address', address, '--output', 'json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-}
-
-/** The text plus the decoding of every base64 string in it. */
-function withDecodedBase64(json: string): string {
-  const decoded: string[] = [];
-  JSON.parse(json, (_key, value: unknown) => {
-    if (typeof value === 'string' && value.length >= 8 && /^[A-Za-z0-9+/]+={0,2}$/.test(value)) decoded.push(Buffer.from(value, 'base64').toString('latin1'));
-    return value;
-  });
-  return `${json}\n${decoded.join('\n')}`;
 }
 
 describe('encrypted history', () => {

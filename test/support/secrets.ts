@@ -9,3 +9,6 @@ export const TEST_SECRETS = {
 
 /** The values that must never leave the worker: in a history, or in a child's environment. */
 export const SECRET_VALUES = [TEST_SECRETS.MLFLOW_TRACKING_PASSWORD, TEST_SECRETS.MLFLOW_TRACKING_TOKEN, 'webhook-token-91b7c3f0e2'];
+
+/** Every secret any test uses (test/mlflow/auth.test.ts has its own MLflow passwords). */
+export const ALL_TEST_SECRETS = [...SECRET_VALUES, 'slipway-test-admin-pw', 'reader-password-123'];
