@@ -19,6 +19,7 @@ import type { PipelineStatus, Stage } from '../../src/workflows/status.js';
 import { allowedSignersFile, makeKey } from '../approvals/keys.js';
 import { SECRET_VALUES, TEST_SECRETS } from '../support/secrets.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { recordHistory } from '../support/histories.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
 
@@ -158,6 +159,7 @@ describe('signed approvals on the real dev server', () => {
     const result = (await slipway.result(id)) as ReleaseResult;
     expect(result.status).toBe('completed');
     expect(result.approval).toMatchObject({ decision: 'approved', by: 'alice, bob', signed: true });
+    await recordHistory(handle, 'signed-quorum-approved');
 
     // The audit trail: who, when, why, signed with which key, and every refusal.
     const trail = await auditOf(slipway, id);
