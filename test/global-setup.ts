@@ -39,9 +39,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('servicesDir', dir);
   return async () => {
     try {
-      // Secrets stay with the workers: fail the suite loudly if any reached a history.
-      const { leaks } = await secretsInHistories(temporal.value.address, ALL_TEST_SECRETS);
-      // vitest only logs an error thrown here: set the exit code so that the run fails.
+      // Secrets stay with the workers: fail the suite loudly if any reached a history, or if the
+      // histories cannot be read. vitest only logs an error thrown here: the exit code fails the run.
+      const { leaks } = await secretsInHistories(temporal.value.address, ALL_TEST_SECRETS).catch((err: unknown) => {
+        process.exitCode = 1;
+        throw err;
+      });
       if (leaks.length) process.exitCode = 1;
       if (leaks.length) throw new Error(`secret values found in Temporal histories of this test run:\n${leaks.join('\n')}`);
     } finally {

@@ -20,12 +20,20 @@ export async function secretsInHistories(address: string, secrets: readonly stri
     const client = new Client({ connection });
     const leaks: string[] = [];
     let histories = 0;
-    for await (const wf of client.workflow.list()) {
-      const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-      histories += 1;
-      const text = withDecodedBase64(historyToJSON(history));
-      for (const secret of secrets) if (text.includes(secret)) leaks.push(`${wf.workflowId}/${wf.runId}: ${secret.slice(0, 6)}…`);
-    }
+    // The raw API: listing through the client would decode memos, and some runs are encrypted.
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await client.workflowService.listWorkflowExecutions({ namespace: 'default', pageSize: 500, nextPageToken });
+      for (const wf of page.executions ?? []) {
+        const workflowId = wf.execution?.workflowId ?? '';
+        const runId = wf.execution?.runId ?? '';
+        const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+        histories += 1;
+        const text = withDecodedBase64(historyToJSON(history));
+        for (const secret of secrets) if (text.includes(secret)) leaks.push(`${workflowId}/${runId}: ${secret.slice(0, 6)}…`);
+      }
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
     return { leaks, histories };
   } finally {
     await connection.close();
