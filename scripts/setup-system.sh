@@ -8,6 +8,8 @@ set -euo pipefail
 declare -A wanted=(
   [slurmctld]=slurmctld [slurmd]=slurmd [sbatch]=slurm-client [slurmrestd]=slurmrestd
   [munged]=munge [prometheus]=prometheus [chromium]=chromium
+  # Signed approvals: `slipway approve --key` and the tests sign with ssh-keygen -Y sign.
+  [ssh-keygen]=openssh-client
 )
 missing=()
 for cmd in "${!wanted[@]}"; do

@@ -1,6 +1,8 @@
 // The Slipway worker: one Temporal worker per role, each on its role's task queue, over one
 // connection and one runtime (so activities and implementations are created once per process).
 import proto from '@temporalio/proto';
+import type { DataConverter } from '@temporalio/common';
+import { slipwayDataConverter } from './codec/aes-gcm-codec.js';
 import { NativeConnection, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
 import { TemporalUnreachableError } from './errors.js';
 import { slipwayPlugin } from './plugin.js';
@@ -12,6 +14,8 @@ import { STAGE_KEY } from './workflows/context.js';
 export const TASK_QUEUE = DEFAULT_QUEUES.orchestration;
 
 export interface SlipwayWorkerOptions extends RuntimeOptions {
+  /** Default: AES-256-GCM encryption when `env` has SLIPWAY_CODEC_KEYS_FILE or SLIPWAY_CODEC_KEYS, else none. */
+  dataConverter?: DataConverter;
   address: string;
   namespace: string;
   /** TLS, API key and metadata for clusters that need them (from the envconfig profile). */
@@ -69,6 +73,8 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
   const roles = opts.roles?.length ? opts.roles : [...ROLES];
   const queues: SlipwayQueues = { ...DEFAULT_QUEUES, ...opts.queues };
   const runtime = resolveRuntime(opts);
+  // Encrypted payloads (SLIPWAY_CODEC_KEYS_FILE): a bad key file stops the worker before it connects.
+  const dataConverter = opts.dataConverter ?? slipwayDataConverter(opts.env);
   const connection = await NativeConnection.connect({ address, tls, apiKey, metadata }).catch((err: unknown) => {
     throw new TemporalUnreachableError(address, err);
   });
@@ -83,6 +89,7 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
           taskQueue: queues[role],
           plugins: [slipwayPlugin({ ...runtime, role })],
           ...deploymentOptions(opts.deployment),
+          ...(dataConverter ? { dataConverter } : {}),
           ...(role === 'gpu'
             ? {
                 maxConcurrentActivityTaskExecutions: opts.gpus ?? 1,

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { freePort } from '../src/system/ports.js';
 import { startMlflowServer } from '../src/stack/mlflow-server.js';
 import { startTemporalDevServer } from '../src/stack/temporal-server.js';
+import { secretsInHistories } from './support/history-secrets.js';
+import { ALL_TEST_SECRETS } from './support/secrets.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -36,7 +38,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('mlflowUrl', mlflow.value.url);
   project.provide('servicesDir', dir);
   return async () => {
-    await Promise.all([temporal.value.stop(), mlflow.value.stop()]);
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      // Secrets stay with the workers: fail the suite loudly if any reached a history, or if the
+      // histories cannot be read. vitest only logs an error thrown here: the exit code fails the run.
+      const { leaks } = await secretsInHistories(temporal.value.address, ALL_TEST_SECRETS).catch((err: unknown) => {
+        process.exitCode = 1;
+        throw err;
+      });
+      if (leaks.length) process.exitCode = 1;
+      if (leaks.length) throw new Error(`secret values found in Temporal histories of this test run:\n${leaks.join('\n')}`);
+    } finally {
+      await Promise.all([temporal.value.stop(), mlflow.value.stop()]);
+      rmSync(dir, { recursive: true, force: true });
+    }
   };
 }

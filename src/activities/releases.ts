@@ -10,6 +10,8 @@ import type { PipelineStatus } from '../workflows/status.js';
 export interface ReleaseRecord {
   workflowId: string;
   runId: string;
+  /** The first run of its continue-as-new chain: what a signed rollback names. */
+  firstRunId?: string;
   /** The release's spec as it ran (defaults applied). */
   spec: PipelineSpec;
   specDir: string;
@@ -77,6 +79,7 @@ export function createReleaseActivities() {
       return {
         workflowId: input.workflowId,
         runId: description.runId,
+        firstRunId: description.raw.workflowExecutionInfo?.firstRunId || description.runId,
         spec: spec.data,
         specDir: started?.specDir ?? '/',
         queues: started?.queues,

@@ -1,5 +1,7 @@
 // The `slipway` CLI: each command lives in commands/ and returns data; this file only wires them.
 import { Command, CommanderError } from 'commander';
+import { registerAuditCommand } from './commands/audit.js';
+import { registerCodecServerCommand } from './commands/codec-server.js';
 import { registerDecisionCommands } from './commands/decide.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDevCommand } from './commands/dev.js';
@@ -9,6 +11,7 @@ import { registerSmokeCommand } from './commands/smoke.js';
 import { registerReportCommand } from './commands/report.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerScheduleCommands } from './commands/schedule.js';
+import { registerSignCommand } from './commands/sign.js';
 import { registerStatusCommands } from './commands/status.js';
 import { registerUndeployCommand } from './commands/undeploy.js';
 import { registerTriggerCommand } from './commands/trigger.js';
@@ -46,6 +49,9 @@ registerRunCommand(program);
 registerStatusCommands(program);
 registerReportCommand(program);
 registerDecisionCommands(program);
+registerSignCommand(program);
+registerAuditCommand(program);
+registerCodecServerCommand(program);
 registerUndeployCommand(program);
 registerEvalCommand(program);
 registerGateCommand(program);

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { slipwayDataConverter } from '../codec/aes-gcm-codec.js';
 import { TemporalUnreachableError } from '../errors.js';
 
 export { TemporalUnreachableError };
@@ -36,9 +37,11 @@ export function resolveConnection(opts: ConnectOptions = {}): ResolvedConnection
 
 export async function connectClient(opts: ConnectOptions = {}): Promise<Client> {
   const { address, namespace, tls, apiKey, metadata } = resolveConnection(opts);
+  // Encrypted payloads: the CLI and the schedules it creates use the worker's keys.
+  const dataConverter = slipwayDataConverter();
   try {
     const connection = await Connection.connect({ address, tls, apiKey, metadata, connectTimeout: 5000 });
-    return new Client({ connection, namespace });
+    return new Client({ connection, namespace, ...(dataConverter ? { dataConverter } : {}) });
   } catch (err) {
     throw new TemporalUnreachableError(address, err);
   }

@@ -1,4 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { CodecConfigError } from '../codec/keys.js';
 import { StackConfigError, StackPartExitedError } from '../stack/errors.js';
 import { PortInUseError } from '../stack/process.js';
 import { ToolNotFoundError } from '../system/tools.js';
@@ -34,7 +35,7 @@ export class ExitError extends Error {
 /** Maps known errors to a message and an exit code; anything else is a bug and shows its stack. */
 export function describeError(err: unknown): { message: string; exitCode: number } {
   if (err instanceof ExitError) return { message: err.message, exitCode: err.exitCode };
-  if (err instanceof SpecError || err instanceof StackConfigError) return { message: err.message, exitCode: EXIT.usage };
+  if (err instanceof SpecError || err instanceof StackConfigError || err instanceof CodecConfigError) return { message: err.message, exitCode: EXIT.usage };
   if (err instanceof RequestRefusedError) return { message: `refused: ${err.message}`, exitCode: EXIT.refused };
   if (err instanceof WorkflowNotFoundError) return { message: `not found: ${err.message}. List releases with \`slipway list\`.`, exitCode: EXIT.notFound };
   if (err instanceof TemporalUnreachableError || err instanceof ToolNotFoundError || err instanceof PortInUseError || err instanceof StackPartExitedError) {

@@ -35,9 +35,14 @@ export function formatRelease(v: ReleaseView): string[] {
   }
   if (v.approval) {
     const d = v.approval.decision;
-    lines.push(d ? `  approval: ${d.decision} by ${d.by} at ${d.at}${d.reason ? ` (${d.reason})` : ''}` : `  approval: waiting for ${v.approval.approvers.join(', ')} until ${v.approval.deadline ?? '?'}`);
+    const signedMark = d?.signed === undefined ? '' : d.signed ? ' [signed]' : ' [UNSIGNED]';
+    lines.push(d ? `  approval: ${d.decision} by ${d.by} at ${d.at}${signedMark}${d.reason ? ` (${d.reason})` : ''}` : `  approval: waiting for ${v.approval.approvers.join(', ')} until ${v.approval.deadline ?? '?'}`);
+    for (const vote of v.approval.votes ?? []) lines.push(`    approved by ${vote.by} at ${vote.at} ${vote.signed ? `[signed ${vote.fingerprint ?? ''}]` : '[UNSIGNED]'}`);
+    const needed = v.approval.stillNeeded;
+    if (needed && !d) lines.push(`    still needed: ${needed.count} more of ${needed.from.join(', ') || '(nobody left who may)'}`);
     for (const r of v.approval.refused) lines.push(dim(`    refused ${r.by}: ${r.reason}`));
   }
+  if (v.startedBy) lines.push(`  started by: ${v.startedBy}`);
   if (v.deployment) lines.push(`  deployed: ${v.deployment.version} at ${v.deployment.endpoint}${v.deployment.modelVersion ? ` (MLflow version ${v.deployment.modelVersion})` : ''}`);
   if (v.monitor) lines.push(`  monitor: ${v.monitor.samples} samples, ${v.monitor.breaches} breaches, ${Math.round(v.monitor.elapsedMs / 1000)}s of ${Math.round(v.monitor.durationMs / 1000)}s`);
   if (v.rollback) lines.push(`  rolled back by ${v.rollback.by}: ${v.rollback.reason} (now ${v.rollback.restoredVersion})`);

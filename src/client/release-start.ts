@@ -4,6 +4,7 @@ import { DEFAULT_QUEUES, type SlipwayQueues } from '../queues.js';
 import type { TriggerInfo } from '../workflows/light-checks.js';
 import { STAGE_KEY } from '../workflows/context.js';
 import type { ReleaseInput } from '../workflows/release-pipeline.js';
+import { currentUser } from './identity.js';
 import { releaseWorkflowId, type LoadedSpec } from './spec-file.js';
 
 export interface ReleaseStartOptions {
@@ -14,6 +15,8 @@ export interface ReleaseStartOptions {
   queues?: Partial<SlipwayQueues>;
   /** Why it started (schedule, CI change), kept in the memo for people reading the run. */
   trigger?: TriggerInfo;
+  /** Who starts or triggers it (default: currentUser()); approval.separate_duties keeps them from approving it. */
+  startedBy?: string;
 }
 
 /** A finished release is never re-run under its id; a failed or cancelled one may be. */
@@ -28,6 +31,7 @@ export function releaseStart(loaded: LoadedSpec, opts: ReleaseStartOptions) {
     release: opts.release,
     codeVersion: loaded.codeVersion,
     queues: { serving: queues.serving, gpu: queues.gpu },
+    startedBy: opts.startedBy ?? currentUser(),
   };
   return {
     workflowType: 'releasePipeline' as const,

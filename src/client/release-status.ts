@@ -1,7 +1,7 @@
 // A finished release cannot change its own status: a later rollback is recorded by its
 // rollbackRelease run, and whoever reads the release (CLI, the next rollback) looks there too.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { decodePayload } from './payloads.js';
 import type { ReleaseInput } from '../workflows/context.js';
 import { rollbackWorkflowId, type RollbackReleaseResult } from '../workflows/rollback-release.js';
 import type { PipelineStatus } from '../workflows/status.js';
@@ -11,7 +11,7 @@ export async function startInput(client: Client, workflowId: string, runId: stri
   // The first event of a run holds its input; every run of a chain carries the same spec and queues.
   const page = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, maximumPageSize: 1 });
   const payload = page.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  return payload ? (defaultPayloadConverter.fromPayload(payload) as Partial<ReleaseInput>) : undefined;
+  return decodePayload<Partial<ReleaseInput>>(client, payload);
 }
 
 /** The release's status as its completed rollbackRelease left it, or undefined when none completed. */

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import proto from '@temporalio/proto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +10,7 @@ import { releaseQueues } from '../workflows/activities.js';
 import type { ReleaseInput, ReleaseResult } from '../workflows/release-pipeline.js';
 import { rollbackWorkflowId, type RollbackReleaseInput, type RollbackReleaseResult } from '../workflows/rollback-release.js';
 import type { PipelineStatus, Stage } from '../workflows/status.js';
+import { decodePayload } from './payloads.js';
 import { completedRollback, startInput } from './release-status.js';
 import { RELEASE_ID_POLICIES, releaseStart } from './release-start.js';
 import { defaultRelease, type LoadedSpec } from './spec-file.js';
@@ -63,8 +64,8 @@ export class SlipwayClient {
   }
 
   /** Starts a release; a second start of the same release attaches to it instead of duplicating it. */
-  async start(loaded: LoadedSpec, opts: { release?: string } = {}): Promise<{ workflowId: string; attached: boolean; status: string }> {
-    const { workflowType, ...start } = releaseStart(loaded, { release: opts.release ?? defaultRelease(loaded), queues: this.queues });
+  async start(loaded: LoadedSpec, opts: { release?: string; startedBy?: string } = {}): Promise<{ workflowId: string; attached: boolean; status: string }> {
+    const { workflowType, ...start } = releaseStart(loaded, { release: opts.release ?? defaultRelease(loaded), queues: this.queues, startedBy: opts.startedBy });
     try {
       await this.client.workflow.start(workflowType, { ...start, ...RELEASE_ID_POLICIES });
       return { workflowId: start.workflowId, attached: false, status: 'RUNNING' };
@@ -95,7 +96,7 @@ export class SlipwayClient {
         startTime: description.startTime.toISOString(),
         closeTime: description.closeTime?.toISOString(),
       },
-      progress: (description.raw.pendingActivities ?? []).map(progressOf),
+      progress: await Promise.all((description.raw.pendingActivities ?? []).map((a) => progressOf(this.client, a))),
       // Warnings are a help, never a reason for `status` to fail (e.g. an API key without describeTaskQueue).
       warnings: description.status.name === 'RUNNING' ? await this.unpolledQueues(workflowId, description).catch(() => []) : [],
     };
@@ -191,7 +192,7 @@ export class SlipwayClient {
     if (description.status.name === 'RUNNING') {
       return this.update(workflowId, () => this.handle(workflowId).executeUpdate(rollbackUpdate, { args: [input] }));
     }
-    const args: RollbackReleaseInput = { releaseWorkflowId: workflowId, requestedBy: input.requestedBy, reason: input.reason ?? '' };
+    const args: RollbackReleaseInput = { releaseWorkflowId: workflowId, requestedBy: input.requestedBy, reason: input.reason ?? '', ...(input.signature ? { signature: input.signature } : {}) };
     try {
       return (await this.client.workflow.execute('rollbackRelease', {
         // Where the release ran: that orchestration worker can read it.
@@ -228,9 +229,8 @@ export class SlipwayClient {
   }
 }
 
-function progressOf(a: temporal.api.workflow.v1.IPendingActivityInfo): TrainingProgress {
-  const payload = a.heartbeatDetails?.payloads?.[0];
-  const details = payload ? (defaultPayloadConverter.fromPayload(payload) as Record<string, unknown>) : {};
+async function progressOf(client: Client, a: temporal.api.workflow.v1.IPendingActivityInfo): Promise<TrainingProgress> {
+  const details = (await decodePayload<Record<string, unknown>>(client, a.heartbeatDetails?.payloads?.[0]).catch(() => undefined)) ?? {};
   const num = (x: unknown) => (typeof x === 'number' ? x : undefined);
   return {
     activity: a.activityType?.name ?? 'unknown',

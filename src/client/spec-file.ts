@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
+import { parseAllowedSigners } from '../approvals/signers.js';
 import { formatSpecIssues, PipelineSpecSchema, type PipelineSpec } from '../spec/schema.js';
 
 /** A spec that failed to load or validate; `problems` has one line per field. */
@@ -44,7 +45,34 @@ export function loadSpec(file: string): LoadedSpec {
   const parsed = PipelineSpecSchema.safeParse(raw);
   if (!parsed.success) throw new SpecError(file, formatSpecIssues(parsed.error));
   const dir = path.dirname(abs);
+  if (parsed.data.signers_file) readSignersFile(file, dir, parsed.data);
   return { file: abs, dir, spec: parsed.data, digest: createHash('sha256').update(text).digest('hex'), codeVersion: codeVersionOf(dir) };
+}
+
+/**
+ * Adds the keys of `signers_file` to `signers`: the workflow cannot read files, so the public keys
+ * travel in its input (they are not secrets). Keys listed inline stay; the file's are added.
+ */
+function readSignersFile(file: string, dir: string, spec: PipelineSpec): void {
+  const signersFile = path.resolve(dir, spec.signers_file ?? '');
+  let text: string;
+  try {
+    text = readFileSync(signersFile, 'utf8');
+  } catch (err) {
+    throw new SpecError(file, [`signers_file: cannot read ${signersFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  let fromFile: Record<string, string[]>;
+  try {
+    fromFile = parseAllowedSigners(text);
+  } catch (err) {
+    throw new SpecError(file, [`signers_file: ${signersFile} ${(err as Error).message}`]);
+  }
+  const checked = PipelineSpecSchema.shape.signers.safeParse(fromFile);
+  if (!checked.success) throw new SpecError(file, formatSpecIssues(checked.error).map((i) => `signers_file: ${signersFile}: ${i}`));
+  for (const [name, keys] of Object.entries(fromFile)) {
+    const inline = spec.signers[name];
+    spec.signers[name] = [...(inline === undefined ? [] : typeof inline === 'string' ? [inline] : inline), ...keys];
+  }
 }
 
 function codeVersionOf(dir: string): string {

@@ -1,6 +1,7 @@
 // The pipeline spec: one YAML/JSON file per pipeline, validated before anything starts.
 // Pure (no I/O), so the workflow can re-read defaults from the same schema.
 import { z } from 'zod';
+import { parsePublicKey } from '../approvals/sshsig.js';
 import { SpecGatesSchema } from '../quality/gate.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
@@ -82,12 +83,36 @@ const Approval = z
     on_timeout: z.enum(['reject', 'escalate']).default('reject'),
     /** Who may decide after an escalation; the wait restarts for `timeout` once. */
     escalate_to: z.array(z.string().min(1)).default([]),
+    /** Decisions must be signed with a listed key (default: true when `signers` or `signers_file` is set). */
+    require_signature: z.boolean().optional(),
+    /** How many distinct approvers must approve (a quorum); one rejection rejects. */
+    min_approvals: z.number().int().min(1).default(1),
+    /** The person who started or triggered the release may not approve it. */
+    separate_duties: z.boolean().default(false),
+    /** A signed decision older (or newer) than this, by the workflow's clock, is refused as stale. */
+    signature_max_age: Duration.default('10m'),
   })
   .strict()
   .refine((a) => a.on_timeout !== 'escalate' || a.escalate_to.length > 0, {
     message: 'on_timeout: escalate needs escalate_to approvers',
     path: ['escalate_to'],
+  })
+  .refine((a) => a.min_approvals <= new Set(a.approvers).size, {
+    message: 'min_approvals is more than the number of distinct approvers listed',
+    path: ['min_approvals'],
   });
+
+const SshKey = z.string().refine(
+  (k) => {
+    try {
+      parsePublicKey(k);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an ed25519 public key, "ssh-ed25519 AAAA..." (e.g. the line in ~/.ssh/id_ed25519.pub)' },
+);
 
 const Deploy = z
   .object({
@@ -175,6 +200,10 @@ export const PipelineSpecSchema = z
     notify: Notify.optional(),
     /** Who may order a rollback, besides the approvers. */
     operators: z.array(z.string().min(1)).default([]),
+    /** Public keys of approvers and operators, by name: their decisions are signed with them. */
+    signers: z.record(z.string().min(1), z.union([SshKey, z.array(SshKey).min(1)])).default({}),
+    /** An allowed_signers-style file (relative to the spec) that the CLI reads into `signers` before starting. */
+    signers_file: z.string().min(1).optional(),
     mlflow: Mlflow.default(Mlflow.parse({})),
     schedule: ScheduleSection.optional(),
     ci: CiSection.optional(),

@@ -23,6 +23,8 @@ export interface ReleaseInput {
   gpuTaskQueue?: string;
   /** Carried across continue-as-new while monitoring. */
   carried?: CarriedState;
+  /** Who started or triggered it (approval.separate_duties keeps them from approving it). */
+  startedBy?: string;
 }
 
 /** Monitoring state that outlives one run of the chain. */
@@ -78,6 +80,7 @@ export function initialStatus(input: ReleaseInput): PipelineStatus {
     stages: [],
     variants: [],
     invalidMessages: [],
+    ...(input.startedBy ? { startedBy: input.startedBy } : {}),
   };
 }
 

@@ -1,7 +1,9 @@
 // Message handlers of the release pipeline: the status query, approvals and rollback orders.
 // Signals (Web UI) never throw: a bad payload is recorded and ignored. Updates (CLI) validate first.
 import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
-import { decisionRefusal, notWaitingForDecision, recordDecision, rollbackNotAllowed } from './approval.js';
+import type { SignatureInput } from '../approvals/statement.js';
+import { notWaitingForDecision, recordDecision, rollbackNotAllowed } from './approval.js';
+import { audit, thisRelease, verifyDecision } from './audit.js';
 import { nowIso, type RunContext } from './context.js';
 import { refreshDetails } from './metadata.js';
 import {
@@ -25,7 +27,7 @@ export function registerHandlers(ctx: RunContext): void {
   const onDecision = (decision: Decision['decision']) => (raw: unknown) => {
     const payload = DecisionInputSchema.safeParse(raw);
     if (!payload.success) return invalid(ctx, decision === 'approved' ? 'approve' : 'reject', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
-    recordDecision(ctx, decision, payload.data.approver, payload.data.reason);
+    recordDecision(ctx, decision, { by: payload.data.approver, reason: payload.data.reason, signature: payload.data.signature, via: 'signal' });
     refreshDetails(ctx);
   };
   setHandler(approveSignal, onDecision('approved'));
@@ -35,8 +37,7 @@ export function registerHandlers(ctx: RunContext): void {
   // in `approval.refused` (the audit trail), then fails with the reason.
   const decide = (decision: Decision['decision']) => (raw: unknown) => {
     const payload = DecisionInputSchema.parse(raw);
-    const refusal = decisionRefusal(ctx, payload.approver);
-    recordDecision(ctx, decision, payload.approver, payload.reason);
+    const refusal = recordDecision(ctx, decision, { by: payload.approver, reason: payload.reason, signature: payload.signature, via: 'update' });
     if (refusal) throw ApplicationFailure.create({ type: 'DecisionRefused', nonRetryable: true, message: refusal });
     return ctx.status;
   };
@@ -61,21 +62,23 @@ export function registerHandlers(ctx: RunContext): void {
   setHandler(rollbackSignal, (raw) => {
     const payload = RollbackInputSchema.safeParse(raw);
     if (!payload.success) return invalid(ctx, 'rollback', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
-    const refusal = rollbackRefusal(ctx, payload.data.requestedBy);
+    const refusal = acceptRollback(ctx, { by: payload.data.requestedBy, reason: payload.data.reason, signature: payload.data.signature, via: 'signal' });
     if (refusal) return invalid(ctx, 'rollback', refusal);
-    ctx.rollbackRequest ??= { by: payload.data.requestedBy, reason: payload.data.reason };
   });
   setHandler(
     rollbackUpdate,
     async (raw) => {
       const payload = RollbackInputSchema.parse(raw);
-      ctx.rollbackRequest ??= { by: payload.requestedBy, reason: payload.reason };
+      // The validator let it through, but a signature's nonce is only spent here, in history.
+      const refusal = acceptRollback(ctx, { by: payload.requestedBy, reason: payload.reason, signature: payload.signature, via: 'update' });
+      if (refusal) throw ApplicationFailure.create({ type: 'DecisionRefused', nonRetryable: true, message: refusal });
       await condition(() => ctx.status.stage === 'rolled-back' || ctx.status.stage === 'failed');
       return ctx.status;
     },
     {
       validator: (raw) => {
-        const refusal = rollbackRefusal(ctx, RollbackInputSchema.parse(raw).requestedBy);
+        const payload = RollbackInputSchema.parse(raw);
+        const refusal = rollbackRefusal(ctx, payload.requestedBy) ?? verifyDecision(ctx.spec, ctx.status, thisRelease(), 'rollback', payload.requestedBy, payload.reason, payload.signature).refusal;
         if (refusal) throw new Error(refusal);
       },
     },
@@ -90,6 +93,19 @@ function rollbackRefusal(ctx: RunContext, who: string): string | undefined {
   if (notAllowed) return notAllowed;
   if (ctx.rollbackRequest) return `a rollback was already requested by ${ctx.rollbackRequest.by}`;
   if (ctx.status.deployment?.previousVersion === null) return `${ctx.status.deployment.version} is the first version of ${ctx.spec.name}: there is nothing to roll back to`;
+  return undefined;
+}
+
+/** Takes a rollback order if it may count (signed when the spec says so), auditing it either way. */
+function acceptRollback(ctx: RunContext, req: { by: string; reason: string; signature?: SignatureInput; via: 'signal' | 'update' }): string | undefined {
+  let refusal = rollbackRefusal(ctx, req.by);
+  const verdict = refusal ? { signed: req.signature !== undefined } : verifyDecision(ctx.spec, ctx.status, thisRelease(), 'rollback', req.by, req.reason, req.signature);
+  refusal ??= 'refusal' in verdict ? verdict.refusal : undefined;
+  const fingerprint = 'fingerprint' in verdict && verdict.fingerprint ? { fingerprint: verdict.fingerprint } : {};
+  const nonce = !refusal && 'nonce' in verdict && verdict.nonce ? { nonce: verdict.nonce } : {};
+  audit(ctx.status, { action: 'rollback', by: req.by, at: nowIso(), reason: req.reason, counted: !refusal, ...(refusal ? { refusal } : {}), signed: verdict.signed, ...fingerprint, ...nonce, via: req.via });
+  if (refusal) return refusal;
+  ctx.rollbackRequest ??= { by: req.by, reason: req.reason };
   return undefined;
 }
 

@@ -32,6 +32,7 @@ const ReleaseInputSchema = z
     queues: z.object({ serving: QueueName.optional(), gpu: QueueName.optional() }).strict().optional(),
     gpuTaskQueue: QueueName.optional(),
     carried: CarriedSchema.optional(),
+    startedBy: z.string().trim().min(1).max(200).optional(),
   })
   .strict();
 

@@ -1,16 +1,20 @@
 // Signals, updates and the status query of the release pipeline, beside the workflow that handles them.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import { SignatureSchema } from '../approvals/statement.js';
 import type { PipelineStatus } from './status.js';
 
 /**
  * The approval payload. Approvers send it from the Web UI's "Send Signal" as JSON, e.g.
- * `{"approver": "alice", "reason": "eval looks good"}`, or from `slipway approve`.
+ * `{"approver": "alice", "reason": "eval looks good"}` (signed: the payload `slipway sign approve`
+ * prints), or from `slipway approve`.
  */
 export const DecisionInputSchema = z
   .object({
     approver: z.string().trim().min(1, 'approver is required: who is deciding'),
     reason: z.string().max(2000).default(''),
+    /** The signed statement (`slipway approve --key`, or `slipway sign approve` for the UI). */
+    signature: SignatureSchema.optional(),
   })
   .strict();
 export type DecisionInput = z.input<typeof DecisionInputSchema>;
@@ -19,6 +23,7 @@ export const RollbackInputSchema = z
   .object({
     requestedBy: z.string().trim().min(1, 'requestedBy is required: who orders the rollback'),
     reason: z.string().max(2000).default(''),
+    signature: SignatureSchema.optional(),
   })
   .strict();
 export type RollbackInput = z.input<typeof RollbackInputSchema>;

@@ -2,6 +2,7 @@
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, workflowInfo } from '@temporalio/workflow';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
 import { durationMs } from '../spec/schema.js';
+import { auditTags } from './audit.js';
 import { enterStage, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
 import { refreshDetails } from './metadata.js';
 import type { releasePipeline } from './release-pipeline.js';
@@ -101,9 +102,24 @@ export async function rollback(ctx: RunContext): Promise<void> {
   if (status.mlflow) {
     await acts.tracking.mlflowSetTags({
       mlflowRunId: status.mlflow.runId,
-      tags: { 'slipway.rollback.by': request.by, 'slipway.rollback.reason': request.reason, 'slipway.rollback.at': status.rollback.at },
+      tags: {
+        'slipway.rollback.by': request.by,
+        'slipway.rollback.reason': request.reason,
+        'slipway.rollback.at': status.rollback.at,
+        ...(patched('rollback-audit-tags') ? rollbackSignedTags(status, request.by) : {}),
+      },
     });
   }
   enterStage(ctx, 'rolled-back');
   await notify(ctx, 'rolled-back', `Release ${status.workflowId} was rolled back to ${result.restoredVersion} by ${request.by}: ${request.reason}`);
+}
+
+/** Whether the rollback order was signed, and with which key, plus the whole audit trail. */
+function rollbackSignedTags(status: RunContext['status'], by: string): Record<string, string> {
+  const order = (status.audit ?? []).findLast((e) => e.action === 'rollback' && e.counted && e.by === by);
+  return {
+    'slipway.rollback.signed': String(order?.signed ?? false),
+    ...(order?.fingerprint ? { 'slipway.rollback.fingerprint': order.fingerprint } : {}),
+    'slipway.audit': auditTags(status)['slipway.audit'] ?? '',
+  };
 }

@@ -2,6 +2,7 @@ import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, 
 import { formatGateReport } from '../quality/gate.js';
 import { pipelineActivities, releaseQueues } from './activities.js';
 import { awaitApproval } from './approval.js';
+import { auditTags } from './audit.js';
 import { runCandidates, safeName } from './candidates.js';
 import { describeFailure, enterStage, initialStatus, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
 import { registerHandlers } from './handlers.js';
@@ -101,7 +102,14 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   if (status.mlflow && spec.approval?.required) {
     await acts.tracking.mlflowSetTags({
       mlflowRunId: status.mlflow.runId,
-      tags: { 'slipway.approval.decision': decision.decision, 'slipway.approval.by': decision.by, 'slipway.approval.at': decision.at, 'slipway.approval.reason': decision.reason },
+      tags: {
+        'slipway.approval.decision': decision.decision,
+        'slipway.approval.by': decision.by,
+        'slipway.approval.at': decision.at,
+        'slipway.approval.reason': decision.reason,
+        // Runs recorded before the audit trail tagged only the decision.
+        ...(patched('approval-audit-tags') ? auditTags(status) : {}),
+      },
     });
   }
   if (decision.decision === 'superseded') {

@@ -2,10 +2,12 @@
 // rollback is recorded exactly as one inside the pipeline would be.
 import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
+import { SignatureSchema } from '../approvals/statement.js';
 import type { TrackingActivities } from '../activities/index.js';
 import { formatSpecIssues } from '../spec/schema.js';
 import { pipelineActivities } from './activities.js';
 import { rollbackNotAllowed } from './approval.js';
+import { audit, verifyDecision } from './audit.js';
 import type { RunContext } from './context.js';
 import { statusQuery } from './messages.js';
 import { rollback } from './monitor.js';
@@ -17,6 +19,8 @@ const RollbackReleaseInputSchema = z
     releaseWorkflowId: z.string().min(1),
     requestedBy: z.string().trim().min(1, 'requestedBy is required: who orders the rollback'),
     reason: z.string().max(2000).default(''),
+    /** Signed for the release (its workflow id and first run id), when its spec requires signatures. */
+    signature: SignatureSchema.optional(),
   })
   .strict();
 export type RollbackReleaseInput = z.input<typeof RollbackReleaseInputSchema>;
@@ -55,6 +59,9 @@ export async function rollbackRelease(raw: RollbackReleaseInput): Promise<Rollba
   const release = await readRelease({ workflowId: input.releaseWorkflowId });
   const notAllowed = rollbackNotAllowed(release.spec, input.requestedBy);
   if (notAllowed) throw refuse('NotAllowed', `${input.releaseWorkflowId}: ${notAllowed}`);
+  const signedFor = { workflowId: release.workflowId, runId: release.firstRunId ?? release.runId };
+  const verdict = verifyDecision(release.spec, release.status, signedFor, 'rollback', input.requestedBy, input.reason, input.signature);
+  if (verdict.refusal) throw refuse('NotAllowed', `${input.releaseWorkflowId}: ${verdict.refusal}`);
   const expectedId = rollbackWorkflowId(release.workflowId, release.runId);
   if (workflowInfo().workflowId !== expectedId) throw refuse('InvalidInput', `start rollbackRelease with workflow id ${expectedId}, so that the release has one rollback`);
   if (release.running) throw refuse('ReleaseStillRunning', `${input.releaseWorkflowId} is still running: order the rollback from the release itself (update or signal rollback)`);
@@ -69,6 +76,10 @@ export async function rollbackRelease(raw: RollbackReleaseInput): Promise<Rollba
     acts: pipelineActivities(release.spec, release.queues ?? {}),
     rollbackRequest: { by: input.requestedBy, reason: input.reason },
   };
+  if (input.signature || release.status.audit) {
+    const fingerprint = verdict.fingerprint ? { fingerprint: verdict.fingerprint } : {};
+    audit(status, { action: 'rollback', by: input.requestedBy, at: new Date().toISOString(), reason: input.reason, counted: true, signed: verdict.signed, ...fingerprint, ...(verdict.nonce ? { nonce: verdict.nonce } : {}), via: 'workflow' });
+  }
   setHandler(statusQuery, () => ctx.status);
   // Only the version that is live now may be rolled back: undoing an older one would undo a later release.
   const { live } = await ctx.acts.serving.describeDeployment({ target: release.spec.deploy.target, deploymentName: release.spec.name });

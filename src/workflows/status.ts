@@ -50,9 +50,22 @@ export interface VariantStatus {
 export interface Decision {
   /** `superseded`: a newer release of the pipeline passed its gate while this one waited. */
   decision: 'approved' | 'rejected' | 'superseded';
+  /** One name, or the quorum's names joined by ", ". */
   by: string;
   at: string;
   reason: string;
+  /** Every counted vote was signed with a listed key (absent in runs recorded before signing). */
+  signed?: boolean;
+}
+
+/** One approval that counted toward the quorum. */
+export interface Vote {
+  by: string;
+  at: string;
+  reason: string;
+  signed: boolean;
+  /** `SHA256:...` of the key that signed it. */
+  fingerprint?: string;
 }
 
 export interface ApprovalStatus {
@@ -60,8 +73,32 @@ export interface ApprovalStatus {
   deadline?: string;
   escalated: boolean;
   decision?: Decision;
-  /** Decisions that did not count (not an approver, or too late), kept for the audit trail. */
-  refused: Array<{ by: string; at: string; reason: string }>;
+  /** Decisions that did not count (not an approver, too late, a bad signature), kept for the audit trail. */
+  refused: Array<{ by: string; at: string; reason: string; signed?: boolean; fingerprint?: string }>;
+  /** Distinct approvals needed (approval.min_approvals). */
+  minApprovals?: number;
+  /** Approvals counted so far. */
+  votes?: Vote[];
+  /** Approvers who could still approve while the quorum is not met. */
+  stillNeeded?: { count: number; from: string[] };
+  requireSignature?: boolean;
+}
+
+/** Every decision, refusal and rollback order, as it arrived: the release's audit trail. */
+export interface AuditEntry {
+  action: 'approve' | 'reject' | 'rollback' | 'supersede' | 'timeout';
+  by: string;
+  at: string;
+  reason: string;
+  counted: boolean;
+  /** Why it did not count. */
+  refusal?: string;
+  signed: boolean;
+  fingerprint?: string;
+  /** Of a counted signed decision: a second use is a replay. */
+  nonce?: string;
+  /** How it arrived: `update` (CLI), `signal` (UI), or `workflow` (the pipeline itself). */
+  via: 'update' | 'signal' | 'workflow';
 }
 
 export interface RollbackRecord {
@@ -100,6 +137,10 @@ export interface PipelineStatus {
   monitor?: MonitorStatus;
   rollback?: RollbackRecord;
   mlflow?: { experimentId: string; runId: string };
+  /** Who started or triggered the release (the CLI's --as / SLIPWAY_USER, or a schedule's creator). */
+  startedBy?: string;
+  /** Decisions, refusals and rollback orders (absent in runs recorded before it). */
+  audit?: AuditEntry[];
   /** Signals whose payload failed validation: recorded, never fatal. */
   invalidMessages: Array<{ name: string; at: string; error: string }>;
   error?: string;

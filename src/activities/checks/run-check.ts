@@ -7,6 +7,7 @@ import { ToolNotFoundError } from '../../system/tools.js';
 import { expandCommand } from '../command.js';
 import { tailFile } from '../jobs/log-reader.js';
 import { killProcessGroup, processStartTime } from '../jobs/process-group.js';
+import { childEnv } from '../../system/child-env.js';
 
 export interface RunCheckInput {
   name: string;
@@ -59,7 +60,7 @@ export function createCheckActivities(deps: { stateDir: string }) {
       const fd = openSync(logPath, 'w');
       const [file, ...args] = command;
       // Detached: the check leads its own process group, so a cancel reaches what it spawned too.
-      const child = spawn(file as string, args, { cwd: input.cwd, detached: true, stdio: ['ignore', fd, fd] });
+      const child = spawn(file as string, args, { cwd: input.cwd, env: childEnv(), detached: true, stdio: ['ignore', fd, fd] });
       closeSync(fd);
       const exited = new Promise<{ code: number | null; error?: Error }>((resolve) => {
         child.once('error', (error) => resolve({ code: null, error }));

@@ -9,6 +9,7 @@ import { deploymentDir, logPath, readRouter, readState, removeSafe, statePath, w
 import type { CandidateRequest, DeploymentStatus, DeployTarget, PromoteRequest, PromoteResult, RollbackRequest, RollbackResult } from './target.js';
 import { DeployError } from './target.js';
 import { expandCommand } from '../command.js';
+import { childEnv } from '../../system/child-env.js';
 
 export interface LocalCandidate {
   endpoint: string;
@@ -69,7 +70,7 @@ export class LocalDeployTarget implements DeployTarget {
     const argv = expandCommand(record.serve.command).map((a) => a.replaceAll('{model}', record.artifactPath).replaceAll('{port}', String(record.port)));
     const child = spawnDetached(argv, {
       cwd: record.serve.cwd,
-      env: { ...process.env, ...record.env },
+      env: childEnv(record.env),
       logFile: record.logFile,
       tag: this.tag(dir, version),
     });

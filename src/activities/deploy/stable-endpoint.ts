@@ -7,6 +7,7 @@ import { isOurs, spawnDetached, stopGroup, waitReady } from './processes.js';
 import { ROUTER_INFO_PATH } from './router.js';
 import { readRouter, removeSafe, routerPath, statePath, writeJsonAtomic, type RouterRecord } from './state.js';
 import { DeployError } from './target.js';
+import { childEnv } from '../../system/child-env.js';
 
 const routerTag = (dir: string) => `router:${dir}`;
 
@@ -46,7 +47,7 @@ export async function ensureRouter(dir: string, port: number): Promise<RouterRec
   const logFile = path.join(dir, 'logs', 'router.log');
   const child = spawnDetached([...argv, '--state', statePath(dir), '--port', String(port)], {
     cwd,
-    env: process.env,
+    env: childEnv(),
     logFile,
     tag: routerTag(dir),
   });

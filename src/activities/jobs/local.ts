@@ -13,6 +13,7 @@ import { eventsFile, exitFile, isCancelled, logFile, markCancelled, readCurrent,
 import { LogEventReader, tailFile } from './log-reader.js';
 import { isAlive, killProcessGroup, processStartTime } from './process-group.js';
 import { CommandNotRunnable, resolveExecutable, spawnJob } from './spawn-job.js';
+import { childEnv } from '../../system/child-env.js';
 
 interface Exit {
   code: number;
@@ -89,9 +90,8 @@ export class LocalJobBackend implements JobBackend {
       const startedAt = new Date().toISOString();
       appendFileSync(logPath, `[slipway] ${startedAt} launch ${JSON.stringify(spec.command)}${spec.resumeFrom ? ` resume-from=${spec.resumeFrom}` : ''}\n`);
       const logOffset = statSync(logPath).size;
-      const env: NodeJS.ProcessEnv = { ...process.env, PYTHONUNBUFFERED: '1', ...spec.env, SLIPWAY_OUTPUT_DIR: outputDir, SLIPWAY_JOB_NAME: spec.name };
-      if (spec.resumeFrom) env.SLIPWAY_RESUME_FROM = spec.resumeFrom;
-      else delete env.SLIPWAY_RESUME_FROM;
+      // The worker's credentials (MLflow, webhooks) stay with the worker: the job sees what it needs.
+      const env = childEnv({ PYTHONUNBUFFERED: '1', ...spec.env, SLIPWAY_OUTPUT_DIR: outputDir, SLIPWAY_JOB_NAME: spec.name, SLIPWAY_RESUME_FROM: spec.resumeFrom || undefined });
 
       const token = randomBytes(8).toString('hex');
       let child;

@@ -7,11 +7,16 @@ import { DecisionInputSchema, RollbackInputSchema } from '../../workflows/messag
 import { ExitError, EXIT } from '../errors.js';
 import { formatRelease, printJson, printLines } from '../output.js';
 import type { SlipwayClient } from '../slipway-client.js';
+import { defaultKeyPath, releaseForSigning, signDecision } from '../signing.js';
 import { connectionOptions, withClient, type ConnectionFlags } from './common.js';
 
 interface DecideFlags extends ConnectionFlags {
   as: string;
   reason: string;
+  /** The SSH key to sign with; signing happens when given, or when the release requires signatures. */
+  key?: string;
+  /** `--no-sign`: send the decision unsigned. */
+  sign: boolean;
 }
 
 /** The payload field each flag fills: a bad value is named by its flag, not by the wire format. */
@@ -55,17 +60,22 @@ export function registerDecisionCommands(program: Command): void {
         .argument('<workflow-id>', 'e.g. release:tiny-llm:v3')
         .requiredOption('--as <name>', 'who you are; must be listed in the spec (approvers, operators)', process.env.SLIPWAY_USER)
         .option('--reason <text>', 'why; kept in the run and in MLflow (at most 2000 characters)', '')
+        .option('--key <path>', 'sign with this SSH ed25519 key (a .pub path signs through ssh-agent); default when the release requires signatures: SLIPWAY_SIGNING_KEY or ~/.ssh/id_ed25519')
+        .option('--no-sign', 'send the decision unsigned (counts only where the spec has approval.require_signature: false)')
         .option('--json', 'print JSON'),
     )
-      .addHelpText('after', `\nExample:\n  $ slipway ${d.name} release:tiny-llm:v3 --as alice --reason "eval looks good"`)
+      .addHelpText('after', `\nExample:\n  $ slipway ${d.name} release:tiny-llm:v3 --as alice --key ~/.ssh/id_ed25519 --reason "eval looks good"`)
       .action(async (id: string, flags: DecideFlags) => {
         if (d.name === 'rollback') checkDecision(RollbackInputSchema, { requestedBy: flags.as, reason: flags.reason });
         else checkDecision(DecisionInputSchema, { approver: flags.as, reason: flags.reason });
         await withClient(flags, async (client) => {
+          const release = await releaseForSigning(client.client, id);
+          const sign = flags.sign && (flags.key !== undefined || release.requiresSignature);
+          const signature = sign ? await signDecision(release, d.name, flags.as, flags.reason, flags.key ?? defaultKeyPath()) : undefined;
           const res =
             d.name === 'rollback'
-              ? await client.rollback(id, { requestedBy: flags.as, reason: flags.reason })
-              : await client[d.name](id, { approver: flags.as, reason: flags.reason }).catch((err: unknown) => refuseIfFinished(client, id, err, d.name));
+              ? await client.rollback(id, { requestedBy: flags.as, reason: flags.reason, signature })
+              : await client[d.name](id, { approver: flags.as, reason: flags.reason, signature }).catch((err: unknown) => refuseIfFinished(client, id, err, d.name));
           if ('stage' in res && d.name === 'rollback' && res.stage !== 'rolled-back') {
             throw new ExitError(`rollback of ${id} did not happen: ${res.error ?? `the release is ${res.stage}`}`, EXIT.failed);
           }

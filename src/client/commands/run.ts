@@ -13,6 +13,8 @@ interface RunFlags extends ConnectionFlags, QueueFlags {
   wait?: boolean;
   /** false with --no-cache */
   cache?: boolean;
+  /** Who starts it (default: currentUser()). */
+  as?: string;
 }
 
 /** Starts or attaches to the release of an already validated spec. */
@@ -24,7 +26,7 @@ export async function runRelease(client: SlipwayClient, loaded: LoadedSpec, flag
     release ??= `${defaultRelease(loaded)}-fresh-${Date.now().toString(36)}`;
     loaded = { ...loaded, spec: { ...loaded.spec, train: { ...loaded.spec.train, cache: false }, evaluate: { ...loaded.spec.evaluate, cache: false } } };
   }
-  const started = await client.start(loaded, { release });
+  const started = await client.start(loaded, { release, startedBy: flags.as });
   return { ...started, spec: loaded.file, codeVersion: loaded.codeVersion };
 }
 
@@ -79,6 +81,7 @@ export function registerRunCommand(program: Command): void {
       .option('--release <label>', 'release label; the workflow id is release:<model>:<label> (default: digest of spec + code version)')
       .option('--wait', 'follow the release until it ends, with live stage and training progress')
       .option('--no-cache', 'train and evaluate afresh instead of reusing cached results of identical inputs')
+      .option('--as <name>', 'who starts it, recorded in the run (approval.separate_duties keeps them from approving it); default SLIPWAY_USER, GITHUB_ACTOR or your login')
       .option('--json', 'print JSON')),
   )
     .addHelpText('after', '\nExample:\n  $ slipway run examples/tiny-llm/pipeline.yaml --wait\n  $ slipway run pipeline.yaml --release v3 --json')

@@ -1,6 +1,7 @@
 // `slipway status` for the workflows that are not releases: a CI checks run (`checks:…`), a rollback.
 import { WorkflowFailedError, type WorkflowExecutionDescription } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
+import { decodePayload } from '../payloads.js';
 import type { CheckResult } from '../../activities/checks/run-check.js';
 import type { LightChecksReport, TriggerInfo } from '../../workflows/light-checks.js';
 import { dim, red } from '../output.js';
@@ -31,11 +32,12 @@ export async function otherWorkflowView(client: SlipwayClient, d: WorkflowExecut
     status: d.status.name,
     startTime: d.startTime.toISOString(),
     closeTime: d.closeTime?.toISOString(),
-    running: (d.raw.pendingActivities ?? []).map((a) => {
-      const payload = a.heartbeatDetails?.payloads?.[0];
-      const details = payload ? (defaultPayloadConverter.fromPayload(payload) as { check?: unknown }) : {};
-      return typeof details.check === 'string' ? details.check : (a.activityType?.name ?? 'activity');
-    }),
+    running: await Promise.all(
+      (d.raw.pendingActivities ?? []).map(async (a) => {
+        const details = (await decodePayload<{ check?: unknown }>(client.client, a.heartbeatDetails?.payloads?.[0]).catch(() => undefined)) ?? {};
+        return typeof details.check === 'string' ? details.check : (a.activityType?.name ?? 'activity');
+      }),
+    ),
   };
   if (d.status.name === 'RUNNING') return view;
   try {
