@@ -9,6 +9,7 @@ import { LocalDeployTarget } from './activities/deploy/local.js';
 import type { DeployTarget } from './activities/deploy/target.js';
 import type { JobBackend } from './activities/jobs/backend.js';
 import { LocalJobBackend } from './activities/jobs/local.js';
+import { RayJobBackend } from './activities/jobs/ray.js';
 import type { MlflowConfig } from './activities/mlflow/client.js';
 
 export type { SlipwayRuntime } from './activities/index.js';
@@ -18,7 +19,10 @@ export interface RuntimeOptions {
   stateDir: string;
   mlflow: MlflowConfig;
   env: NodeJS.ProcessEnv;
-  /** Extra or replacement job backends by name; `local` (subprocesses) is always offered unless replaced. */
+  /**
+   * Extra or replacement job backends by name; `local` (subprocesses) is always offered unless replaced,
+   * and `ray` when `env.RAY_ADDRESS` names a Ray cluster's dashboard (http://host:8265), as for Ray's own tools.
+   */
   jobBackends?: Record<string, JobBackend>;
   /** Extra or replacement deploy targets by name; `local` (processes behind a router) unless replaced. */
   deployTargets?: Record<string, DeployTarget>;
@@ -39,7 +43,7 @@ export function resolveRuntime(o: RuntimeOptions): SlipwayRuntime {
     stateDir,
     mlflow: o.mlflow,
     env: o.env,
-    jobBackends: o.jobBackends?.local ? o.jobBackends : { local: new LocalJobBackend({ stateDir }), ...o.jobBackends },
+    jobBackends: { ...(o.jobBackends?.local ? {} : { local: new LocalJobBackend({ stateDir }) }), ...clusterBackends(stateDir, o.env), ...o.jobBackends },
     deployTargets: o.deployTargets?.local ? o.deployTargets : { local: new LocalDeployTarget({ stateDir }), ...o.deployTargets },
     artifacts: typeof o.artifacts === 'object' ? o.artifacts : artifactStore(o.artifacts ?? 'local', stateDir, o.mlflow, o.artifactsDir),
   };
@@ -49,4 +53,24 @@ export function resolveRuntime(o: RuntimeOptions): SlipwayRuntime {
 export function artifactStore(kind: ArtifactStoreKind, stateDir: string, mlflow: MlflowConfig, localDir?: string): ArtifactStore {
   const cacheDir = path.join(stateDir, 'cache', 'artifacts');
   return kind === 'mlflow' ? new MlflowArtifactStore({ config: mlflow, cacheDir }) : new LocalArtifactStore({ root: path.resolve(localDir ?? path.join(stateDir, 'artifacts')), cacheDir });
+}
+
+/** Raised when the environment names a cluster in a form Slipway cannot use; the message says the fix. */
+export class ClusterConfigError extends Error {
+  readonly code = 'SLIPWAY_CLUSTER_CONFIG';
+}
+
+/** The cluster backends the environment points at: `ray` from RAY_ADDRESS (the dashboard, where the Jobs API is). */
+export function clusterBackends(stateDir: string, env: NodeJS.ProcessEnv): Record<string, JobBackend> {
+  const address = env.RAY_ADDRESS?.trim();
+  if (!address) return {};
+  if (!/^https?:\/\/[^/]+\/?$/.test(address)) {
+    throw new ClusterConfigError(
+      `RAY_ADDRESS=${address}: expected the Ray dashboard's http://host:port (where the Jobs API is, 8265 by default), ` +
+        'not the GCS address or a ray:// client address',
+    );
+  }
+  // Each launch writes under <outputRoot>/<submission id>/output on the node that runs it.
+  const outputRoot = env.SLIPWAY_RAY_OUTPUT_ROOT ?? path.join(stateDir, 'ray-jobs');
+  return { ray: new RayJobBackend({ address: address.replace(/\/$/, ''), outputRoot }) };
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { mlflowConfigFromEnv } from '../../activities/mlflow/client.js';
 import { parseRoles, type Role } from '../../queues.js';
-import { ARTIFACT_STORE_KINDS, type ArtifactStoreKind } from '../../runtime.js';
+import { ARTIFACT_STORE_KINDS, clusterBackends, type ArtifactStoreKind } from '../../runtime.js';
 import { createSlipwayWorkers } from '../../worker.js';
 import { resolveConnection } from '../connection.js';
 import { EXIT, ExitError } from '../errors.js';
@@ -15,6 +15,7 @@ interface WorkerFlags extends ConnectionFlags, QueueFlags {
   gpus: string;
   artifacts: string;
   artifactsDir?: string;
+  rayAddress?: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -27,6 +28,7 @@ export function registerWorkerCommand(program: Command): void {
         .option('--state-dir <dir>', "this worker's own directory: job logs, checkpoints, caches, deployments", process.env.SLIPWAY_STATE_DIR ?? '.slipway')
         .option('--gpus <n>', 'training jobs this worker runs at once (gpu role)', '1')
         .option('--artifacts-dir <dir>', "the local store's directory: one every host mounts (default <state-dir>/artifacts)", process.env.SLIPWAY_ARTIFACTS_DIR)
+        .option('--ray-address <url>', "a Ray cluster's dashboard (http://host:8265): offers train.backend ray", process.env.RAY_ADDRESS)
         .option('--artifacts <store>', `where models and checkpoints travel between hosts: ${ARTIFACT_STORE_KINDS.join(' or ')} (use mlflow when hosts share no disk)`, process.env.SLIPWAY_ARTIFACTS ?? 'local'),
     ),
   )
@@ -41,6 +43,7 @@ export function registerWorkerCommand(program: Command): void {
         '  $ slipway worker --roles orchestration --artifacts mlflow',
         '  $ slipway worker --roles serving --state-dir /var/lib/slipway --artifacts mlflow',
         '  $ slipway worker --roles gpu --gpus 8 --artifacts mlflow',
+        '  $ RAY_ADDRESS=http://ray-head:8265 slipway worker --roles gpu --gpus 16 --artifacts mlflow',
       ].join('\n'),
     )
     .action(async (flags: WorkerFlags) => {
@@ -60,6 +63,12 @@ export function registerWorkerCommand(program: Command): void {
       } catch (err) {
         throw new ExitError(`${(err as Error).message}. Fix the worker's environment.`, EXIT.usage);
       }
+      const env = { ...process.env, ...(flags.rayAddress ? { RAY_ADDRESS: flags.rayAddress } : {}) };
+      try {
+        clusterBackends(flags.stateDir, env);
+      } catch (err) {
+        throw new ExitError(`--ray-address: ${(err as Error).message}`, EXIT.usage);
+      }
       const connection = resolveConnection(flags);
       const { address, namespace } = connection;
       const queues = queuesFrom(flags);
@@ -72,7 +81,7 @@ export function registerWorkerCommand(program: Command): void {
         artifacts: flags.artifacts as ArtifactStoreKind,
         artifactsDir: flags.artifactsDir,
         mlflow,
-        env: process.env,
+        env,
       });
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => workers.shutdown());
       const polling = workers.roles.map((r) => `${r} on ${workers.queues[r]}`).join(', ');
