@@ -45,14 +45,14 @@ export function resolveRuntime(o: RuntimeOptions): SlipwayRuntime {
     env: o.env,
     jobBackends: { ...(o.jobBackends?.local ? {} : { local: new LocalJobBackend({ stateDir }) }), ...clusterBackends(stateDir, o.env), ...o.jobBackends },
     deployTargets: o.deployTargets?.local ? o.deployTargets : { local: new LocalDeployTarget({ stateDir }), ...o.deployTargets },
-    artifacts: typeof o.artifacts === 'object' ? o.artifacts : artifactStore(o.artifacts ?? 'local', stateDir, o.mlflow, o.artifactsDir),
+    artifacts: typeof o.artifacts === 'object' ? o.artifacts : artifactStore(o.artifacts ?? 'local', stateDir, o.mlflow, o.artifactsDir, jobAuthorization(o.env)),
   };
 }
 
 /** The artifact store of a kind, with its cache of fetched files under this worker's state dir. */
-export function artifactStore(kind: ArtifactStoreKind, stateDir: string, mlflow: MlflowConfig, localDir?: string): ArtifactStore {
+export function artifactStore(kind: ArtifactStoreKind, stateDir: string, mlflow: MlflowConfig, localDir?: string, jobAuth?: string): ArtifactStore {
   const cacheDir = path.join(stateDir, 'cache', 'artifacts');
-  return kind === 'mlflow' ? new MlflowArtifactStore({ config: mlflow, cacheDir }) : new LocalArtifactStore({ root: path.resolve(localDir ?? path.join(stateDir, 'artifacts')), cacheDir });
+  return kind === 'mlflow' ? new MlflowArtifactStore({ config: mlflow, cacheDir, ...(jobAuth ? { jobAuthorization: jobAuth } : {}) }) : new LocalArtifactStore({ root: path.resolve(localDir ?? path.join(stateDir, 'artifacts')), cacheDir });
 }
 
 /** Raised when the environment names a cluster in a form Slipway cannot use; the message says the fix. */
@@ -73,4 +73,15 @@ export function clusterBackends(stateDir: string, env: NodeJS.ProcessEnv): Recor
   // Each launch writes under <outputRoot>/<submission id>/output on the node that runs it.
   const outputRoot = env.SLIPWAY_RAY_OUTPUT_ROOT ?? path.join(stateDir, 'ray-jobs');
   return { ray: new RayJobBackend({ address: address.replace(/\/$/, ''), outputRoot }) };
+}
+
+/**
+ * The credential jobs get for the MLflow artifact store: SLIPWAY_JOB_MLFLOW_TOKEN (bearer) or
+ * SLIPWAY_JOB_MLFLOW_USERNAME/_PASSWORD (basic), made for jobs; the worker's own MLflow password is never passed on.
+ */
+export function jobAuthorization(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.SLIPWAY_JOB_MLFLOW_USERNAME && env.SLIPWAY_JOB_MLFLOW_PASSWORD) {
+    return `Basic ${Buffer.from(`${env.SLIPWAY_JOB_MLFLOW_USERNAME}:${env.SLIPWAY_JOB_MLFLOW_PASSWORD}`).toString('base64')}`;
+  }
+  return env.SLIPWAY_JOB_MLFLOW_TOKEN ? `Bearer ${env.SLIPWAY_JOB_MLFLOW_TOKEN}` : undefined;
 }

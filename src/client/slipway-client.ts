@@ -25,6 +25,8 @@ export interface TrainingProgress {
   step?: number;
   loss?: number;
   checkpoint?: string;
+  /** A cluster job's place: `pending` with the engine's reason while it waits in the queue. */
+  job?: { id: string; state: 'pending' | 'running'; reason?: string };
 }
 
 export interface ReleaseView extends PipelineStatus {
@@ -220,7 +222,15 @@ function progressOf(a: temporal.api.workflow.v1.IPendingActivityInfo): TrainingP
     step: typeof details.step === 'number' ? details.step : undefined,
     loss: typeof details.loss === 'number' ? details.loss : undefined,
     checkpoint: typeof details.checkpoint === 'string' ? details.checkpoint : undefined,
+    job: jobOf(details.job),
   };
+}
+
+function jobOf(v: unknown): TrainingProgress['job'] {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const j = v as Record<string, unknown>;
+  if (typeof j.id !== 'string' || (j.state !== 'pending' && j.state !== 'running')) return undefined;
+  return { id: j.id, state: j.state, ...(typeof j.reason === 'string' ? { reason: j.reason } : {}) };
 }
 
 function innermost(err: Error): Error {

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/client.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../worker.js';
 import { startMlflowServer, type RunningMlflow } from './mlflow-server.js';
+import { startRayHead, type RunningRayHead } from './ray-head.js';
 import { StackConfigError, StackPartExitedError } from './errors.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server.js';
@@ -22,6 +23,8 @@ export interface DevStackOptions {
   worker: boolean;
   gpus: number;
   log: (line: string) => void;
+  /** Start a single-node Ray head too (its dashboard on this port, or a free one) and offer `train.backend: ray`. */
+  ray?: { dashboardPort?: number; cpus?: number; gpus?: number };
   /** Send the worker's own logs to <stateDir>/logs/worker.log instead of the console (the demo). */
   workerLogToFile?: boolean;
 }
@@ -29,6 +32,7 @@ export interface DevStackOptions {
 export interface DevStack {
   temporal: RunningTemporal;
   mlflow?: RunningMlflow;
+  ray?: RunningRayHead;
   workers?: SlipwayWorkers;
   /** Resolves when the worker stops (or never, without one). */
   running: Promise<void>;
@@ -62,6 +66,13 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       mlflow = await startMlflowServer({ port: opts.mlflowPort, stateDir: path.join(stateDir, 'mlflow'), logFile: path.join(logs, 'mlflow.log') });
       started.push(mlflow);
     }
+    let ray: RunningRayHead | undefined;
+    if (opts.ray) {
+      opts.log(`starting a Ray head (log: ${path.join(logs, 'ray.log')})`);
+      ray = await startRayHead({ ...opts.ray, logFile: path.join(logs, 'ray.log') });
+      started.push(ray);
+      if (env) env.env.RAY_ADDRESS = ray.address;
+    }
     let workers: SlipwayWorkers | undefined;
     let running: Promise<void> = new Promise(() => undefined);
     if (env) {
@@ -85,6 +96,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         });
       watch('Temporal server', temporal.process);
       if (mlflow) watch('MLflow server', mlflow.process);
+      if (ray) watch('Ray head', ray.process);
     });
     died.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
     const stop = async () => {
@@ -96,7 +108,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       }
       await Promise.all(started.map((s) => s.stop()));
     };
-    return { temporal, mlflow, workers, running, died, stop };
+    return { temporal, mlflow, ray, workers, running, died, stop };
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
     throw err;
