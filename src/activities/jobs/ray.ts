@@ -29,6 +29,8 @@ export class RayJobBackend implements JobBackend {
   readonly client: RayJobsClient;
   /** Events read so far, per launch: the log only grows, so each read parses what is new. */
   private readonly read = new Map<string, { offset: number; events: JobEvent[] }>();
+  /** Queued launches this instance asked to stop: they poll `cancelled` though Ray still lists them pending. */
+  private readonly stopRequested = new Set<string>();
 
   constructor(private readonly opts: RayJobBackendOptions) {
     this.client = new RayJobsClient(opts.address.replace(/\/+$/, ''), opts.headers);
@@ -70,7 +72,8 @@ export class RayJobBackend implements JobBackend {
   }
 
   async poll(handle: JobHandle): Promise<JobStatus> {
-    return toStatus(await this.client.get(handle.id));
+    const status = toStatus(await this.client.get(handle.id));
+    return status.state === 'pending' && this.stopRequested.has(handle.id) ? { state: 'cancelled', exitCode: null, signal: null } : status;
   }
 
   async cancel(handle: JobHandle): Promise<void> {
@@ -135,11 +138,20 @@ export class RayJobBackend implements JobBackend {
     if (short.length) throw new JobUnsatisfiable(`job ${spec.name} asks for ${short.join(', ')} on the Ray cluster at ${this.opts.address}: no node can ever run it`);
   }
 
+  /**
+   * Stops a launch and waits until Ray reports it stopped. A job still queued cannot be dropped from
+   * Ray's queue: its stop is delivered when the cluster schedules it, before it does any work, so
+   * waiting for that would mean waiting for resources. It counts as stopped once asked.
+   */
   private async stopAndWait(id: string): Promise<void> {
     const deadline = Date.now() + (this.opts.stopTimeoutMs ?? 60_000);
     for (let stopped = false; ; ) {
       const info = await this.client.get(id);
       if (!info || !LIVE.has(info.status)) return;
+      if (stopped && info.status === 'PENDING') {
+        this.stopRequested.add(id);
+        return;
+      }
       if (!stopped) {
         await this.client.stop(id);
         stopped = true;

@@ -66,7 +66,7 @@ export function createJobActivities(deps: JobActivityDeps) {
           }
         } else if (status.state === 'running') {
           runningSince ??= Date.now();
-          changed = progress.setJob({ id: handle.id, state: 'running' }) || changed;
+          changed = progress.setJob(undefined) || changed; // out of the queue: progress says the rest
           if (limits.runMs !== undefined && Date.now() - runningSince > limits.runMs) {
             throw ApplicationFailure.create({
               type: 'TrainingRunTimeout',
