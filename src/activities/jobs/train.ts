@@ -12,6 +12,7 @@ import { unknownImplementation } from '../registry.js';
 import { downsample, TrainProgress } from './progress.js';
 import type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 import { expandCommand } from '../command.js';
+import { DvcPullError, dvcPull } from './dvc.js';
 
 export type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 
@@ -159,7 +160,8 @@ export function createJobActivities(deps: JobActivityDeps) {
       let code: string;
       try {
         data = await digestData(cwd, input.data);
-        code = await digestTree(cwd, { exclude: [deps.stateDir] });
+        const tracked = data.flatMap((d) => (d.dvc ? [path.resolve(cwd, d.path)] : []));
+        code = await digestTree(cwd, { exclude: [deps.stateDir, ...tracked] });
       } catch (err) {
         throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: `training inputs unreadable: ${(err as Error).message}`, nonRetryable: true });
       }
@@ -174,6 +176,14 @@ export function createJobActivities(deps: JobActivityDeps) {
         }
       }
 
+      // Inputs DVC tracks come from the DVC remote before the job runs (DVC skips those already here).
+      const tracked = data.flatMap((d) => (d.dvc ? [{ abs: path.resolve(cwd, d.path), tracked: d.dvc }] : []));
+      try {
+        await dvcPull(cwd, tracked, ctx.cancellationSignal);
+      } catch (err) {
+        if (!(err instanceof DvcPullError)) throw err;
+        throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: err.message, nonRetryable: false });
+      }
       // A retry first looks for the launch its earlier attempt left on the cluster: a live job is
       // followed (it keeps its place in the queue and its progress), never submitted again.
       const attached = ctx.info.attempt > 1 && backend.attach ? await backend.attach(input.jobName) : null;
