@@ -9,6 +9,7 @@ import { LocalDeployTarget } from './activities/deploy/local.js';
 import type { DeployTarget } from './activities/deploy/target.js';
 import type { JobBackend } from './activities/jobs/backend.js';
 import { LocalJobBackend } from './activities/jobs/local.js';
+import { SlurmJobBackend } from './activities/jobs/slurm.js';
 import type { MlflowConfig } from './activities/mlflow/client.js';
 
 export type { SlipwayRuntime } from './activities/index.js';
@@ -26,6 +27,8 @@ export interface RuntimeOptions {
   artifacts?: ArtifactStore | ArtifactStoreKind;
   /** The `local` store's directory; put it on a filesystem the hosts share (default `<stateDir>/artifacts`). */
   artifactsDir?: string;
+  /** A Slurm cluster to offer as the `slurm` backend: its slurm.conf (default: `SLURM_CONF` in `env`; neither: no `slurm`). */
+  slurmConf?: string;
 }
 
 /** `local`: a directory (one host or a shared filesystem); `mlflow`: MLflow's proxied artifact API (no shared disk). */
@@ -39,9 +42,20 @@ export function resolveRuntime(o: RuntimeOptions): SlipwayRuntime {
     stateDir,
     mlflow: o.mlflow,
     env: o.env,
-    jobBackends: o.jobBackends?.local ? o.jobBackends : { local: new LocalJobBackend({ stateDir }), ...o.jobBackends },
+    jobBackends: withDefaultBackends(o, stateDir),
     deployTargets: o.deployTargets?.local ? o.deployTargets : { local: new LocalDeployTarget({ stateDir }), ...o.deployTargets },
     artifacts: typeof o.artifacts === 'object' ? o.artifacts : artifactStore(o.artifacts ?? 'local', stateDir, o.mlflow, o.artifactsDir),
+  };
+}
+
+/** `local` unless replaced, and `slurm` when the worker was told where the cluster is. */
+function withDefaultBackends(o: RuntimeOptions, stateDir: string): Record<string, JobBackend> {
+  const slurmConf = o.slurmConf ?? o.env.SLURM_CONF;
+  if (o.jobBackends?.local && (o.jobBackends.slurm || !slurmConf)) return o.jobBackends;
+  return {
+    local: new LocalJobBackend({ stateDir }),
+    ...(slurmConf ? { slurm: new SlurmJobBackend({ stateDir, slurmConf: path.resolve(slurmConf) }) } : {}),
+    ...o.jobBackends,
   };
 }
 

@@ -17,6 +17,7 @@ interface DevFlags extends StackFlags {
   mlflow: boolean;
   worker: boolean;
   gpus: string;
+  slurm: boolean;
 }
 
 export function port(value: string, flag: string): number {
@@ -58,13 +59,15 @@ export function registerDevCommand(program: Command): void {
     .option('--no-mlflow', 'do not start MLflow')
     .option('--no-worker', 'do not start a worker (run `slipway worker` elsewhere)')
     .option('--gpus <n>', 'GPU jobs the worker runs at once', '1')
-    .addHelpText('after', '\nExample:\n  $ slipway dev\n  $ slipway dev --temporal-port 7300 --ui-port 8300 --mlflow-port 5100')
+    .option('--slurm', 'also start a single-node Slurm cluster (munged, slurmctld, slurmd) and offer it as train.backend: slurm')
+    .addHelpText('after', '\nExample:\n  $ slipway dev\n  $ slipway dev --slurm\n  $ slipway dev --temporal-port 7300 --ui-port 8300 --mlflow-port 5100')
     .action(async (flags: DevFlags) => {
       const stack = await startDevStack({
         ...stackSettings(flags),
         mlflow: flags.mlflow,
         worker: flags.worker,
         gpus: positiveInt(flags.gpus, '--gpus'),
+        slurm: flags.slurm,
         log: (line) => printLines([`slipway dev: ${line}`]),
       });
       printLines([
@@ -73,6 +76,7 @@ export function registerDevCommand(program: Command): void {
         `  Temporal:    ${stack.temporal.address} (namespace ${stack.temporal.namespace})`,
         `  Temporal UI: ${stack.temporal.uiUrl}`,
         stack.mlflow ? `  MLflow:      ${stack.mlflow.url}` : '  MLflow:      not started (--no-mlflow)',
+        ...(stack.slurm ? [`  Slurm:       SLURM_CONF=${stack.slurm.conf} (partition ${stack.slurm.partition}, ${stack.slurm.cpus} CPUs, no GPUs; train.backend: slurm)`] : []),
         `  Worker:      ${stack.workers ? 'running' : 'not started (--no-worker)'}`,
         '',
         'Press Ctrl-C to stop.',
