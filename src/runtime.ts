@@ -10,6 +10,7 @@ import type { DeployTarget } from './activities/deploy/target.js';
 import type { JobBackend } from './activities/jobs/backend.js';
 import { LocalJobBackend } from './activities/jobs/local.js';
 import { RayJobBackend } from './activities/jobs/ray.js';
+import { SlurmJobBackend } from './activities/jobs/slurm.js';
 import type { MlflowConfig } from './activities/mlflow/client.js';
 
 export type { SlipwayRuntime } from './activities/index.js';
@@ -30,6 +31,8 @@ export interface RuntimeOptions {
   artifacts?: ArtifactStore | ArtifactStoreKind;
   /** The `local` store's directory; put it on a filesystem the hosts share (default `<stateDir>/artifacts`). */
   artifactsDir?: string;
+  /** A Slurm cluster to offer as the `slurm` backend: its slurm.conf (default: `SLURM_CONF` in `env`; neither: no `slurm`). */
+  slurmConf?: string;
 }
 
 /** `local`: a directory (one host or a shared filesystem); `mlflow`: MLflow's proxied artifact API (no shared disk). */
@@ -43,9 +46,22 @@ export function resolveRuntime(o: RuntimeOptions): SlipwayRuntime {
     stateDir,
     mlflow: o.mlflow,
     env: o.env,
-    jobBackends: { ...(o.jobBackends?.local ? {} : { local: new LocalJobBackend({ stateDir }) }), ...clusterBackends(stateDir, o.env), ...o.jobBackends },
+    jobBackends: withDefaultBackends(o, stateDir),
     deployTargets: o.deployTargets?.local ? o.deployTargets : { local: new LocalDeployTarget({ stateDir }), ...o.deployTargets },
     artifacts: typeof o.artifacts === 'object' ? o.artifacts : artifactStore(o.artifacts ?? 'local', stateDir, o.mlflow, o.artifactsDir, jobAuthorization(o.env)),
+  };
+}
+
+/** `local` unless replaced, `slurm` and `ray` when the worker was told where the cluster is. */
+function withDefaultBackends(o: RuntimeOptions, stateDir: string): Record<string, JobBackend> {
+  const slurmConf = o.slurmConf ?? o.env.SLURM_CONF;
+  const rayAddress = o.env.RAY_ADDRESS?.trim();
+  if (o.jobBackends?.local && (o.jobBackends.slurm || !slurmConf) && (o.jobBackends.ray || !rayAddress)) return o.jobBackends;
+  return {
+    local: new LocalJobBackend({ stateDir }),
+    ...(slurmConf ? { slurm: new SlurmJobBackend({ stateDir, slurmConf: path.resolve(slurmConf) }) } : {}),
+    ...rayBackends(stateDir, o.env),
+    ...o.jobBackends,
   };
 }
 
@@ -60,8 +76,8 @@ export class ClusterConfigError extends Error {
   readonly code = 'SLIPWAY_CLUSTER_CONFIG';
 }
 
-/** The cluster backends the environment points at: `ray` from RAY_ADDRESS (the dashboard, where the Jobs API is). */
-export function clusterBackends(stateDir: string, env: NodeJS.ProcessEnv): Record<string, JobBackend> {
+/** The Ray backend when the environment points at a cluster: `ray` from RAY_ADDRESS (the dashboard, where the Jobs API is). */
+export function rayBackends(stateDir: string, env: NodeJS.ProcessEnv): Record<string, JobBackend> {
   const address = env.RAY_ADDRESS?.trim();
   if (!address) return {};
   if (!/^https?:\/\/[^/]+\/?$/.test(address)) {

@@ -7,6 +7,7 @@ import { mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/cli
 import { createSlipwayWorkers, type SlipwayWorkers } from '../worker.js';
 import { startMlflowServer, type RunningMlflow } from './mlflow-server.js';
 import { startRayHead, type RunningRayHead } from './ray-head.js';
+import { startSlurmCluster, type RunningSlurm } from './slurm.js';
 import { StackConfigError, StackPartExitedError } from './errors.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server.js';
@@ -22,6 +23,8 @@ export interface DevStackOptions {
   mlflow: boolean;
   worker: boolean;
   gpus: number;
+  /** Also start a single-node Slurm cluster (state in <stateDir>/slurm/) and offer it as the `slurm` backend. */
+  slurm?: boolean;
   log: (line: string) => void;
   /** Start a single-node Ray head too (its dashboard on this port, or a free one) and offer `train.backend: ray`. */
   ray?: { dashboardPort?: number; cpus?: number; gpus?: number };
@@ -33,6 +36,7 @@ export interface DevStack {
   temporal: RunningTemporal;
   mlflow?: RunningMlflow;
   ray?: RunningRayHead;
+  slurm?: RunningSlurm;
   workers?: SlipwayWorkers;
   /** Resolves when the worker stops (or never, without one). */
   running: Promise<void>;
@@ -73,6 +77,12 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       started.push(ray);
       if (env) env.env.RAY_ADDRESS = ray.address;
     }
+    let slurm: RunningSlurm | undefined;
+    if (opts.slurm) {
+      opts.log(`starting a single-node Slurm cluster (munged, slurmctld, slurmd; state and logs: ${path.join(stateDir, 'slurm')})`);
+      slurm = await startSlurmCluster({ stateDir: path.join(stateDir, 'slurm') });
+      started.push(slurm);
+    }
     let workers: SlipwayWorkers | undefined;
     let running: Promise<void> = new Promise(() => undefined);
     if (env) {
@@ -85,6 +95,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         mlflow: env.mlflow,
         env: env.env,
         gpus: opts.gpus,
+        ...(slurm ? { slurmConf: slurm.conf } : {}),
       });
       running = workers.run();
     }
@@ -97,6 +108,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       watch('Temporal server', temporal.process);
       if (mlflow) watch('MLflow server', mlflow.process);
       if (ray) watch('Ray head', ray.process);
+      for (const p of slurm?.processes ?? []) watch(`Slurm ${p.name}`, p);
     });
     died.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
     const stop = async () => {
@@ -108,7 +120,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       }
       await Promise.all(started.map((s) => s.stop()));
     };
-    return { temporal, mlflow, ray, workers, running, died, stop };
+    return { temporal, mlflow, ray, slurm, workers, running, died, stop };
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
     throw err;

@@ -20,6 +20,7 @@ interface DevFlags extends StackFlags {
   ray: boolean;
   rayDashboardPort?: string;
   rayGpus: string;
+  slurm: boolean;
 }
 
 export function port(value: string, flag: string): number {
@@ -64,7 +65,8 @@ export function registerDevCommand(program: Command): void {
     .option('--ray', 'also start a single-node Ray head and offer train.backend: ray (RAY_ADDRESS for the worker)')
     .option('--ray-dashboard-port <port>', "the Ray head's dashboard (Jobs API) port (default: a free one)")
     .option('--ray-gpus <n>', 'GPUs the Ray head offers to jobs', '0')
-    .addHelpText('after', '\nExample:\n  $ slipway dev\n  $ slipway dev --ray\n  $ slipway dev --temporal-port 7300 --ui-port 8300 --mlflow-port 5100')
+    .option('--slurm', 'also start a single-node Slurm cluster (munged, slurmctld, slurmd) and offer it as train.backend: slurm')
+    .addHelpText('after', '\nExample:\n  $ slipway dev\n  $ slipway dev --slurm\n  $ slipway dev --ray\n  $ slipway dev --temporal-port 7300 --ui-port 8300 --mlflow-port 5100')
     .action(async (flags: DevFlags) => {
       const stack = await startDevStack({
         ...stackSettings(flags),
@@ -72,6 +74,7 @@ export function registerDevCommand(program: Command): void {
         worker: flags.worker,
         gpus: positiveInt(flags.gpus, '--gpus'),
         ...(flags.ray ? { ray: rayOptions(flags) } : {}),
+        slurm: flags.slurm,
         log: (line) => printLines([`slipway dev: ${line}`]),
       });
       printLines([
@@ -81,6 +84,7 @@ export function registerDevCommand(program: Command): void {
         `  Temporal UI: ${stack.temporal.uiUrl}`,
         stack.mlflow ? `  MLflow:      ${stack.mlflow.url}` : '  MLflow:      not started (--no-mlflow)',
         ...(stack.ray ? [`  Ray:         ${stack.ray.address} (RAY_ADDRESS; dashboard and Jobs API)`] : []),
+        ...(stack.slurm ? [`  Slurm:       SLURM_CONF=${stack.slurm.conf} (partition ${stack.slurm.partition}, ${stack.slurm.cpus} CPUs, no GPUs; train.backend: slurm)`] : []),
         `  Worker:      ${stack.workers ? 'running' : 'not started (--no-worker)'}`,
         '',
         'Press Ctrl-C to stop.',
