@@ -1,6 +1,7 @@
 // Job backends side by side: submit-to-running latency and the cost of following a job's progress,
-// for `local` and `slurm` (a real single-node cluster this script starts and stops). Prints figures;
-// nothing is asserted. Run: node --import tsx bench/job-backends.ts [--runs 3] [--events 500]
+// for `local`, `slurm` and `ray` (real single-node clusters this script starts and stops). Prints
+// figures; nothing is asserted. Run: node --import tsx bench/job-backends.ts [--runs 3] [--events 500]
+// [--backends local,slurm,ray]
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,11 +9,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { JobBackend, JobHandle, JobSpec } from '../src/activities/jobs/backend.js';
 import { LocalJobBackend } from '../src/activities/jobs/local.js';
+import { RayJobBackend } from '../src/activities/jobs/ray.js';
 import { SlurmJobBackend } from '../src/activities/jobs/slurm.js';
+import { startRayHead } from '../src/stack/ray-head.js';
 import { startSlurmCluster } from '../src/stack/slurm.js';
 import { FIXTURE_JOB } from '../test/contracts/support.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, events: { type: 'string', default: '500' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, events: { type: 'string', default: '500' }, backends: { type: 'string', default: 'local,slurm,ray' } } });
+const wanted = new Set(values.backends.split(','));
 const runs = Number(values.runs);
 const events = Number(values.events);
 const live = (s: { state: string }) => s.state === 'running' || s.state === 'pending';
@@ -67,12 +71,20 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (xs: number[], unit: string) => `${Math.min(...xs).toFixed(1)} / ${median(xs).toFixed(1)} / ${Math.max(...xs).toFixed(1)} ${unit}`;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-jobs-'));
-const cluster = await startSlurmCluster({ stateDir: path.join(dir, 'slurm') });
+const stops: Array<() => Promise<void>> = [];
 try {
-  const results: Record<string, Figures> = {
-    local: await measure(new LocalJobBackend({ stateDir: path.join(dir, 'local') }), dir, 'local'),
-    slurm: await measure(new SlurmJobBackend({ stateDir: path.join(dir, 'slurm-jobs'), slurmConf: cluster.conf }), dir, 'slurm'),
-  };
+  const results: Record<string, Figures> = {};
+  if (wanted.has('local')) results.local = await measure(new LocalJobBackend({ stateDir: path.join(dir, 'local') }), dir, 'local');
+  if (wanted.has('slurm')) {
+    const cluster = await startSlurmCluster({ stateDir: path.join(dir, 'slurm') });
+    stops.push(() => cluster.stop());
+    results.slurm = await measure(new SlurmJobBackend({ stateDir: path.join(dir, 'slurm-jobs'), slurmConf: cluster.conf }), dir, 'slurm');
+  }
+  if (wanted.has('ray')) {
+    const head = await startRayHead({ logFile: path.join(dir, 'ray.log'), cpus: 2 });
+    stops.push(() => head.stop());
+    results.ray = await measure(new RayJobBackend({ address: head.address, outputRoot: path.join(dir, 'ray-jobs') }), dir, 'ray');
+  }
   console.log(`job backends, ${runs} runs each, counting-job with ${events} progress events 2 ms apart (min / median / max)`);
   const rows: Array<[string, (f: Figures) => string]> = [
     ['submit -> running (poll)', (f) => fmt(f.toRunning, 'ms')],
@@ -82,6 +94,6 @@ try {
   ];
   for (const [label, get] of rows) console.log(`${label.padEnd(32)} ${Object.entries(results).map(([name, f]) => `${name}: ${get(f)}`.padEnd(40)).join('  ')}`);
 } finally {
-  await cluster.stop();
+  for (const stop of stops) await stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -74,6 +74,8 @@ export interface JobBackend {
    * A live (pending or running) launch of this name, for a retried activity to follow instead of
    * launching again: a cluster job keeps its place in the queue and its progress across a worker
    * crash. Null when there is none. Backends whose jobs cannot outlive the worker leave it out.
+   * A backend may also return a launch that succeeded while no worker watched it, so the retry
+   * collects its result instead of training again (Ray does); never a failed or cancelled one.
    */
   attach?(name: string): Promise<JobHandle | null>;
   poll(handle: JobHandle): Promise<JobStatus>;

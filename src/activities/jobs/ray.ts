@@ -66,9 +66,10 @@ export class RayJobBackend implements JobBackend {
     throw new JobLaunchError(`job ${spec.name}: could not take a submission id on ${this.opts.address} (too many launches racing)`, false);
   }
 
+  /** The latest launch of the name while it is queued or running, or once it succeeded (its result is still to collect). */
   async attach(name: string): Promise<JobHandle | null> {
     const latest = (await this.launches(name)).at(-1);
-    return latest && LIVE.has(latest.status) ? this.handle(name, latest.submission_id, latest) : null;
+    return latest && (LIVE.has(latest.status) || latest.status === 'SUCCEEDED') ? this.handle(name, latest.submission_id, latest) : null;
   }
 
   async poll(handle: JobHandle): Promise<JobStatus> {
