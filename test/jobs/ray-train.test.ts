@@ -51,6 +51,17 @@ describe('trainModel on Ray', () => {
     expect(result.finalStep).toBe(40);
   });
 
+  it('a retry whose job succeeded while no worker watched collects its artifact: no second submission', async () => {
+    const { ray, deps, input } = setup();
+    const job = input({ params: { steps: 5, 'step-ms': 5 } });
+    const first = await ray.launch({ name: job.jobName, command: [...job.command, '--steps', '5', '--step-ms', '5'], cwd: job.cwd, env: {} });
+    await waitFor(async () => (await ray.poll(first)).state === 'succeeded', 'the unwatched job to succeed', 60_000);
+    const { env } = activityEnv({ attempt: 2, heartbeatDetails: { step: 1, loss: 1, checkpoint: null, checkpointStep: null, checkpointRef: null } });
+    const result = await runActivity(env, createJobActivities(deps).trainModel, job);
+    expect(result.artifactPath).toBe(path.join(first.outputDir, 'model.json'));
+    expect((await submissions(ray, job.jobName)).map((s) => s.submission_id)).toEqual([first.id]);
+  });
+
   it('a retry whose job is gone submits it again, resuming from the last checkpoint', async () => {
     const { ray, stateDir, deps, input } = setup();
     const job = input({ params: { steps: 12, 'step-ms': 5 } });
