@@ -2,7 +2,7 @@
 // for `local`, `slurm` and `ray` (real single-node clusters this script starts and stops). Prints
 // figures; nothing is asserted. Run: node --import tsx bench/job-backends.ts [--runs 3] [--events 500]
 // [--backends local,slurm,ray]
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -71,6 +71,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const fmt = (xs: number[], unit: string) => `${Math.min(...xs).toFixed(1)} / ${median(xs).toFixed(1)} / ${Math.max(...xs).toFixed(1)} ${unit}`;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-jobs-'));
+chmodSync(dir, 0o755); // munged insists every folder above its socket is searchable by all
 const stops: Array<() => Promise<void>> = [];
 try {
   const results: Record<string, Figures> = {};
