@@ -23,6 +23,8 @@ export interface RayHeadOptions {
 export interface RunningRayHead {
   /** The address for RAY_ADDRESS: the dashboard's http://host:port, where the Jobs API is. */
   address: string;
+  /** Ray's session folder: every process of this head names it on its command line. */
+  tempDir: string;
   process: ManagedProcess;
   stop(): Promise<void>;
 }
@@ -56,7 +58,7 @@ export async function startRayHead(opts: RayHeadOptions): Promise<RunningRayHead
     await stop();
     throw err;
   }
-  return { address, process: proc, stop };
+  return { address, tempDir, process: proc, stop };
 }
 
 async function nodeAlive(address: string): Promise<boolean> {
