@@ -14,6 +14,7 @@ import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { recordHistory } from '../support/histories.js';
 import { useRayHead } from '../support/ray.js';
 import { writeSpec } from './fixtures.js';
 
@@ -86,6 +87,7 @@ describe('releases trained on Ray (train.backend: ray)', () => {
     expect(await rayJobs('ray-kill-r1')).toEqual([{ ...job, status: 'SUCCEEDED' }]);
     expect(res.report.variants[0]!.artifactPath).toBe(path.join(stateDir, 'ray-jobs', job!.id, 'output', 'model.json'));
     expect(res.report.variants[0]!.resumedFromStep ?? null).toBeNull();
+    await recordHistory(slipway.handle(id), 'ray-worker-crash-reattach');
   });
 
   it('cancelling the release stops its Ray job: Ray lists it STOPPED', async () => {
@@ -111,6 +113,7 @@ describe('releases trained on Ray (train.backend: ray)', () => {
     // The bad variant's job ran once per attempt (a failed job is retried); the good one once.
     expect(jobs.filter((j) => j.name.endsWith('-good')).map((j) => j.status)).toEqual(['SUCCEEDED']);
     expect(new Set(jobs.filter((j) => j.name.endsWith('-bad')).map((j) => j.status))).toEqual(new Set(['FAILED']));
+    await recordHistory(slipway.handle(id), 'ray-parallel-variants-one-failed');
   });
 
   it('waits pending, with Ray\'s reason in `slipway status`, while the only slot is busy, without eating its run time', async () => {
@@ -130,6 +133,7 @@ describe('releases trained on Ray (train.backend: ray)', () => {
       const res = (await slipway.result(id)) as ReleaseResult;
       expect(res.status).toBe('completed');
       expect((await rayJobs('ray-queue-r1')).map((j) => j.status)).toEqual(['SUCCEEDED']);
+      await recordHistory(slipway.handle(id), 'ray-queued-then-completed');
     } finally {
       await ray.stop(blocker);
     }
