@@ -1,14 +1,18 @@
 // trainModel on a real single-node Ray head (one CPU, so one job at a time when jobs ask for it), in
 // the SDK's MockActivityEnvironment (a test double of the activity context): a retry follows the job
-// its crashed attempt left instead of submitting again; queue time does not count as run time;
-// requests the cluster can never satisfy and failing jobs come back as typed failures.
+// its crashed attempt left instead of submitting again; a wait past queue_timeout and a request the
+// cluster can never satisfy come back as typed failures; the Python helper stores a job's files
+// in the MLflow artifact store and a retry resumes from the checkpoint's URI. (Queue time not eating run time, and a
+// failing job's exit code, are checked end to end in test/integration/ray-release.test.ts.)
 import { ApplicationFailure } from '@temporalio/common';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { RayJobBackend } from '../../src/activities/jobs/ray.js';
 import { createJobActivities } from '../../src/activities/jobs/train.js';
 import type { TrainHeartbeat, TrainInput } from '../../src/activities/jobs/types.js';
+import { MlflowArtifactStore } from '../../src/activities/artifacts/mlflow.js';
+import { REPO_ROOT } from '../contracts/support.js';
 import { useRayHead } from '../support/ray.js';
 import { activityEnv, fixtureInput, localJobDeps, removeTempDirs, runActivity, tempDir, waitFor } from './support.js';
 
@@ -66,30 +70,11 @@ describe('trainModel on Ray', () => {
     const { ray, stateDir, deps, input } = setup();
     const job = input({ params: { steps: 12, 'step-ms': 5 } });
     const checkpoint = path.join(stateDir, 'ckpt.json');
-    await import('node:fs').then((fs) => fs.writeFileSync(checkpoint, JSON.stringify({ step: 8 })));
+    writeFileSync(checkpoint, JSON.stringify({ step: 8 }));
     const { env } = activityEnv({ attempt: 2, heartbeatDetails: { step: 9, loss: 1, checkpoint, checkpointStep: 8, checkpointRef: null } });
     const result = await runActivity(env, createJobActivities(deps).trainModel, job);
     expect(result.resumedFromStep).toBe(8);
     expect(await submissions(ray, job.jobName)).toHaveLength(1);
-  });
-
-  it('waits pending with Ray\'s reason while the only slot is busy, without eating its run time', async () => {
-    const { ray, deps, input } = setup();
-    const blocker = await ray.launch({ name: `blocker-${Date.now()}`, command: ['sleep', '600'], cwd: '/', env: {}, resources: { cpus: 1 } });
-    launched.push({ ray, id: blocker.id });
-    await waitFor(async () => (await ray.poll(blocker)).state === 'running', 'the blocker to run', 60_000);
-
-    // Its run time (8 s) is shorter than its wait in the queue (12 s): only run time counts against it.
-    const job = input({ resources: { cpus: 1 }, queueTimeoutMs: 600_000, runTimeoutMs: 8_000, params: { steps: 3, 'step-ms': 5 } });
-    const { env, heartbeats } = activityEnv();
-    const training = runActivity(env, createJobActivities(deps).trainModel, job);
-    await waitFor(() => heartbeats.some((h) => (h as TrainHeartbeat).job?.state === 'pending'), 'a pending heartbeat', 60_000);
-    await sleep(12_000);
-    await ray.cancel(blocker);
-    const result = await training;
-    expect(result.finalStep).toBe(3);
-    const pending = heartbeats.map((h) => (h as TrainHeartbeat).job).find((j) => j?.state === 'pending');
-    expect(pending?.reason).toMatch(/waiting for resources/);
   });
 
   it('a wait in the queue longer than queue_timeout fails, non-retryable, and the job is stopped', async () => {
@@ -117,14 +102,47 @@ describe('trainModel on Ray', () => {
     expect((err as Error).message).toContain('4 GPUs (the largest node has 0)');
     expect(await submissions(ray, job.jobName)).toEqual([]);
   });
+});
 
-  it('a job that exits non-zero fails with its exit code and log tail', async () => {
-    const { deps, input } = setup();
-    const { env } = activityEnv();
-    const err = await runActivity(env, createJobActivities(deps).trainModel, input({ params: { steps: 5, 'step-ms': 5, 'fail-at': 2 } })).then(() => null, (e: unknown) => e);
-    expect(err).toMatchObject({ type: 'TrainingJobFailed' });
-    const details = (err as ApplicationFailure).details?.[0] as { exitCode: number; logTail: string };
-    expect(details.exitCode).toBe(3);
-    expect(details.logTail).toContain('counting-job: failing at step 2 as asked');
+// The tiny-llm example storing its files through the Python job helper in MLflow's proxied artifact
+// store (the global setup's real MLflow): the worker reads nothing from the job's disk.
+const example = path.join(REPO_ROOT, 'examples', 'tiny-llm');
+
+describe('the Python job helper on Ray, with the MLflow artifact store', () => {
+  it('stores checkpoints and the model from the job; a retry resumes from the checkpoint URI', async () => {
+    const stateDir = tempDir('slipway-ray-helper-');
+    const outputRoot = path.join(stateDir, 'ray-jobs');
+    const ray = new RayJobBackend({ address: rayAddress(), outputRoot });
+    const artifacts = new MlflowArtifactStore({ config: { trackingUri: inject('mlflowUrl') }, cacheDir: path.join(stateDir, 'cache') });
+    const deps = { stateDir, backends: { ray }, artifacts, pollIntervalMs: 200 };
+    const input: TrainInput = {
+      jobName: `helper-${Date.now()}`,
+      backend: 'ray',
+      command: ['{python}', 'train.py'],
+      cwd: example,
+      env: { SLIPWAY_TORCH_THREADS: '1' },
+      data: [],
+      params: { steps: 30, 'checkpoint-every': 10, 'batch-size': 16 },
+      codeVersion: 'test',
+      useCache: false,
+    };
+    const first = activityEnv();
+    const result = await runActivity(first.env, createJobActivities(deps).trainModel, input);
+    expect(result.artifact.uri).toBe(`mlflow-artifacts:/slipway/${input.jobName}/model.pt`);
+    expect(result.artifactDigest).toBe(result.artifact.sha256);
+    // What the worker holds is its own verified download, not a file of the job's.
+    expect(result.artifactPath.startsWith(path.join(stateDir, 'cache'))).toBe(true);
+    const beats = first.heartbeats as TrainHeartbeat[];
+    const ckpt = beats.map((h) => h.checkpointRef).find((r) => r !== null);
+    expect(ckpt?.uri).toMatch(new RegExp(`^mlflow-artifacts:/slipway/${input.jobName}/checkpoints/ckpt-0000[12]0\\.pt$`));
+
+    // A retry whose job is gone (a fresh job name: Ray has no launch of it to collect), with the job's
+    // own disk wiped, so only the checkpoint's URI can bring the run back.
+    rmSync(outputRoot, { recursive: true, force: true });
+    const last = beats.filter((h) => h.checkpoint?.startsWith('mlflow-artifacts:/')).at(-1)!;
+    const retry = activityEnv({ attempt: 2, heartbeatDetails: last });
+    const resumed = await runActivity(retry.env, createJobActivities(deps).trainModel, { ...input, jobName: `${input.jobName}-gone` });
+    expect(resumed.resumedFromStep).toBe(last.checkpointStep);
+    expect(existsSync(resumed.artifactPath)).toBe(true);
   });
 });
