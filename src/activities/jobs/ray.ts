@@ -18,6 +18,8 @@ export interface RayJobBackendOptions {
   headers?: Record<string, string>;
   /** How long cancel waits for Ray to report the job stopped (default 60 s). */
   stopTimeoutMs?: number;
+  /** How long cancel waits for a queued job to be scheduled and stopped before counting it stopped (default 10 s). */
+  pendingStopMs?: number;
 }
 
 const LIVE = new Set(['PENDING', 'RUNNING']);
@@ -141,21 +143,23 @@ export class RayJobBackend implements JobBackend {
 
   /**
    * Stops a launch and waits until Ray reports it stopped. A job still queued cannot be dropped from
-   * Ray's queue: its stop is delivered when the cluster schedules it, before it does any work, so
-   * waiting for that would mean waiting for resources. It counts as stopped once asked.
+   * Ray's queue: its stop is delivered when the cluster schedules it, before it does any work. A job
+   * just submitted is scheduled within seconds, so that is waited for; one that stays queued past
+   * `pendingStopMs` (the cluster is busy) counts as stopped once asked, for this backend instance.
    */
   private async stopAndWait(id: string): Promise<void> {
     const deadline = Date.now() + (this.opts.stopTimeoutMs ?? 60_000);
-    for (let stopped = false; ; ) {
+    let stoppedAt = 0;
+    for (;;) {
       const info = await this.client.get(id);
       if (!info || !LIVE.has(info.status)) return;
-      if (stopped && info.status === 'PENDING') {
+      if (stoppedAt && info.status === 'PENDING' && Date.now() - stoppedAt > (this.opts.pendingStopMs ?? 10_000)) {
         this.stopRequested.add(id);
         return;
       }
-      if (!stopped) {
+      if (!stoppedAt) {
         await this.client.stop(id);
-        stopped = true;
+        stoppedAt = Date.now();
       }
       if (Date.now() > deadline) throw new RayApiError(`Ray job ${id} is still ${info.status} after a stop request`, null, true);
       await sleep(200);
