@@ -23,7 +23,8 @@ export function formatRelease(v: ReleaseView): string[] {
   for (const w of v.warnings) lines.push(`  ⚠️  ${w}`);
   for (const s of v.stages) lines.push(`  ${s.stage.padEnd(18)} ${s.startedAt}${s.endedAt ? ` → ${s.endedAt}` : FINAL_STAGES.has(s.stage) ? '' : ' …'}`);
   for (const p of v.progress) {
-    if (p.step !== undefined) lines.push(`  ${p.activity}: step ${p.step}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''} (attempt ${p.attempt})`);
+    if (p.job?.state === 'pending') lines.push(`  ${p.activity}: pending${p.job.reason ? ` (${p.job.reason})` : ''} (job ${p.job.id}, attempt ${p.attempt})`);
+    else if (p.step !== undefined) lines.push(`  ${p.activity}: step ${p.step}${p.loss !== undefined ? ` loss ${p.loss.toFixed(4)}` : ''} (attempt ${p.attempt})`);
   }
   for (const variant of v.variants) {
     const m = variant.metrics ? Object.entries(variant.metrics).map(([k, x]) => `${k}=${round(x)}`).join(' ') : '';

@@ -32,6 +32,8 @@ export interface TrainingProgress {
   done?: number;
   total?: number;
   errors?: number;
+  /** A cluster job's place: `pending` with the engine's reason while it waits in the queue. */
+  job?: { id: string; state: 'pending' | 'running'; reason?: string };
 }
 
 export interface ReleaseView extends PipelineStatus {
@@ -242,7 +244,15 @@ async function progressOf(client: Client, a: temporal.api.workflow.v1.IPendingAc
     done: num(details.done),
     total: num(details.total),
     errors: num(details.errors),
+    job: jobOf(details.job),
   };
+}
+
+function jobOf(v: unknown): TrainingProgress['job'] {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const j = v as Record<string, unknown>;
+  if (typeof j.id !== 'string' || (j.state !== 'pending' && j.state !== 'running')) return undefined;
+  return { id: j.id, state: j.state, ...(typeof j.reason === 'string' ? { reason: j.reason } : {}) };
 }
 
 function innermost(err: Error): Error {

@@ -27,6 +27,29 @@ export const DEFAULT_SMOKE_CASES = [
   { prompt: 'Write a function to sort a list', max_tokens: 200 },
 ];
 
+const MEMORY = /^(\d+(?:\.\d+)?)(Mi|Gi|Ti)$/;
+const MEMORY_MIB: Record<string, number> = { Mi: 1, Gi: 1024, Ti: 1024 * 1024 };
+/** Memory sizes as Kubernetes writes them: `512Mi`, `4Gi`, `1Ti`. */
+const Memory = z.string().regex(MEMORY, 'expected a memory size such as 512Mi, 4Gi or 1Ti');
+
+/** A memory size from the spec (already validated) in MiB, rounded up. */
+export function memoryMiB(size: string): number {
+  const m = MEMORY.exec(size);
+  if (!m) throw new Error(`invalid memory size ${size}`);
+  return Math.ceil(Number(m[1]) * (MEMORY_MIB[m[2] as string] as number));
+}
+
+/** What a training job asks the cluster for; each backend maps it to its own terms. */
+const Resources = z
+  .object({
+    gpus: z.number().int('expected a whole number of GPUs').min(0, 'expected 0 or more GPUs').optional(),
+    cpus: z.number().positive('expected more than 0 CPUs').optional(),
+    memory: Memory.optional(),
+    /** Slurm partition (other backends ignore it). */
+    partition: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected a partition name (letters, digits, "_", "." or "-")').optional(),
+  })
+  .strict();
+
 const Train = z
   .object({
     /** The JobBackend that runs the job, by the name a worker registered it under. */
@@ -39,8 +62,12 @@ const Train = z
     data: z.array(z.string()).default([]),
     params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
     env: z.record(z.string(), z.string()).default({}),
+    /** Longest run of the job; on a cluster it starts when the job runs, not when it is queued. */
     timeout: Duration.default('6h'),
+    /** Longest wait in a cluster's queue before the job runs (cluster backends). */
+    queue_timeout: Duration.default('24h'),
     heartbeat_timeout: Duration.default('2m'),
+    resources: Resources.optional(),
     /** Reuse the artifact of an identical earlier training run (same command, data, params, code). */
     cache: z.boolean().default(true),
   })

@@ -6,6 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/client.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../worker.js';
 import { startMlflowServer, type RunningMlflow } from './mlflow-server.js';
+import { startRayHead, type RunningRayHead } from './ray-head.js';
+import { startSlurmCluster, type RunningSlurm } from './slurm.js';
 import { StackConfigError, StackPartExitedError } from './errors.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server.js';
@@ -21,7 +23,11 @@ export interface DevStackOptions {
   mlflow: boolean;
   worker: boolean;
   gpus: number;
+  /** Also start a single-node Slurm cluster (state in <stateDir>/slurm/) and offer it as the `slurm` backend. */
+  slurm?: boolean;
   log: (line: string) => void;
+  /** Start a single-node Ray head too (its dashboard on this port, or a free one) and offer `train.backend: ray`. */
+  ray?: { dashboardPort?: number; cpus?: number; gpus?: number };
   /** Send the worker's own logs to <stateDir>/logs/worker.log instead of the console (the demo). */
   workerLogToFile?: boolean;
 }
@@ -29,6 +35,8 @@ export interface DevStackOptions {
 export interface DevStack {
   temporal: RunningTemporal;
   mlflow?: RunningMlflow;
+  ray?: RunningRayHead;
+  slurm?: RunningSlurm;
   workers?: SlipwayWorkers;
   /** Resolves when the worker stops (or never, without one). */
   running: Promise<void>;
@@ -62,6 +70,19 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       mlflow = await startMlflowServer({ port: opts.mlflowPort, stateDir: path.join(stateDir, 'mlflow'), logFile: path.join(logs, 'mlflow.log') });
       started.push(mlflow);
     }
+    let ray: RunningRayHead | undefined;
+    if (opts.ray) {
+      opts.log(`starting a Ray head (log: ${path.join(logs, 'ray.log')})`);
+      ray = await startRayHead({ ...opts.ray, logFile: path.join(logs, 'ray.log') });
+      started.push(ray);
+      if (env) env.env.RAY_ADDRESS = ray.address;
+    }
+    let slurm: RunningSlurm | undefined;
+    if (opts.slurm) {
+      opts.log(`starting a single-node Slurm cluster (munged, slurmctld, slurmd; state and logs: ${path.join(stateDir, 'slurm')})`);
+      slurm = await startSlurmCluster({ stateDir: path.join(stateDir, 'slurm') });
+      started.push(slurm);
+    }
     let workers: SlipwayWorkers | undefined;
     let running: Promise<void> = new Promise(() => undefined);
     if (env) {
@@ -74,6 +95,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         mlflow: env.mlflow,
         env: env.env,
         gpus: opts.gpus,
+        ...(slurm ? { slurmConf: slurm.conf } : {}),
       });
       running = workers.run();
     }
@@ -85,6 +107,8 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         });
       watch('Temporal server', temporal.process);
       if (mlflow) watch('MLflow server', mlflow.process);
+      if (ray) watch('Ray head', ray.process);
+      for (const p of slurm?.processes ?? []) watch(`Slurm ${p.name}`, p);
     });
     died.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
     const stop = async () => {
@@ -96,7 +120,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       }
       await Promise.all(started.map((s) => s.stop()));
     };
-    return { temporal, mlflow, workers, running, died, stop };
+    return { temporal, mlflow, ray, slurm, workers, running, died, stop };
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
     throw err;

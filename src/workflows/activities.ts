@@ -4,8 +4,19 @@
 import { ActivityCancellationType, proxyActivities, type ActivityInterfaceFor } from '@temporalio/workflow';
 import type { NotificationActivities, ServingActivities, TrackingActivities, TrainingActivities } from '../activities/index.js';
 import { DEFAULT_QUEUES } from '../queues.js';
-import type { PipelineSpec } from '../spec/schema.js';
+import { durationMs, type PipelineSpec } from '../spec/schema.js';
 import { activitySummaries } from './metadata.js';
+
+/** Cluster backends queue jobs: their train activity may take the queue wait plus the run (the activity bounds each). */
+export function isClusterBackend(spec: PipelineSpec): boolean {
+  return (spec.train.backend ?? 'local') !== 'local';
+}
+
+/** The train activity's start-to-close: the run alone locally; queue + run on a cluster. */
+function trainTimeoutMs(spec: PipelineSpec): number {
+  const run = durationMs(spec.train.timeout);
+  return isClusterBackend(spec) ? run + durationMs(spec.train.queue_timeout ?? '24h') : run;
+}
 
 /** Where a release's serving and GPU work goes; orchestration work runs on the workflow's own queue. */
 export interface ReleaseQueues {
@@ -30,7 +41,7 @@ export function pipelineActivities(spec: PipelineSpec, queues: ReleaseQueues = {
     /** gpu — training jobs: long, heartbeated (a dead worker is noticed in heartbeat_timeout), killed on cancel. */
     training: s(proxyActivities<TrainingActivities>({
       taskQueue: queues.gpu ?? DEFAULT_QUEUES.gpu,
-      startToCloseTimeout: spec.train.timeout,
+      startToCloseTimeout: isClusterBackend(spec) ? trainTimeoutMs(spec) : spec.train.timeout,
       heartbeatTimeout: spec.train.heartbeat_timeout,
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2 },

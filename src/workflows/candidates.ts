@@ -1,7 +1,9 @@
 // Train, serve and evaluate each candidate variant, several at once (bounded by the GPUs).
 import type { EvalSummary } from '../activities/evaluation/harness.js';
 import { evaluateGate } from '../quality/gate.js';
-import { durationMs } from '../spec/schema.js';
+import { durationMs, memoryMiB, type PipelineSpec } from '../spec/schema.js';
+import type { JobResources } from '../activities/jobs/backend.js';
+import { isClusterBackend } from './activities.js';
 import { isCancellation } from '@temporalio/workflow';
 import { describeFailure, enterStage, nowIso, resolvePath, type RunContext } from './context.js';
 import { refreshDetails } from './metadata.js';
@@ -66,6 +68,21 @@ export async function runCandidates(ctx: RunContext): Promise<VariantStatus[]> {
   return ctx.status.variants;
 }
 
+/** What a cluster job adds to the train input: its resources, and queue and run bounds kept apart. */
+function clusterTraining(spec: PipelineSpec): { resources?: JobResources; queueTimeoutMs?: number; runTimeoutMs?: number } {
+  const r = spec.train.resources;
+  const resources: JobResources | undefined = r && {
+    ...(r.gpus !== undefined ? { gpus: r.gpus } : {}),
+    ...(r.cpus !== undefined ? { cpus: r.cpus } : {}),
+    ...(r.memory !== undefined ? { memoryMb: memoryMiB(r.memory) } : {}),
+    ...(r.partition !== undefined ? { partition: r.partition } : {}),
+  };
+  return {
+    ...(resources ? { resources } : {}),
+    ...(isClusterBackend(spec) ? { queueTimeoutMs: durationMs(spec.train.queue_timeout ?? '24h'), runTimeoutMs: durationMs(spec.train.timeout) } : {}),
+  };
+}
+
 async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
   const { spec, input, acts, status } = ctx;
   const cwd = resolvePath(input.specDir, spec.train.cwd);
@@ -83,6 +100,7 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
     params: v.params as Params,
     codeVersion: input.codeVersion,
     useCache: spec.train.cache,
+    ...clusterTraining(spec),
   });
   Object.assign(v, {
     artifactPath: trained.artifactPath,

@@ -42,6 +42,10 @@ export class LocalArtifactStore implements ArtifactStore {
     return { uri: pathToFileURL(dest).href, sha256, size };
   }
 
+  jobEnv(prefix: string): Record<string, string> {
+    return { SLIPWAY_ARTIFACTS: pathToFileURL(this.root).href, SLIPWAY_ARTIFACT_PREFIX: prefix };
+  }
+
   async fetch(ref: ArtifactRef, opts: TransferOptions = {}): Promise<string> {
     const url = checkRef(ref);
     if (url.protocol !== 'file:') throw wrongScheme(ref, 'local', 'file://');

@@ -14,6 +14,12 @@ export interface MlflowArtifactStoreOptions {
   cacheDir: string;
   /** Folder in the artifact root that put writes under; default `slipway`. */
   prefix?: string;
+  /**
+   * The Authorization header value jobs send when they store files themselves (the Python helper):
+   * a credential made for jobs (e.g. an MLflow user that may only write artifacts), never the worker's.
+   * Jobs get none when left out, which suits an MLflow without auth.
+   */
+  jobAuthorization?: string;
 }
 
 /**
@@ -27,11 +33,24 @@ export class MlflowArtifactStore implements ArtifactStore {
   private readonly transport: MlflowArtifactTransport;
   private readonly cache: DigestCache;
   private readonly prefix: string[];
+  private readonly trackingUri: string;
+  private readonly jobAuthorization?: string;
 
   constructor(opts: MlflowArtifactStoreOptions) {
     this.transport = new MlflowArtifactTransport(opts.config);
     this.cache = new DigestCache(opts.cacheDir);
     this.prefix = opts.prefix === '' ? [] : keySegments(opts.prefix ?? 'slipway');
+    this.trackingUri = opts.config.trackingUri.replace(/\/+$/, '');
+    this.jobAuthorization = opts.jobAuthorization;
+  }
+
+  jobEnv(prefix: string): Record<string, string> {
+    return {
+      SLIPWAY_ARTIFACTS: `mlflow-artifacts:/${encodeSegments(this.prefix)}`,
+      SLIPWAY_ARTIFACTS_URL: this.trackingUri,
+      SLIPWAY_ARTIFACT_PREFIX: prefix,
+      ...(this.jobAuthorization ? { SLIPWAY_ARTIFACTS_AUTHORIZATION: this.jobAuthorization } : {}),
+    };
   }
 
   async put(localPath: string, key: string, opts: TransferOptions = {}): Promise<ArtifactRef> {

@@ -30,6 +30,12 @@ export interface ArtifactStore {
    * fetch of that digest on this host: read it, copy it, never write to it.
    */
   fetch(ref: ArtifactRef, opts?: TransferOptions): Promise<string>;
+  /**
+   * What a job needs to store files itself under `<prefix>/` (the Python helper reads it):
+   * `SLIPWAY_ARTIFACTS` (the store's base URI), `SLIPWAY_ARTIFACT_PREFIX`, and for an HTTP store its
+   * URL and the job's own credential. Never the worker's credentials.
+   */
+  jobEnv?(prefix: string): Record<string, string>;
 }
 
 export type ArtifactErrorType =

@@ -57,9 +57,12 @@ export interface JobStatus {
 }
 
 export interface ProgressEvent { type: 'progress'; step: number; total_steps?: number; loss?: number }
-export interface CheckpointEvent { type: 'checkpoint'; step: number; path: string }
+/** A file a job stored itself (the Python helper does): where, and what its bytes hash to. */
+export interface StoredFile { uri?: string; sha256?: string; size?: number }
+/** `path` is on the job's host; with `uri` + `sha256` the job already put it in the artifact store. */
+export interface CheckpointEvent extends StoredFile { type: 'checkpoint'; step: number; path: string }
 export interface ResumedEvent { type: 'resumed'; step: number }
-export interface ArtifactEvent { type: 'artifact'; path: string; metrics?: Record<string, unknown> }
+export interface ArtifactEvent extends StoredFile { type: 'artifact'; path: string; metrics?: Record<string, unknown> }
 /** An event of a type Slipway does not interpret; kept so callers can read job-specific events. */
 export interface OtherEvent { type: string; [key: string]: unknown }
 export type JobEvent = ProgressEvent | CheckpointEvent | ResumedEvent | ArtifactEvent | OtherEvent;
@@ -71,6 +74,8 @@ export interface JobBackend {
    * A live (pending or running) launch of this name, for a retried activity to follow instead of
    * launching again: a cluster job keeps its place in the queue and its progress across a worker
    * crash. Null when there is none. Backends whose jobs cannot outlive the worker leave it out.
+   * A backend may also return a launch that succeeded while no worker watched it, so the retry
+   * collects its result instead of training again (Ray does); never a failed or cancelled one.
    */
   attach?(name: string): Promise<JobHandle | null>;
   poll(handle: JobHandle): Promise<JobStatus>;
@@ -134,6 +139,11 @@ export function parseEventLine(line: string): JobEvent | null {
     default:
       return typeof e.type === 'string' ? (e as OtherEvent) : null;
   }
+}
+
+/** The artifact-store ref an event carries when the job stored the file itself; null otherwise. */
+export function storedRef(e: StoredFile): { uri: string; sha256: string; size: number } | null {
+  return isStr(e.uri) && typeof e.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256) ? { uri: e.uri, sha256: e.sha256, size: isNum(e.size) ? e.size : 0 } : null;
 }
 
 /** Spec params as command-line flags: `{ steps: 600, fp16: true, x: false }` → `--steps 600 --fp16`. */

@@ -3,7 +3,8 @@
 // Cache key = sha256 of the canonical JSON of
 //   { v: 2, command, params (keys sorted), data: [{ path, sha256 }] (sorted by path), code, env (keys sorted), codeVersion }
 // where `command` is the command without the param flags, each data entry's digest is the sha256
-// of the file's bytes (a folder: of its files' relative paths and digests, recursively), and `code`
+// of the file's bytes (a folder: of its files' relative paths and digests, recursively), or for an
+// entry DVC tracks `dvc-md5:<the md5 DVC recorded>` (its bytes are not read; see dvc.ts), and `code`
 // is digestTree(cwd): the training code as it is on disk, committed or not. Everything that can
 // change what the job computes is in it; the job's name is not (it only says where the job runs).
 // An entry `<stateDir>/cache/train/<key>.json` is honoured only while the artifact it names still
@@ -13,11 +14,15 @@ import { createReadStream } from 'node:fs';
 import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { writeJsonAtomic } from '../../system/files.js';
+import { dvcTracked, type DvcTracked } from './dvc.js';
 import type { TrainParams, TrainResult } from './types.js';
 
 export interface DataDigest {
   path: string;
+  /** sha256 hex of the bytes, or `dvc-md5:<md5>` for an entry DVC tracks. */
   sha256: string;
+  /** Set for an entry DVC tracks: the job's host pulls it before the job runs. */
+  dvc?: DvcTracked;
 }
 
 /** sha256 (hex) of a file's bytes, streamed so large checkpoints do not sit in memory. */
@@ -35,10 +40,17 @@ async function digestPath(abs: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Digests of the data paths (relative to `cwd`). Rejects with ENOENT for a missing path. */
+/**
+ * Digests of the data paths (relative to `cwd`). An entry DVC tracks is keyed by the md5 DVC recorded,
+ * without reading it (it need not even be on this host yet). Rejects with ENOENT for a missing path.
+ */
 export async function digestData(cwd: string, paths: string[]): Promise<DataDigest[]> {
   const out: DataDigest[] = [];
-  for (const p of paths) out.push({ path: p, sha256: await digestPath(path.resolve(cwd, p)) });
+  for (const p of paths) {
+    const abs = path.resolve(cwd, p);
+    const dvc = await dvcTracked(abs);
+    out.push(dvc ? { path: p, sha256: `dvc-md5:${dvc.md5}`, dvc } : { path: p, sha256: await digestPath(abs) });
+  }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
@@ -55,14 +67,14 @@ export interface TrainCacheParts {
 
 /** The cache key of a training request (see the file comment for what goes in). */
 export function trainCacheKey(parts: TrainCacheParts): string {
-  const canonical = JSON.stringify({ v: 2, command: parts.command, params: sortKeys(parts.params), data: parts.data, code: parts.code, env: sortKeys(parts.env), codeVersion: parts.codeVersion });
+  const canonical = JSON.stringify({ v: 2, command: parts.command, params: sortKeys(parts.params), data: parts.data.map((d) => ({ path: d.path, sha256: d.sha256 })), code: parts.code, env: sortKeys(parts.env), codeVersion: parts.codeVersion });
   return createHash('sha256').update(canonical).digest('hex');
 }
 
 const sortKeys = <T>(o: Record<string, T>) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
 /** Folders never hashed as code: version control, installed dependencies, caches, Slipway's state. */
-export const SKIPPED_DIRS: ReadonlySet<string> = new Set(['.git', '.hg', '.svn', 'node_modules', '__pycache__', '.venv', 'venv', '.tox', '.mypy_cache', '.pytest_cache', '.ruff_cache', '.ipynb_checkpoints', '.slipway']);
+export const SKIPPED_DIRS: ReadonlySet<string> = new Set(['.git', '.hg', '.svn', '.dvc', 'node_modules', '__pycache__', '.venv', 'venv', '.tox', '.mypy_cache', '.pytest_cache', '.ruff_cache', '.ipynb_checkpoints', '.slipway']);
 /** Files above this size (weights, datasets) are identified by size and mtime instead of read. */
 const CONTENT_FILE_LIMIT = 16 * 2 ** 20;
 /** After this many bytes read, the remaining files are identified by size and mtime. */
@@ -91,10 +103,13 @@ export async function digestTree(root: string, opts: { exclude?: string[]; maxFi
   const hash = createHash('sha256');
   let [files, readBytes] = [0, 0];
   const walk = async (dir: string, rel: string): Promise<void> => {
-    for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const names = new Set(entries.map((e) => e.name));
+    for (const entry of entries) {
       const abs = path.join(dir, entry.name);
       const relPath = rel ? `${rel}/${entry.name}` : entry.name;
-      if (exclude.has(abs)) continue;
+      // Data DVC tracks counts through its .dvc file (which holds its md5), not its bytes.
+      if (exclude.has(abs) || names.has(`${entry.name}.dvc`)) continue;
       if (entry.isDirectory()) {
         if (!SKIPPED_DIRS.has(entry.name)) await walk(abs, relPath);
         continue;

@@ -1,5 +1,5 @@
 // Folds a launch's protocol events into what the activity heartbeats and returns.
-import type { ArtifactEvent, CheckpointEvent, JobEvent, ProgressEvent, ResumedEvent } from './backend.js';
+import { storedRef, type ArtifactEvent, type CheckpointEvent, type JobEvent, type ProgressEvent, type ResumedEvent } from './backend.js';
 import type { LossPoint, TrainHeartbeat } from './types.js';
 
 export const MAX_LOSS_POINTS = 200;
@@ -22,6 +22,7 @@ export class TrainProgress {
   resumedStep: number | null = null;
   artifact: ArtifactEvent | null = null;
   readonly losses: LossPoint[] = [];
+  job: TrainHeartbeat['job'];
 
   /** `resume` seeds the checkpoint, so a retry that dies before its first checkpoint still
    * heartbeats the one it resumed from, and the attempt after it does not start over. */
@@ -30,6 +31,13 @@ export class TrainProgress {
     this.checkpointStep = resume?.step ?? null;
     // A checkpoint fetched to a new local path keeps its stored ref: nothing to upload again.
     this.checkpointRef = resume?.ref ? { ...resume.ref, path: resume.checkpoint } : null;
+  }
+
+  /** Records where the job is on the cluster; returns true when that changed. */
+  setJob(job: TrainHeartbeat['job']): boolean {
+    const changed = JSON.stringify(job) !== JSON.stringify(this.job);
+    this.job = job;
+    return changed;
   }
 
   /** Applies one event; returns true when it changes what a heartbeat would carry. */
@@ -47,8 +55,12 @@ export class TrainProgress {
       }
       case 'checkpoint': {
         const e = event as CheckpointEvent;
-        this.checkpoint = e.path;
+        // A checkpoint the job stored itself is known by its URI: a retry hands the URI to the job,
+        // which may run on a host that shares no disk with this one.
+        const ref = storedRef(e);
+        this.checkpoint = ref ? ref.uri : e.path;
         this.checkpointStep = e.step;
+        if (ref) this.checkpointRef = { ...ref, path: ref.uri };
         return true;
       }
       case 'resumed':
@@ -64,7 +76,7 @@ export class TrainProgress {
   }
 
   heartbeat(): TrainHeartbeat {
-    return { step: this.step, totalSteps: this.totalSteps, loss: this.loss, checkpoint: this.checkpoint, checkpointStep: this.checkpointStep, checkpointRef: this.checkpointRef };
+    return { step: this.step, totalSteps: this.totalSteps, loss: this.loss, checkpoint: this.checkpoint, checkpointStep: this.checkpointStep, checkpointRef: this.checkpointRef, ...(this.job ? { job: this.job } : {}) };
   }
 
   /** The artifact's `final_loss` metric when it reports one, else the last progress loss. */

@@ -2,15 +2,17 @@
 // resumes from the last heartbeated checkpoint on a retry, and reuses cached artifacts.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { JobLaunchError, paramsToFlags, parseEventLine, type JobBackend, type JobHandle, type JobStatus } from './backend.js';
+import { JobLaunchError, JobUnsatisfiable, paramsToFlags, parseEventLine, storedRef, type JobBackend, type JobHandle, type JobStatus } from './backend.js';
 import { digestData, digestTree, lookupTrainCache, recordTrainCache, sha256File, trainCacheKey, type DataDigest } from './cache.js';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
 import { unknownImplementation } from '../registry.js';
 import { downsample, TrainProgress } from './progress.js';
 import type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 import { expandCommand } from '../command.js';
+import { DvcPullError, dvcPull } from './dvc.js';
 
 export type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 
@@ -26,6 +28,11 @@ export interface JobActivityDeps {
   heartbeatEveryMs?: number;
 }
 
+interface Limits {
+  queueMs?: number;
+  runMs?: number;
+}
+
 const PROGRESS_HEARTBEAT_MS = 1000; // heartbeats on progress are throttled to about one a second
 const LOG_TAIL_LINES = 40;
 
@@ -35,18 +42,45 @@ export function createJobActivities(deps: JobActivityDeps) {
   const pollMs = deps.pollIntervalMs ?? 250;
   const keepAliveMs = deps.heartbeatEveryMs ?? 3000;
 
-  /** Polls the job until it exits, heartbeating; on cancellation (or any error) kills it and rethrows. */
-  async function follow(ctx: Context, backend: JobBackend, handle: JobHandle, progress: TrainProgress, cwd: string): Promise<JobStatus> {
+  /**
+   * Polls the job until it exits, heartbeating; on cancellation (or any error) kills it and rethrows.
+   * Queue time and run time are bounded apart: a job waiting for the cluster does not eat its run time.
+   */
+  async function follow(ctx: Context, backend: JobBackend, handle: JobHandle, progress: TrainProgress, cwd: string, limits: Limits): Promise<JobStatus> {
     let cursor = 0;
     let lastBeat = 0;
     let changed = true;
+    const queuedAt = Date.now();
+    let runningSince: number | null = null;
     try {
       for (;;) {
         const status = await backend.poll(handle); // before events, so the last read sees all output
+        if (status.state === 'pending') {
+          changed = progress.setJob({ id: handle.id, state: 'pending', ...(status.reason ? { reason: status.reason } : {}) }) || changed;
+          if (limits.queueMs !== undefined && Date.now() - queuedAt > limits.queueMs) {
+            throw ApplicationFailure.create({
+              type: 'TrainingQueueTimeout',
+              message: `training job ${handle.name} waited in the cluster's queue longer than train.queue_timeout (${limits.queueMs / 1000}s)${status.reason ? `: ${status.reason}` : ''}`,
+              details: [{ reason: status.reason ?? null }],
+              nonRetryable: true,
+            });
+          }
+        } else if (status.state === 'running') {
+          runningSince ??= Date.now();
+          changed = progress.setJob(undefined) || changed; // out of the queue: progress says the rest
+          if (limits.runMs !== undefined && Date.now() - runningSince > limits.runMs) {
+            throw ApplicationFailure.create({
+              type: 'TrainingRunTimeout',
+              message: `training job ${handle.name} ran longer than train.timeout (${limits.runMs / 1000}s)`,
+              nonRetryable: false,
+            });
+          }
+        }
         const events = await backend.events(handle, { from: cursor });
         cursor += events.length;
         for (const event of events) changed = progress.apply(event) || changed;
         // A checkpoint is stored before it is heartbeated: a retry on another host fetches it by URI.
+        // (One the job stored itself comes with its ref already.)
         if (progress.checkpoint && progress.checkpointRef?.path !== progress.checkpoint) {
           const file = path.resolve(cwd, progress.checkpoint);
           const ref = await whileHeartbeating(ctx, () => progress.heartbeat(), () =>
@@ -86,12 +120,34 @@ export function createJobActivities(deps: JobActivityDeps) {
     });
   }
 
+  /**
+   * The job's artifact in the store and on this host: one the job stored itself (a URI event) is
+   * fetched and verified against its digest; a local file is hashed and put.
+   */
+  async function storeArtifact(backend: JobBackend, handle: JobHandle, name: string, cwd: string, progress: TrainProgress, signal: AbortSignal) {
+    const event = progress.artifact!;
+    const ref = storedRef(event);
+    if (ref) {
+      const artifactPath = await artifacts.fetch(ref, { signal }).catch(async (err: unknown) => {
+        throw await failure(backend, handle, name, 0, `reported artifact ${ref.uri}, which cannot be fetched from the artifact store (${(err as Error).message})`);
+      });
+      return { artifactPath, artifactDigest: ref.sha256, artifact: { ...ref, size: ref.size || (await stat(artifactPath)).size } };
+    }
+    const artifactPath = path.resolve(cwd, event.path);
+    const artifactDigest = await sha256File(artifactPath).catch(() => null);
+    if (!artifactDigest) throw await failure(backend, handle, name, 0, `reported artifact ${artifactPath}, which cannot be read`);
+    const artifact = await artifacts.put(artifactPath, `${name}/${path.basename(artifactPath)}`, { signal });
+    return { artifactPath, artifactDigest, artifact };
+  }
+
   return {
     /**
      * Trains a model with the job protocol (see backend.ts). Heartbeats `TrainHeartbeat`; a retry
      * (attempt > 1 with heartbeat details) resumes from the last heartbeated checkpoint. Throws
      * `TrainingJobFailed` (retryable; non-retryable when the command cannot start) and
-     * `TrainingDataMissing` (non-retryable).
+     * `TrainingDataMissing` (non-retryable). On a cluster: a retry follows the job its earlier
+     * attempt left there (`attach`); `TrainingResourcesUnsatisfiable` and `TrainingQueueTimeout`
+     * are non-retryable, `TrainingRunTimeout` is retryable (the retry resumes from the checkpoint).
      */
     async trainModel(input: TrainInput): Promise<TrainResult> {
       const started = Date.now();
@@ -104,7 +160,8 @@ export function createJobActivities(deps: JobActivityDeps) {
       let code: string;
       try {
         data = await digestData(cwd, input.data);
-        code = await digestTree(cwd, { exclude: [deps.stateDir] });
+        const tracked = data.flatMap((d) => (d.dvc ? [path.resolve(cwd, d.path)] : []));
+        code = await digestTree(cwd, { exclude: [deps.stateDir, ...tracked] });
       } catch (err) {
         throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: `training inputs unreadable: ${(err as Error).message}`, nonRetryable: true });
       }
@@ -119,36 +176,53 @@ export function createJobActivities(deps: JobActivityDeps) {
         }
       }
 
-      const resume = await resumePoint(artifacts, ctx.info.attempt, ctx.info.heartbeatDetails as Partial<TrainHeartbeat> | undefined);
+      // Inputs DVC tracks come from the DVC remote before the job runs (DVC skips those already here).
+      const tracked = data.flatMap((d) => (d.dvc ? [{ abs: path.resolve(cwd, d.path), tracked: d.dvc }] : []));
+      try {
+        await dvcPull(cwd, tracked, ctx.cancellationSignal);
+      } catch (err) {
+        if (!(err instanceof DvcPullError)) throw err;
+        throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: err.message, nonRetryable: false });
+      }
+      // A retry first looks for the launch its earlier attempt left on the cluster: a live job is
+      // followed (it keeps its place in the queue and its progress), never submitted again.
+      const attached = ctx.info.attempt > 1 && backend.attach ? await backend.attach(input.jobName) : null;
+      const resume = attached ? null : await resumePoint(artifacts, ctx.info.attempt, ctx.info.heartbeatDetails as Partial<TrainHeartbeat> | undefined);
       const progress = new TrainProgress(resume);
       let handle: JobHandle;
-      try {
-        handle = await backend.launch({
-          name: input.jobName,
-          command: [...expandCommand(input.command), ...paramsToFlags(input.params)],
-          cwd,
-          env: input.env,
-          ...(resume ? { resumeFrom: resume.checkpoint } : {}),
-        });
-      } catch (err) {
-        if (!(err instanceof JobLaunchError)) throw err;
-        throw ApplicationFailure.create({ type: 'TrainingJobFailed', message: err.message, details: [{ exitCode: null, errno: err.errno ?? null }], nonRetryable: err.permanent });
+      if (attached) {
+        handle = attached;
+        log.info('training job still on the cluster: following it', { job: input.jobName, id: handle.id, attempt: ctx.info.attempt });
+      } else {
+        try {
+          handle = await backend.launch({
+            name: input.jobName,
+            command: [...expandCommand(input.command), ...paramsToFlags(input.params)],
+            cwd,
+            env: { ...artifacts.jobEnv?.(input.jobName), ...input.env },
+            ...(resume ? { resumeFrom: resume.checkpoint } : {}),
+            ...(input.resources ? { resources: input.resources } : {}),
+            ...(input.runTimeoutMs !== undefined ? { timeLimitSeconds: Math.ceil(input.runTimeoutMs / 1000) } : {}),
+          });
+        } catch (err) {
+          if (err instanceof JobUnsatisfiable) {
+            throw ApplicationFailure.create({ type: 'TrainingResourcesUnsatisfiable', message: err.message, details: [{ resources: input.resources ?? null }], nonRetryable: true });
+          }
+          if (!(err instanceof JobLaunchError)) throw err;
+          throw ApplicationFailure.create({ type: 'TrainingJobFailed', message: err.message, details: [{ exitCode: null, errno: err.errno ?? null }], nonRetryable: err.permanent });
+        }
+        log.info('training job launched', { job: input.jobName, id: handle.id, attempt: ctx.info.attempt, resumeFrom: resume?.checkpoint ?? null, replaced: handle.replaced ?? null });
       }
-      log.info('training job launched', { job: input.jobName, id: handle.id, attempt: ctx.info.attempt, resumeFrom: resume?.checkpoint ?? null, replaced: handle.replaced ?? null });
 
-      const status = await follow(ctx, backend, handle, progress, cwd);
+      const status = await follow(ctx, backend, handle, progress, cwd, { queueMs: input.queueTimeoutMs, runMs: input.runTimeoutMs });
       if (status.exitCode !== 0) {
         const why = status.exitCode === null ? 'ended without an exit code' : `exited with code ${status.exitCode}`;
         throw await failure(backend, handle, input.jobName, status.exitCode, why);
       }
       if (!progress.artifact) throw await failure(backend, handle, input.jobName, 0, 'exited with code 0 without an artifact event');
-      const artifactPath = path.resolve(cwd, progress.artifact.path);
-      const artifactDigest = await sha256File(artifactPath).catch(() => null);
-      if (!artifactDigest) throw await failure(backend, handle, input.jobName, 0, `reported artifact ${artifactPath}, which cannot be read`);
       if (resume && progress.resumedStep === null) log.warn('job was given a checkpoint but did not report resuming', { job: input.jobName });
-
-      const artifact = await whileHeartbeating(ctx, () => progress.heartbeat(), () =>
-        artifacts.put(artifactPath, `${input.jobName}/${path.basename(artifactPath)}`, { signal: ctx.cancellationSignal }),
+      const { artifactPath, artifactDigest, artifact } = await whileHeartbeating(ctx, () => progress.heartbeat(), () =>
+        storeArtifact(backend, handle, input.jobName, cwd, progress, ctx.cancellationSignal),
       );
       const result: TrainResult = {
         artifactPath,
@@ -192,6 +266,8 @@ async function resumePoint(
   if (attempt <= 1 || typeof details?.checkpoint !== 'string') return null;
   const step = typeof details.checkpointStep === 'number' ? details.checkpointStep : null;
   const ref = details.checkpointRef ?? null;
+  // A checkpoint the job stored itself is handed back as its URI: the job's helper fetches it where it runs.
+  if (ref && ref.path === ref.uri && details.checkpoint === ref.uri) return { checkpoint: ref.uri, step, ref };
   if (existsSync(details.checkpoint)) return { checkpoint: details.checkpoint, step, ref };
   if (ref) {
     try {

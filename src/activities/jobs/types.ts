@@ -2,6 +2,7 @@
 // `import type`, so this file stays free of runtime code.
 
 import type { ArtifactRef } from '../artifacts/store.js';
+import type { JobResources } from './backend.js';
 
 export type TrainParams = Record<string, string | number | boolean>;
 
@@ -21,6 +22,12 @@ export interface TrainInput {
   /** Version of the training code (a git sha, a package version): part of the cache key. */
   codeVersion: string;
   useCache: boolean;
+  /** What the job asks the cluster for (the spec's `train.resources`). */
+  resources?: JobResources;
+  /** Longest wait in the cluster's queue before the job runs (`train.queue_timeout`); none when left out. */
+  queueTimeoutMs?: number;
+  /** Longest run once the job runs (`train.timeout` for cluster backends, where the activity's own timeout also covers the queue). */
+  runTimeoutMs?: number;
 }
 
 export interface LossPoint {
@@ -59,4 +66,6 @@ export interface TrainHeartbeat {
   checkpointStep: number | null;
   /** The same checkpoint in the artifact store (`path` says which local file it was stored from). */
   checkpointRef: (ArtifactRef & { path: string }) | null;
+  /** Where the job is on the cluster: `pending` with the engine's reason while it waits in the queue. */
+  job?: { id: string; state: 'pending' | 'running'; reason?: string };
 }

@@ -17,6 +17,10 @@ interface DevFlags extends StackFlags {
   mlflow: boolean;
   worker: boolean;
   gpus: string;
+  ray: boolean;
+  rayDashboardPort?: string;
+  rayGpus: string;
+  slurm: boolean;
 }
 
 export function port(value: string, flag: string): number {
@@ -58,13 +62,19 @@ export function registerDevCommand(program: Command): void {
     .option('--no-mlflow', 'do not start MLflow')
     .option('--no-worker', 'do not start a worker (run `slipway worker` elsewhere)')
     .option('--gpus <n>', 'GPU jobs the worker runs at once', '1')
-    .addHelpText('after', '\nExample:\n  $ slipway dev\n  $ slipway dev --temporal-port 7300 --ui-port 8300 --mlflow-port 5100')
+    .option('--ray', 'also start a single-node Ray head and offer train.backend: ray (RAY_ADDRESS for the worker)')
+    .option('--ray-dashboard-port <port>', "the Ray head's dashboard (Jobs API) port (default: a free one)")
+    .option('--ray-gpus <n>', 'GPUs the Ray head offers to jobs', '0')
+    .option('--slurm', 'also start a single-node Slurm cluster (munged, slurmctld, slurmd) and offer it as train.backend: slurm')
+    .addHelpText('after', '\nExample:\n  $ slipway dev\n  $ slipway dev --slurm\n  $ slipway dev --ray\n  $ slipway dev --temporal-port 7300 --ui-port 8300 --mlflow-port 5100')
     .action(async (flags: DevFlags) => {
       const stack = await startDevStack({
         ...stackSettings(flags),
         mlflow: flags.mlflow,
         worker: flags.worker,
         gpus: positiveInt(flags.gpus, '--gpus'),
+        ...(flags.ray ? { ray: rayOptions(flags) } : {}),
+        slurm: flags.slurm,
         log: (line) => printLines([`slipway dev: ${line}`]),
       });
       printLines([
@@ -73,6 +83,8 @@ export function registerDevCommand(program: Command): void {
         `  Temporal:    ${stack.temporal.address} (namespace ${stack.temporal.namespace})`,
         `  Temporal UI: ${stack.temporal.uiUrl}`,
         stack.mlflow ? `  MLflow:      ${stack.mlflow.url}` : '  MLflow:      not started (--no-mlflow)',
+        ...(stack.ray ? [`  Ray:         ${stack.ray.address} (RAY_ADDRESS; dashboard and Jobs API)`] : []),
+        ...(stack.slurm ? [`  Slurm:       SLURM_CONF=${stack.slurm.conf} (partition ${stack.slurm.partition}, ${stack.slurm.cpus} CPUs, no GPUs; train.backend: slurm)`] : []),
         `  Worker:      ${stack.workers ? 'running' : 'not started (--no-worker)'}`,
         '',
         'Press Ctrl-C to stop.',
@@ -92,4 +104,10 @@ export function registerDevCommand(program: Command): void {
         stack.died.catch((err: StackPartExitedError) => void shutdown(`the ${err.part} exited (exit code ${err.exitCode ?? 'none'})`).then(() => reject(err), reject));
       });
     });
+}
+
+function rayOptions(flags: DevFlags): { dashboardPort?: number; gpus: number } {
+  const gpus = Number(flags.rayGpus);
+  if (!Number.isInteger(gpus) || gpus < 0) throw new ExitError(`--ray-gpus ${flags.rayGpus}: expected a whole number >= 0`, EXIT.usage);
+  return { gpus, ...(flags.rayDashboardPort ? { dashboardPort: port(flags.rayDashboardPort, '--ray-dashboard-port') } : {}) };
 }

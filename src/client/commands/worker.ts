@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { mlflowConfigFromEnv } from '../../activities/mlflow/client.js';
 import { parseRoles, type Role } from '../../queues.js';
-import { ARTIFACT_STORE_KINDS, type ArtifactStoreKind } from '../../runtime.js';
+import { ARTIFACT_STORE_KINDS, rayBackends, type ArtifactStoreKind } from '../../runtime.js';
 import { createSlipwayWorkers } from '../../worker.js';
 import { resolveConnection } from '../connection.js';
 import { EXIT, ExitError } from '../errors.js';
@@ -17,6 +18,8 @@ interface WorkerFlags extends ConnectionFlags, QueueFlags {
   artifactsDir?: string;
   deploymentName?: string;
   buildId?: string;
+  rayAddress?: string;
+  slurmConf?: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -29,6 +32,8 @@ export function registerWorkerCommand(program: Command): void {
         .option('--state-dir <dir>', "this worker's own directory: job logs, checkpoints, caches, deployments", process.env.SLIPWAY_STATE_DIR ?? '.slipway')
         .option('--gpus <n>', 'training jobs this worker runs at once (gpu role)', '1')
         .option('--artifacts-dir <dir>', "the local store's directory: one every host mounts (default <state-dir>/artifacts)", process.env.SLIPWAY_ARTIFACTS_DIR)
+        .option('--ray-address <url>', "a Ray cluster's dashboard (http://host:8265): offers train.backend ray", process.env.RAY_ADDRESS)
+        .option('--slurm-conf <file>', "offer the `slurm` job backend on this Slurm cluster's slurm.conf (default: SLURM_CONF)", process.env.SLURM_CONF)
         .option('--artifacts <store>', `where models and checkpoints travel between hosts: ${ARTIFACT_STORE_KINDS.join(' or ')} (use mlflow when hosts share no disk)`, process.env.SLIPWAY_ARTIFACTS ?? 'local')
         .option('--deployment-name <name>', 'Worker Versioning: the worker deployment this process belongs to (with --build-id)', process.env.SLIPWAY_DEPLOYMENT_NAME)
         .option('--build-id <id>', 'Worker Versioning: this code\'s build id; releases stay pinned to the build they started on', process.env.SLIPWAY_BUILD_ID),
@@ -45,6 +50,8 @@ export function registerWorkerCommand(program: Command): void {
         '  $ slipway worker --roles orchestration --artifacts mlflow',
         '  $ slipway worker --roles serving --state-dir /var/lib/slipway --artifacts mlflow',
         '  $ slipway worker --roles gpu --gpus 8 --artifacts mlflow',
+        '  $ RAY_ADDRESS=http://ray-head:8265 slipway worker --roles gpu --gpus 16 --artifacts mlflow',
+        '  $ slipway worker --roles gpu --gpus 64 --slurm-conf /etc/slurm/slurm.conf   # train.backend: slurm',
         '  $ slipway worker --deployment-name slipway --build-id 2026-11-26.1   # versioned: see the README, "Upgrading workers"',
       ].join('\n'),
     )
@@ -58,6 +65,7 @@ export function registerWorkerCommand(program: Command): void {
       if (!ARTIFACT_STORE_KINDS.includes(flags.artifacts as ArtifactStoreKind)) {
         throw new ExitError(`--artifacts: expected ${ARTIFACT_STORE_KINDS.join(' or ')}, got ${JSON.stringify(flags.artifacts)}`, EXIT.usage);
       }
+      if (flags.slurmConf && !existsSync(flags.slurmConf)) throw new ExitError(`--slurm-conf ${flags.slurmConf}: no such file (the Slurm cluster's slurm.conf)`, EXIT.usage);
       let mlflow;
       try {
         // Without MLFLOW_TRACKING_URI, the MLflow of `slipway dev`.
@@ -69,6 +77,12 @@ export function registerWorkerCommand(program: Command): void {
         throw new ExitError('--deployment-name and --build-id go together (Worker Versioning needs both, or neither)', EXIT.usage);
       }
       const deployment = flags.deploymentName && flags.buildId ? { name: flags.deploymentName, buildId: flags.buildId } : undefined;
+      const env = { ...process.env, ...(flags.rayAddress ? { RAY_ADDRESS: flags.rayAddress } : {}) };
+      try {
+        rayBackends(flags.stateDir, env);
+      } catch (err) {
+        throw new ExitError(`--ray-address: ${(err as Error).message}`, EXIT.usage);
+      }
       const connection = resolveConnection(flags);
       const { address, namespace } = connection;
       const queues = queuesFrom(flags);
@@ -80,14 +94,16 @@ export function registerWorkerCommand(program: Command): void {
         gpus: positiveInt(flags.gpus, '--gpus'),
         artifacts: flags.artifacts as ArtifactStoreKind,
         artifactsDir: flags.artifactsDir,
+        slurmConf: flags.slurmConf,
         mlflow,
-        env: process.env,
+        env,
         deployment,
       });
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => workers.shutdown());
       const polling = workers.roles.map((r) => `${r} on ${workers.queues[r]}`).join(', ');
+      const slurm = flags.slurmConf ? `; slurm ${flags.slurmConf}` : '';
       const version = deployment ? `; deployment ${deployment.name}, build ${deployment.buildId}` : '';
-      printLines([`slipway worker polling: ${polling} at ${address} (namespace ${namespace}; state ${flags.stateDir}; artifacts ${flags.artifacts}${version})`]);
+      printLines([`slipway worker polling: ${polling} at ${address} (namespace ${namespace}; state ${flags.stateDir}; artifacts ${flags.artifacts}${slurm}${version})`]);
       try {
         await workers.run();
       } finally {

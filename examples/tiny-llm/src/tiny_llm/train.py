@@ -1,11 +1,14 @@
 """Train the tiny byte-level transformer on train.jsonl (2-digit addition).
 
-stdout carries the Slipway job protocol, one JSON object per line:
+stdout carries the Slipway job protocol, one JSON object per line, written by the slipway_job helper
+(python/slipway-job in the Slipway repo):
   {"type":"resumed","step":S}                       (first, only when resuming)
   {"type":"progress","step":S,"total_steps":N,"loss":L}
-  {"type":"checkpoint","step":S,"path":"/abs/ckpt-000200.pt"}
-  {"type":"artifact","path":"/abs/model.pt","metrics":{...}}   (once, at the end)
-Anything else goes to stderr so the backend never mistakes it for an event.
+  {"type":"checkpoint","step":S,"path":"/abs/ckpt-000200.pt"[,"uri":...,"sha256":...]}
+  {"type":"artifact","path":"/abs/model.pt","metrics":{...}[,"uri":...,"sha256":...]}   (once, at the end)
+When the worker hands the job an artifact store, the helper stores checkpoints and the model there and
+reports their URIs, so the same script runs on the worker's host, a Ray cluster or a Slurm node; a
+SLIPWAY_RESUME_FROM URI is fetched before resuming. Anything else goes to stderr.
 """
 import argparse
 import json
@@ -15,6 +18,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
+import slipway_job
 import torch
 import torch.nn.functional as F
 
@@ -22,10 +26,6 @@ from tiny_llm import EXAMPLE_DIR
 from tiny_llm.model import BLOCK_SIZE, EOS, SIZES, TinyGPT, default_threads, encode_prompt
 
 DEFAULT_STEPS = 1200
-
-
-def emit(**event: Any) -> None:
-    print(json.dumps(event, separators=(",", ":")), flush=True)
 
 
 def fail(msg: str) -> NoReturn:
@@ -44,8 +44,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint-every", type=int, default=250, help="0 disables intermediate checkpoints")
     p.add_argument("--data", default=str(EXAMPLE_DIR / "train.jsonl"))
     p.add_argument("--out", default=os.environ.get("SLIPWAY_OUTPUT_DIR") or "./out")
-    p.add_argument("--resume-from", default=os.environ.get("SLIPWAY_RESUME_FROM") or None)
+    p.add_argument("--resume-from", default=None,
+                   help="checkpoint to resume from (default: SLIPWAY_RESUME_FROM, fetched if a URI)")
     a = p.parse_args(argv)
+    if a.resume_from is None:
+        a.resume_from = slipway_job.resume_from()
     if a.steps is not None and a.steps <= 0:
         fail("--steps must be positive")
     if a.batch_size <= 0 or a.lr <= 0 or a.checkpoint_every < 0:
@@ -127,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         sampler.set_state(ckpt["sampler_rng"])
         torch.set_rng_state(ckpt["torch_rng"])
         start = ckpt["step"]
-        emit(type="resumed", step=start)
+        slipway_job.resumed(start)
     if start >= steps:
         fail(f"checkpoint is at step {start}, nothing left to do for --steps {steps}")
 
@@ -154,19 +157,19 @@ def main(argv: list[str] | None = None) -> None:
         loss_ema = lv if loss_ema is None else 0.9 * loss_ema + 0.1 * lv
         done = step + 1
         if done % 10 == 0 or done == steps:
-            emit(type="progress", step=done, total_steps=steps, loss=round(lv, 4))
+            slipway_job.progress(done, total_steps=steps, loss=round(lv, 4))
         if args.checkpoint_every and done % args.checkpoint_every == 0 and done < steps:
             path = os.path.join(out, f"ckpt-{done:06d}.pt")
             save_atomic(dict(model=model.state_dict(), optimizer=opt.state_dict(), step=done,
                              config=model.config, args=run_args, sampler_rng=sampler.get_state(),
                              torch_rng=torch.get_rng_state()), path)
-            emit(type="checkpoint", step=done, path=path)
+            slipway_job.checkpoint(path, done)
 
     train_seconds = time.time() - t0
     assert loss_ema is not None  # the loop ran at least once: start < steps was checked above
     path = os.path.join(out, "model.pt")
     save_atomic(dict(model=model.state_dict(), config=model.config, args=run_args, step=steps), path)
-    emit(type="artifact", path=path, metrics=dict(
+    slipway_job.artifact(path, metrics=dict(
         final_loss=round(loss_ema, 4), train_seconds=round(train_seconds, 2),
         steps=steps, resumed_from_step=start, size_bytes=os.path.getsize(path)))
 
