@@ -26,7 +26,8 @@ interface Figures {
   perEvent: number[];
 }
 
-async function measure(backend: JobBackend, dir: string, tag: string): Promise<Figures> {
+async function measure(make: () => JobBackend, dir: string, tag: string): Promise<Figures> {
+  const backend = make();
   const f: Figures = { toRunning: [], toFirstEvent: [], followRound: [], perEvent: [] };
   for (let i = 0; i < runs; i++) {
     const spec: JobSpec = { name: `bench-${tag}-${process.pid}-${i}`, command: [process.execPath, FIXTURE_JOB, '--steps', String(events), '--step-ms', '2'], cwd: dir, env: {} };
@@ -51,12 +52,12 @@ async function measure(backend: JobBackend, dir: string, tag: string): Promise<F
     f.toRunning.push(running);
     f.toFirstEvent.push(first);
     f.followRound.push(median(rounds));
-    f.perEvent.push(await readAll(backend, handle));
+    f.perEvent.push(await readAll(make(), handle));
   }
   return f;
 }
 
-/** A fresh reader (a restarted worker) reads the whole finished job: µs per event. */
+/** A fresh backend instance (a restarted worker) reads the whole finished job: µs per event. */
 async function readAll(backend: JobBackend, handle: JobHandle): Promise<number> {
   const t0 = performance.now();
   const all = await backend.events(handle);
@@ -70,8 +71,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-jobs-'));
 const cluster = await startSlurmCluster({ stateDir: path.join(dir, 'slurm') });
 try {
   const results: Record<string, Figures> = {
-    local: await measure(new LocalJobBackend({ stateDir: path.join(dir, 'local') }), dir, 'local'),
-    slurm: await measure(new SlurmJobBackend({ stateDir: path.join(dir, 'slurm-jobs'), slurmConf: cluster.conf }), dir, 'slurm'),
+    local: await measure(() => new LocalJobBackend({ stateDir: path.join(dir, 'local') }), dir, 'local'),
+    slurm: await measure(() => new SlurmJobBackend({ stateDir: path.join(dir, 'slurm-jobs'), slurmConf: cluster.conf }), dir, 'slurm'),
   };
   console.log(`job backends, ${runs} runs each, counting-job with ${events} progress events 2 ms apart (min / median / max)`);
   const rows: Array<[string, (f: Figures) => string]> = [
