@@ -168,7 +168,7 @@ export class SlurmJobBackend implements JobBackend {
       '--nodes=1',
       '--ntasks=1',
       ...(r.gpus ? [`--gres=gpu:${r.gpus}`] : []),
-      ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []),
+      ...(r.cpus ? [`--cpus-per-task=${Math.ceil(r.cpus)}`] : []), // Slurm counts whole CPUs
       ...(r.memoryMb ? [`--mem=${Math.ceil(r.memoryMb)}M`] : []),
       ...(partition ? [`--partition=${partition}`] : []),
       ...(spec.timeLimitSeconds ? [`--time=${Math.max(1, Math.ceil(spec.timeLimitSeconds / 60))}`] : []),
