@@ -32,7 +32,8 @@ let connection: Connection;
 let slipway: SlipwayClient;
 
 const startWorker = async () => {
-  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir, '--slurm-conf', cluster.conf, ...queueFlags], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
+  // --gpus: jobs this worker follows at once; on a cluster they wait in Slurm's queue, not in Temporal's.
+  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir, '--slurm-conf', cluster.conf, '--gpus', '4', ...queueFlags], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
 };
 
 beforeAll(async () => {
