@@ -30,7 +30,8 @@ interface Figures {
   perEvent: number[];
 }
 
-async function measure(backend: JobBackend, dir: string, tag: string): Promise<Figures> {
+async function measure(make: () => JobBackend, dir: string, tag: string): Promise<Figures> {
+  const backend = make();
   const f: Figures = { toRunning: [], toFirstEvent: [], followRound: [], perEvent: [] };
   for (let i = 0; i < runs; i++) {
     const spec: JobSpec = { name: `bench-${tag}-${process.pid}-${i}`, command: [process.execPath, FIXTURE_JOB, '--steps', String(events), '--step-ms', '2'], cwd: dir, env: {} };
@@ -55,12 +56,12 @@ async function measure(backend: JobBackend, dir: string, tag: string): Promise<F
     f.toRunning.push(running);
     f.toFirstEvent.push(first);
     f.followRound.push(median(rounds));
-    f.perEvent.push(await readAll(backend, handle));
+    f.perEvent.push(await readAll(make(), handle));
   }
   return f;
 }
 
-/** A fresh reader (a restarted worker) reads the whole finished job: µs per event. */
+/** A fresh backend instance (a restarted worker) reads the whole finished job: µs per event. */
 async function readAll(backend: JobBackend, handle: JobHandle): Promise<number> {
   const t0 = performance.now();
   const all = await backend.events(handle);
@@ -75,16 +76,16 @@ chmodSync(dir, 0o755); // munged insists every folder above its socket is search
 const stops: Array<() => Promise<void>> = [];
 try {
   const results: Record<string, Figures> = {};
-  if (wanted.has('local')) results.local = await measure(new LocalJobBackend({ stateDir: path.join(dir, 'local') }), dir, 'local');
+  if (wanted.has('local')) results.local = await measure(() => new LocalJobBackend({ stateDir: path.join(dir, 'local') }), dir, 'local');
   if (wanted.has('slurm')) {
     const cluster = await startSlurmCluster({ stateDir: path.join(dir, 'slurm') });
     stops.push(() => cluster.stop());
-    results.slurm = await measure(new SlurmJobBackend({ stateDir: path.join(dir, 'slurm-jobs'), slurmConf: cluster.conf }), dir, 'slurm');
+    results.slurm = await measure(() => new SlurmJobBackend({ stateDir: path.join(dir, 'slurm-jobs'), slurmConf: cluster.conf }), dir, 'slurm');
   }
   if (wanted.has('ray')) {
     const head = await startRayHead({ logFile: path.join(dir, 'ray.log'), cpus: 2 });
     stops.push(() => head.stop());
-    results.ray = await measure(new RayJobBackend({ address: head.address, outputRoot: path.join(dir, 'ray-jobs') }), dir, 'ray');
+    results.ray = await measure(() => new RayJobBackend({ address: head.address, outputRoot: path.join(dir, 'ray-jobs') }), dir, 'ray');
   }
   console.log(`job backends, ${runs} runs each, counting-job with ${events} progress events 2 ms apart (min / median / max)`);
   const rows: Array<[string, (f: Figures) => string]> = [

@@ -2,8 +2,8 @@
 // slurmctld and slurmd from Debian's slurm-wlm, all configured by a slurm.conf written for this host
 // into one state folder (free ports, no cgroups, no accounting database). Jobs run as this user.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +31,8 @@ export interface RunningSlurm {
   memoryMb: number;
   /** munged, slurmctld and slurmd. */
   processes: ManagedProcess[];
+  /** munged's socket folder (in the system temp dir), removed at stop. */
+  mungeSocketDir: string;
   /** Cancels every job, stops the daemons, and ends whatever a job left behind. */
   stop(): Promise<void>;
 }
@@ -70,12 +72,14 @@ export async function startSlurmCluster(opts: SlurmClusterOptions): Promise<Runn
   const logs = path.join(dir, 'logs');
   const mungeDir = path.join(dir, 'munge');
   for (const d of [dir, logs, mungeDir, path.join(dir, 'state'), path.join(dir, 'spool')]) mkdirSync(d, { recursive: true });
-  // munged refuses a socket folder that others cannot traverse, and a key others can read.
-  chmodSync(dir, 0o755);
-  chmodSync(mungeDir, 0o755);
   const key = path.join(mungeDir, 'munge.key');
   if (!existsSync(key)) writeFileSync(key, randomBytes(1024), { mode: 0o400 });
-  const socket = path.join(mungeDir, 'munge.socket');
+  // munged wants every folder above its socket traversable by all, which a state dir (a 0700 temp
+  // folder, a home directory) need not be: the socket gets its own folder in the system temp dir.
+  const socketDir = path.join(os.tmpdir(), `slipway-munge-${createHash('sha256').update(dir).digest('hex').slice(0, 12)}`);
+  mkdirSync(socketDir, { recursive: true, mode: 0o755 });
+  chmodSync(socketDir, 0o755);
+  const socket = path.join(socketDir, 'munge.socket');
 
   const hw = await nodeHardware(slurmd);
   const conf = path.join(dir, 'slurm.conf');
@@ -83,7 +87,7 @@ export async function startSlurmCluster(opts: SlurmClusterOptions): Promise<Runn
   const env = { ...process.env, SLURM_CONF: conf };
 
   const processes: ManagedProcess[] = [];
-  const cluster: RunningSlurm = { conf, partition, nodeName, cpus: hw.cpus, memoryMb: hw.memoryMb, processes, stop: () => stopCluster(cluster) };
+  const cluster: RunningSlurm = { conf, partition, nodeName, cpus: hw.cpus, memoryMb: hw.memoryMb, processes, mungeSocketDir: socketDir, stop: () => stopCluster(cluster) };
   try {
     const munge = ManagedProcess.start('munged', munged, ['-F', `--socket=${socket}`, `--key-file=${key}`, `--pid-file=${path.join(mungeDir, 'munged.pid')}`, `--seed-file=${path.join(mungeDir, 'munged.seed')}`], {
       logFile: path.join(logs, 'munged.log'),
@@ -164,6 +168,7 @@ async function stopCluster(cluster: RunningSlurm): Promise<void> {
   }
   for (const name of ['slurmd', 'slurmctld', 'munged']) await cluster.processes.find((p) => p.name === name)?.stop(5_000);
   killLeftoverSteps(cluster.conf);
+  rmSync(cluster.mungeSocketDir, { recursive: true, force: true });
 }
 
 /** Session id of a process, or null when it is gone. */

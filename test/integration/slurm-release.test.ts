@@ -13,6 +13,7 @@ import type { SlipwayQueues } from '../../src/queues.js';
 import { startSlurmCluster, type RunningSlurm } from '../../src/stack/slurm.js';
 import { freePort } from '../../src/system/ports.js';
 import { packageRoot } from '../../src/system/tools.js';
+import { PipelineSpecSchema } from '../../src/spec/schema.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
@@ -31,7 +32,8 @@ let connection: Connection;
 let slipway: SlipwayClient;
 
 const startWorker = async () => {
-  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir, '--slurm-conf', cluster.conf, ...queueFlags], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
+  // --gpus: jobs this worker follows at once; on a cluster they wait in Slurm's queue, not in Temporal's.
+  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir, '--slurm-conf', cluster.conf, '--gpus', '4', ...queueFlags], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
 };
 
 beforeAll(async () => {
@@ -59,8 +61,8 @@ function slurmJobs(prefix: string): Array<{ id: string; name: string; state: str
     .filter((j) => j.name.startsWith(prefix));
 }
 
-async function startRelease(name: string, release: string, params: Record<string, number>): Promise<string> {
-  const spec = writeSpec({ name, deployPort: await freePort(), train: { backend: 'slurm', command: [process.execPath, countingJob], params, heartbeat_timeout: '5s' } });
+async function startRelease(name: string, release: string, params: Record<string, number>, train: Record<string, unknown> = {}): Promise<string> {
+  const spec = writeSpec({ name, deployPort: await freePort(), train: { backend: 'slurm', command: [process.execPath, countingJob], params, heartbeat_timeout: '5s', ...train } });
   const res = await runCli(['run', spec, '--release', release, '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
   expect(res.stderr).toBe('');
   return (JSON.parse(res.stdout) as { workflowId: string }).workflowId;
@@ -75,6 +77,9 @@ async function waitForStatus(id: string, done: (v: ReleaseView) => boolean, what
   }
   throw new Error(`${id}: timed out waiting for ${what}`);
 }
+
+/** Whether this checkout's spec has `train.resources` (added with the training stage's cluster changes). */
+const specHasResources = PipelineSpecSchema.safeParse({ name: 'x', model: { name: 'x' }, train: { command: ['x'], resources: { gpus: 1 } }, serve: { command: ['x'] }, evaluate: { dataset: 'x' } }).success;
 
 describe('releases trained on Slurm (train.backend: slurm)', () => {
   it('completes with the Slurm job’s artifact: one submission, COMPLETED', async () => {
@@ -111,5 +116,29 @@ describe('releases trained on Slurm (train.backend: slurm)', () => {
     const deadline = Date.now() + 60_000;
     while (slurmJobs('slurm-cancel-r1')[0]?.state !== 'CANCELLED' && Date.now() < deadline) await sleep(250);
     expect(slurmJobs('slurm-cancel-r1').map((j) => j.state)).toEqual(['CANCELLED']);
+  });
+
+  it.skipIf(!specHasResources)('a job asking for more GPUs than the cluster has fails the release at once, typed', async () => {
+    const id = await startRelease('slurm-gpus', 'r1', { steps: 3 }, { resources: { gpus: 1 } });
+    const err = await slipway.result(id).then(() => null, (e: unknown) => e);
+    const cause = (err as { cause?: { message?: string } } | null)?.cause;
+    expect(`${cause?.message} ${JSON.stringify(cause)}`).toContain('Requested node configuration is not available');
+    // Slurm records the refused submission as FAILED (BadConstraints); nothing ever ran or waits.
+    expect(slurmJobs('slurm-gpus-r1').map((j) => j.state)).toEqual(['FAILED']);
+  });
+
+  it.skipIf(!specHasResources)("while the only slot is busy a release waits pending with Slurm's reason in slipway status, then completes", async () => {
+    const busy = await startRelease('slurm-busy', 'r1', { steps: 100000, 'step-ms': 50 }, { resources: { cpus: cluster.cpus } });
+    await waitForStatus(busy, (v) => v.progress.some((p) => (p.step ?? 0) >= 1), 'the busy job to run');
+    const waiting = await startRelease('slurm-wait', 'r1', { steps: 3, 'step-ms': 5 }, { resources: { cpus: cluster.cpus }, timeout: '1m' });
+    const cli = async () => (await runCli(['status', waiting], { TEMPORAL_ADDRESS: address })).stdout;
+    let shown = '';
+    const deadline = Date.now() + 60_000;
+    while (!/pending \((Resources|Priority)\)/.test(shown) && Date.now() < deadline) shown = await cli();
+    expect(shown).toMatch(/trainModel: pending \((Resources|Priority)\)/);
+    expect(slurmJobs('slurm-wait-r1').map((j) => j.state)).toEqual(['PENDING']);
+    expect((await runCli(['cancel', busy], { TEMPORAL_ADDRESS: address })).code).toBe(0);
+    expect(((await slipway.result(waiting)) as ReleaseResult).status).toBe('completed');
+    expect(slurmJobs('slurm-wait-r1').map((j) => j.state)).toEqual(['COMPLETED']);
   });
 });

@@ -1,7 +1,7 @@
 // The single-node Slurm harness: it starts a real cluster that runs jobs, refuses what its node
 // cannot offer, and stops without leaving a daemon or a job process behind.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSlurmCluster } from '../../src/stack/slurm.js';
@@ -58,6 +58,7 @@ describe('Slurm harness', () => {
         }
       });
     expect(stepds).toEqual([]);
+    expect(existsSync(cluster.mungeSocketDir)).toBe(false);
     await cluster.stop(); // a second stop is harmless
   });
 });

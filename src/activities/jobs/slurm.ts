@@ -26,11 +26,20 @@ export interface SlurmJobBackendOptions {
 const LIVE_STATES = 'PENDING,CONFIGURING,RUNNING,SUSPENDED,REQUEUED,REQUEUE_HOLD,COMPLETING';
 const LOST: JobStatus = { state: 'lost', exitCode: null, signal: null };
 const isLive = (s: JobStatus) => s.state === 'pending' || s.state === 'running';
+/** A poll this recent tells events() whether the job has ended. */
+const FRESH_POLL_MS = 1_000;
+
+/** One launch this instance reads: its events so far, and what the last poll said. */
+interface Follower {
+  reader: LogEventReader;
+  reading: Promise<void>;
+  polled?: { live: boolean; at: number };
+}
 
 /** Runs jobs on a Slurm cluster through sbatch, squeue, scontrol and scancel. */
 export class SlurmJobBackend implements JobBackend {
   private readonly env: NodeJS.ProcessEnv;
-  private readonly readers = new Map<string, { reader: LogEventReader; reading: Promise<void> }>();
+  private readonly readers = new Map<string, Follower>();
 
   constructor(private readonly opts: SlurmJobBackendOptions) {
     this.env = opts.slurmConf ? { ...process.env, SLURM_CONF: opts.slurmConf } : process.env;
@@ -94,6 +103,12 @@ export class SlurmJobBackend implements JobBackend {
   }
 
   async poll(handle: JobHandle): Promise<JobStatus> {
+    const status = await this.status(handle);
+    this.follower(handle).polled = { live: isLive(status), at: Date.now() };
+    return status;
+  }
+
+  private async status(handle: JobHandle): Promise<JobStatus> {
     const rec = await this.record(handle.id);
     if (rec) return rec.name === this.slurmName(handle.name) ? toJobStatus(rec.state, rec.reason, rec.exitCode, rec.exitSignal) : LOST;
     // Purged from the controller (MinJobAge): the accounting database may still know it.
@@ -120,14 +135,21 @@ export class SlurmJobBackend implements JobBackend {
   }
 
   async events(handle: JobHandle, opts?: { from?: number }): Promise<JobEvent[]> {
-    const key = `${handle.id}@${handle.logPath}`;
-    let run = this.readers.get(key);
-    if (!run) this.readers.set(key, (run = { reader: new LogEventReader(handle.logPath, 0, null), reading: Promise.resolve() }));
-    const final = !isLive(await this.poll(handle));
-    const r = run;
+    const r = this.follower(handle);
+    // Whether the job has ended decides if a last line without a newline counts. The follow loop
+    // polls just before reading: a fresh poll answers that without asking Slurm a second time.
+    const polled = r.polled && Date.now() - r.polled.at < FRESH_POLL_MS ? r.polled.live : null;
+    const final = !(polled ?? isLive(await this.status(handle)));
     r.reading = r.reading.then(() => r.reader.read(final));
     await r.reading;
     return r.reader.events.slice(opts?.from ?? 0);
+  }
+
+  private follower(handle: JobHandle): Follower {
+    const key = `${handle.id}@${handle.logPath}`;
+    let run = this.readers.get(key);
+    if (!run) this.readers.set(key, (run = { reader: new LogEventReader(handle.logPath, 0, null), reading: Promise.resolve() }));
+    return run;
   }
 
   private sbatchArgs(spec: JobSpec, dir: string): string[] {
@@ -146,7 +168,7 @@ export class SlurmJobBackend implements JobBackend {
       '--nodes=1',
       '--ntasks=1',
       ...(r.gpus ? [`--gres=gpu:${r.gpus}`] : []),
-      ...(r.cpus ? [`--cpus-per-task=${r.cpus}`] : []),
+      ...(r.cpus ? [`--cpus-per-task=${Math.ceil(r.cpus)}`] : []), // Slurm counts whole CPUs
       ...(r.memoryMb ? [`--mem=${Math.ceil(r.memoryMb)}M`] : []),
       ...(partition ? [`--partition=${partition}`] : []),
       ...(spec.timeLimitSeconds ? [`--time=${Math.max(1, Math.ceil(spec.timeLimitSeconds / 60))}`] : []),
