@@ -8,13 +8,15 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 /** How to install the tools: the repo's npm script, or the setup script inside an installed package. */
 const setupHint = packageRoot.split(path.sep).includes('node_modules') ? `bash ${path.join(packageRoot, 'scripts', 'setup.sh')}` : 'npm run setup';
 
-export type ToolName = 'temporal' | 'temporal-test-server' | 'mlflow' | 'python';
+export type ToolName = 'temporal' | 'temporal-test-server' | 'mlflow' | 'python' | 'traefik' | 'prometheus';
 
 const envVars: Record<ToolName, string> = {
   temporal: 'TEMPORAL_CLI_PATH',
   'temporal-test-server': 'TEMPORAL_TEST_SERVER_PATH',
   mlflow: 'MLFLOW_CLI_PATH',
   python: 'SLIPWAY_PYTHON',
+  traefik: 'TRAEFIK_PATH',
+  prometheus: 'PROMETHEUS_PATH',
 };
 
 /** Raised when a tool Slipway runs cannot be found; the message says how to install it. */

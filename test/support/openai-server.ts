@@ -35,8 +35,10 @@ export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {
   let sum = 0;
   let total = 0;
 
+  // Set by the local deploy target: answers name the version that served them, as the old router's header did.
+  const version = process.env.SLIPWAY_VERSION;
   const send = (res: http.ServerResponse, status: number, body: unknown, type = 'application/json') => {
-    res.writeHead(status, { 'content-type': type });
+    res.writeHead(status, { 'content-type': type, ...(version ? { 'x-slipway-version': version } : {}) });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
   };
 
