@@ -2,6 +2,7 @@
 // Pure (no I/O), so the workflow can re-read defaults from the same schema.
 import { z } from 'zod';
 import { SpecGatesSchema } from '../quality/gate.js';
+import { RolloutSection } from '../rollout/spec.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 /** Temporal-style durations: `30s`, `10m`, `2h`, `3d`, `500ms`. */
@@ -168,6 +169,8 @@ export const PipelineSpecSchema = z
     gates: SpecGatesSchema.default(SpecGatesSchema.parse({})),
     approval: Approval.optional(),
     deploy: Deploy.default(Deploy.parse({})),
+    /** How a new version takes traffic: all at once (default) or a canary in steps. */
+    rollout: RolloutSection.default(RolloutSection.parse({})),
     smoke: Smoke.default(Smoke.parse({})),
     monitor: Monitor.default(Monitor.parse({})),
     notify: Notify.optional(),

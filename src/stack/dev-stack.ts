@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { mlflowConfigFromEnv, type MlflowConfig } from '../activities/mlflow/client.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../worker.js';
 import { startMlflowServer, type RunningMlflow } from './mlflow-server.js';
+import { startPrometheusServer, type RunningPrometheus } from './prometheus-server.js';
 import { StackConfigError, StackPartExitedError } from './errors.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server.js';
@@ -19,6 +20,9 @@ export interface DevStackOptions {
   uiPort: number;
   mlflowPort: number;
   mlflow: boolean;
+  /** Prometheus scraping Traefik and the model servers (canary analysis); off with --no-prometheus. */
+  prometheus?: boolean;
+  prometheusPort?: number;
   worker: boolean;
   gpus: number;
   log: (line: string) => void;
@@ -29,6 +33,7 @@ export interface DevStackOptions {
 export interface DevStack {
   temporal: RunningTemporal;
   mlflow?: RunningMlflow;
+  prometheus?: RunningPrometheus;
   workers?: SlipwayWorkers;
   /** Resolves when the worker stops (or never, without one). */
   running: Promise<void>;
@@ -39,7 +44,8 @@ export interface DevStack {
 
 /**
  * The embedded default stack: Temporal dev server with its UI (state in <stateDir>/temporal.db,
- * so pipelines survive a restart), MLflow (state in <stateDir>/mlflow/), and a Slipway worker.
+ * so pipelines survive a restart), MLflow (state in <stateDir>/mlflow/), Prometheus (state in
+ * <stateDir>/prometheus/, scraping what the worker deploys), and a Slipway worker.
  */
 export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const stateDir = path.resolve(opts.stateDir);
@@ -61,6 +67,20 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       opts.log(`starting MLflow (state: ${path.join(stateDir, 'mlflow')}, log: ${path.join(logs, 'mlflow.log')})`);
       mlflow = await startMlflowServer({ port: opts.mlflowPort, stateDir: path.join(stateDir, 'mlflow'), logFile: path.join(logs, 'mlflow.log') });
       started.push(mlflow);
+    }
+    let prometheus: RunningPrometheus | undefined;
+    if (opts.prometheus !== false) {
+      opts.log(`starting Prometheus (state: ${path.join(stateDir, 'prometheus')}, log: ${path.join(logs, 'prometheus.log')})`);
+      prometheus = await startPrometheusServer({
+        port: opts.prometheusPort ?? 9090,
+        stateDir: path.join(stateDir, 'prometheus'),
+        // The worker's local deploy target lists what it runs here (its default, under the same state dir).
+        targetsDir: path.join(stateDir, 'prometheus', 'targets'),
+        logFile: path.join(logs, 'prometheus.log'),
+        scrapeInterval: '5s',
+      });
+      started.push(prometheus);
+      if (env) env.env.SLIPWAY_PROMETHEUS_URL ??= prometheus.url;
     }
     let workers: SlipwayWorkers | undefined;
     let running: Promise<void> = new Promise(() => undefined);
@@ -85,6 +105,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
         });
       watch('Temporal server', temporal.process);
       if (mlflow) watch('MLflow server', mlflow.process);
+      if (prometheus) watch('Prometheus', prometheus.process);
     });
     died.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
     const stop = async () => {
@@ -96,7 +117,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       }
       await Promise.all(started.map((s) => s.stop()));
     };
-    return { temporal, mlflow, workers, running, died, stop };
+    return { temporal, mlflow, prometheus, workers, running, died, stop };
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
     throw err;
