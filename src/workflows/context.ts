@@ -3,6 +3,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { ActivityFailure, ApplicationFailure, isCancellation, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import type { PipelineSpec } from '../spec/schema.js';
 import type { PipelineActivities, ReleaseQueues } from './activities.js';
+import type { RolloutControl } from './canary.js';
 import type { PipelineStatus, Stage } from './status.js';
 
 export const STAGE_KEY = defineSearchAttributeKey('SlipwayStage', SearchAttributeType.KEYWORD);
@@ -37,6 +38,8 @@ export interface RunContext {
   acts: PipelineActivities;
   /** Set by the rollback signal/update; the running stage acts on it. */
   rollbackRequest?: { by: string; reason: string };
+  /** Promote, abort, pause and resume orders for a canary; the canary stage acts on them. */
+  rolloutControl: RolloutControl;
 }
 
 /** Workflow time (replay-safe: the sandbox's Date is the workflow clock). */

@@ -4,6 +4,7 @@ import { ApplicationFailure, proxyActivities, setHandler, workflowInfo } from '@
 import { z } from 'zod';
 import type { TrackingActivities } from '../activities/index.js';
 import { formatSpecIssues } from '../spec/schema.js';
+import { newRolloutControl } from './canary.js';
 import { pipelineActivities } from './activities.js';
 import { rollbackNotAllowed } from './approval.js';
 import type { RunContext } from './context.js';
@@ -68,6 +69,7 @@ export async function rollbackRelease(raw: RollbackReleaseInput): Promise<Rollba
     status,
     acts: pipelineActivities(release.spec, release.queues ?? {}),
     rollbackRequest: { by: input.requestedBy, reason: input.reason },
+    rolloutControl: newRolloutControl(),
   };
   setHandler(statusQuery, () => ctx.status);
   // Only the version that is live now may be rolled back: undoing an older one would undo a later release.
