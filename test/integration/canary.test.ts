@@ -1,0 +1,202 @@
+// Canary rollouts end to end: the real dev server, MLflow, a worker process, Traefik as the stable
+// endpoint and a real Prometheus (started here, scraping what the worker deploys), with the fake
+// model server (a real HTTP server standing in for vLLM) as each version.
+import { Client, Connection } from '@temporalio/client';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { PipelineSpecInput } from '../../src/spec/schema.js';
+import { startPrometheusServer, type RunningPrometheus } from '../../src/stack/prometheus-server.js';
+import { freePort } from '../../src/system/ports.js';
+import { findTool, packageRoot } from '../../src/system/tools.js';
+import { statusQuery } from '../../src/workflows/messages.js';
+import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
+import type { PipelineStatus } from '../../src/workflows/status.js';
+import { stopLocalDeployments } from '../support/deployments.js';
+import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
+import { writeSpec } from './fixtures.js';
+
+const exec = promisify(execFile);
+const address = inject('temporalAddress');
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-canary-'));
+/** The load loop's prompt; a broken canary fails exactly this one (evaluation and smoke prompts still pass). */
+const LOAD_PROMPT = 'production traffic';
+const serve = [process.execPath, '--import', 'tsx', path.join(packageRoot, 'test', 'support', 'openai-server-main.ts'), '--port', '{port}', '--model', '{model}'];
+
+let connection: Connection;
+let client: Client;
+let worker: WorkerProcess | undefined;
+let prometheus: RunningPrometheus | undefined;
+let port: number;
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address });
+  client = new Client({ connection });
+  port = await freePort();
+  // Only this suite needs Prometheus: it starts its own, scraping every second.
+  prometheus = await startPrometheusServer({
+    port: await freePort(),
+    stateDir: path.join(stateDir, 'prometheus-server'),
+    targetsDir: path.join(stateDir, 'prometheus', 'targets'),
+    logFile: path.join(stateDir, 'prometheus.log'),
+    scrapeInterval: '1s',
+  });
+  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl'), SLIPWAY_PROMETHEUS_URL: prometheus.url });
+}, 120_000);
+
+afterAll(async () => {
+  for await (const wf of client.workflow.list({ query: "ExecutionStatus = 'Running'" })) {
+    if (wf.workflowId.startsWith('release:canary-it-model:')) await client.workflow.getHandle(wf.workflowId).terminate('test cleanup');
+  }
+  await worker?.kill();
+  await stopLocalDeployments(stateDir);
+  await prometheus?.stop();
+  await connection?.close();
+});
+
+const spec = (over: Partial<PipelineSpecInput> & { failOnLoad?: boolean } = {}) => {
+  const { failOnLoad, ...rest } = over;
+  return writeSpec({ name: 'canary-it', deployPort: port, serve: { command: failOnLoad ? [...serve, '--fail-prompt', LOAD_PROMPT] : serve, cwd: packageRoot }, monitor: { duration: '1s', interval: '1s' }, ...rest });
+};
+
+async function start(file: string, label: string): Promise<string> {
+  const started = await runCli(['run', file, '--release', label, '--json'], { TEMPORAL_ADDRESS: address });
+  expect(started.code, started.stderr).toBe(0);
+  return (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
+}
+
+const status = (id: string) => client.workflow.getHandle(id).query(statusQuery);
+
+/** Sends requests to the stable endpoint until stopped (bounded); counts answers by the version that served them. */
+function loadLoop() {
+  const byVersion = new Map<string, number>();
+  const byStatus = new Map<number, number>();
+  let stop = false;
+  const done = (async () => {
+    for (let i = 0; i < 20_000 && !stop; i++) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: LOAD_PROMPT }] }),
+        });
+        await res.arrayBuffer();
+        const v = res.headers.get('x-slipway-version') ?? 'none';
+        byVersion.set(v, (byVersion.get(v) ?? 0) + 1);
+        byStatus.set(res.status, (byStatus.get(res.status) ?? 0) + 1);
+      } catch {
+        byStatus.set(0, (byStatus.get(0) ?? 0) + 1);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    byVersion,
+    byStatus,
+    reset: () => (byVersion.clear(), byStatus.clear()),
+    stop: async () => {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+describe('canary rollouts through Traefik, judged by Prometheus', () => {
+  let stable: string;
+
+  it('the first release has nothing to compare with: it goes all at once', async () => {
+    const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 50 }] } }), 'r1');
+    const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+    expect(result.status).toBe('completed');
+    expect(result.report.rollout).toMatchObject({ phase: 'skipped' });
+    stable = result.deployedVersion!;
+  }, 240_000);
+
+  it('no traffic: the analysis is inconclusive and the rollout waits; a promote sent with `temporal workflow signal` continues it; then 60% of answers come from the canary and it completes', async () => {
+    const id = await start(
+      spec({
+        rollout: {
+          strategy: 'canary',
+          steps: [{ set_weight: 20 }, { analysis: [{ name: 'errors', template: 'error-rate', interval: '2s' }] }, { set_weight: 60 }, { analysis: [{ name: 'errors', template: 'error-rate', interval: '4s', count: 2 }] }],
+        },
+      }),
+      'r2',
+    );
+    await waitFor(async () => (await status(id)).rollout?.pause?.reason.startsWith('inconclusive') === true, 'the inconclusive pause', 180_000, 500);
+    const paused = (await status(id)).rollout!;
+    expect(paused).toMatchObject({ step: 1, weight: 20, phase: 'paused' });
+    expect(paused.analysisRuns[0]?.metrics[0]).toMatchObject({ name: 'errors', phase: 'inconclusive', inconclusives: 1 });
+
+    const load = loadLoop();
+    try {
+      await exec(findTool('temporal'), ['workflow', 'signal', '--address', address, '--workflow-id', id, '--name', 'promote', '--input', JSON.stringify({ by: 'ops', reason: 'quiet hour' })]);
+      await waitFor(async () => (await status(id)).rollout?.weight === 60, 'weight 60', 60_000, 200);
+      load.reset();
+      await waitFor(async () => (await status(id)).stage !== 'canary', 'the end of the canary', 120_000, 500);
+      const canary = (await status(id)).rollout!.canaryVersion;
+      const total = [...load.byVersion.values()].reduce((a, b) => a + b, 0);
+      const share = (load.byVersion.get(canary) ?? 0) / total;
+      // Weighted round robin over two services is exact over many requests; 0.15 allows for the load measured around the switch.
+      expect(total).toBeGreaterThan(50);
+      expect(Math.abs(share - 0.6), `canary share ${share} of ${total}`).toBeLessThan(0.15);
+    } finally {
+      await load.stop();
+    }
+    const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+    expect(result.status).toBe('completed');
+    expect(result.report.rollout).toMatchObject({ phase: 'completed', weight: 100 });
+    expect(result.report.rollout!.controls).toMatchObject([{ action: 'promote', by: 'ops' }]);
+    const last = result.report.rollout!.analysisRuns.at(-1)!;
+    expect(last).toMatchObject({ phase: 'successful' });
+    expect(last.metrics[0]!.measurements.map((m) => m.value)).toEqual([0, 0]);
+    stable = result.deployedVersion!;
+  }, 360_000);
+
+  it('5xx on the canary: the analysis fails, all traffic goes back to stable, the champion stays, and the status names the measurement', async () => {
+    const id = await start(
+      spec({ failOnLoad: true, rollout: { strategy: 'canary', steps: [{ set_weight: 50 }, { analysis: [{ name: 'errors', template: 'error-rate', interval: '3s', count: 5 }] }, { set_weight: 100 }] } }),
+      'r3',
+    );
+    let load: ReturnType<typeof loadLoop> | undefined;
+    try {
+      await waitFor(async () => (await status(id)).rollout?.weight === 50, 'weight 50', 180_000, 200);
+      load = loadLoop();
+      const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+      expect(result.status).toBe('aborted');
+      expect(result.modelVersion).toBeUndefined(); // never registered, never champion
+      const r = result.report.rollout!;
+      expect(r).toMatchObject({ phase: 'aborted', weight: 0, abort: { by: 'system:analysis' } });
+      expect(r.abort!.reason).toContain('errors: 1 failed measurement');
+      const failed = r.analysisRuns[0]!.metrics[0]!;
+      expect(failed.measurements.at(-1)).toMatchObject({ phase: 'failed' });
+      expect(failed.measurements.at(-1)!.value).toBeGreaterThan(0.01);
+      load.reset();
+      await new Promise((res) => setTimeout(res, 1_000));
+      expect([...load.byVersion.keys()]).toEqual([stable]);
+      expect([...load.byStatus.keys()]).toEqual([200]);
+    } finally {
+      await load?.stop();
+    }
+  }, 300_000);
+
+  it('abort during a pause puts all traffic on stable at once; a bad order is refused', async () => {
+    const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }] } }), 'r4');
+    await waitFor(async () => (await status(id)).rollout?.phase === 'paused', 'the pause', 180_000, 200);
+    const handle = client.workflow.getHandle(id);
+    await expect(handle.executeUpdate('resumeRollout', { args: [{ by: 'ops' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/not paused by a person/) as unknown } });
+    await handle.executeUpdate('abortRollout', { args: [{ by: 'ops', reason: 'saw something odd' }] });
+    const result = (await handle.result()) as ReleaseResult;
+    expect(result.status).toBe('aborted');
+    expect(result.report.rollout).toMatchObject({ weight: 0, abort: { by: 'ops', reason: 'saw something odd' } });
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      expect(res.headers.get('x-slipway-version')).toBe(stable);
+    }
+    const view = (await status(id)) as PipelineStatus;
+    expect(view.stage).toBe('aborted');
+  }, 300_000);
+});
