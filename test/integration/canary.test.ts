@@ -16,6 +16,7 @@ import { statusQuery } from '../../src/workflows/messages.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus } from '../../src/workflows/status.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { recordHistory } from '../support/histories.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { writeSpec } from './fixtures.js';
@@ -154,6 +155,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     expect(last).toMatchObject({ phase: 'successful' });
     expect(last.metrics[0]!.measurements.map((m) => m.value)).toEqual([0, 0]);
     stable = result.deployedVersion!;
+    await recordHistory(client.workflow.getHandle(id), 'canary-inconclusive-then-promoted');
   }, 360_000);
 
   it('5xx on the canary: the analysis fails, all traffic goes back to stable, the champion stays, and the status names the measurement', async () => {
@@ -167,6 +169,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
       load = loadLoop();
       const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
       expect(result.status).toBe('aborted');
+      await recordHistory(client.workflow.getHandle(id), 'canary-aborted-by-analysis');
       expect(result.modelVersion).toBeUndefined(); // never registered, never champion
       const r = result.report.rollout!;
       expect(r).toMatchObject({ phase: 'aborted', weight: 0, abort: { by: 'system:analysis' } });
@@ -187,8 +190,14 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }] } }), 'r4');
     await waitFor(async () => (await status(id)).rollout?.phase === 'paused', 'the pause', 180_000, 200);
     const handle = client.workflow.getHandle(id);
-    await expect(handle.executeUpdate('resumeRollout', { args: [{ by: 'ops' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/not paused by a person/) as unknown } });
-    await handle.executeUpdate('abortRollout', { args: [{ by: 'ops', reason: 'saw something odd' }] });
+    const env = { TEMPORAL_ADDRESS: address };
+    const refused = await runCli(['rollout', 'resume', id, '--as', 'ops'], env);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/not paused by a person/);
+    const shown = await runCli(['rollout', 'status', id, '--json'], env);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ stage: 'canary', rollout: { weight: 30, phase: 'paused', pause: { reason: 'waiting for a person to promote' } } });
+    const aborted = await runCli(['rollout', 'abort', id, '--as', 'ops', '--reason', 'saw something odd'], env);
+    expect(aborted.code, aborted.stderr).toBe(0);
     const result = (await handle.result()) as ReleaseResult;
     expect(result.status).toBe('aborted');
     expect(result.report.rollout).toMatchObject({ weight: 0, abort: { by: 'ops', reason: 'saw something odd' } });
@@ -196,6 +205,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
       const res = await fetch(`http://127.0.0.1:${port}/health`);
       expect(res.headers.get('x-slipway-version')).toBe(stable);
     }
+    await recordHistory(handle, 'canary-aborted-during-pause');
     const view = (await status(id)) as PipelineStatus;
     expect(view.stage).toBe('aborted');
   }, 300_000);
