@@ -3,6 +3,7 @@
 // in a row) and asks a person past inconclusive_limit. Pure: the workflow runs it.
 import { holds } from './condition.js';
 import type { AnalysisMetric } from './spec.js';
+import type { ProportionTest } from './stats.js';
 import { TEMPLATES, type TemplateName } from './templates.js';
 
 export type MeasurementPhase = 'successful' | 'failed' | 'inconclusive' | 'error';
@@ -27,6 +28,8 @@ export interface MetricRun {
   errors: number;
   consecutiveErrors: number;
   inconclusives: number;
+  /** Quality probes: the counts so far (summed over measurements) and the test on them. */
+  quality?: ProportionTest;
   /** running until count measurements are taken or a limit is passed. */
   phase: 'running' | 'successful' | 'failed' | 'error' | 'inconclusive';
   message?: string;

@@ -20,9 +20,24 @@ const Condition = z.string().superRefine((text, ctx) => {
   }
 });
 
-/** One measurement in an analysis: a built-in template or a PromQL query, with Argo's limits. */
+/** Quality probes: the same prompts to canary and stable, scored like the evaluation, compared by a z-test. */
+const Quality = z
+  .object({
+    /** JSONL in the evaluation's format, relative to the spec file. */
+    dataset: z.string().min(1),
+    /** Prompts drawn per measurement (the draw differs per step and measurement, the same for both versions). */
+    sample: z.number().int().min(1).max(10_000).default(50),
+    /** One-sided confidence of "worse" and of "not worse". */
+    confidence: z.number().gt(0.5).lt(1).default(0.95),
+    /** Non-inferiority margin: the canary is "not worse" when its accuracy is surely above stable's minus this. */
+    max_drop: z.number().min(0).max(1).default(0.05),
+  })
+  .strict();
+
+/** One measurement in an analysis: a built-in template, a PromQL query, or quality probes, with Argo's limits. */
 export const AnalysisMetric = z
   .object({
+    quality: Quality.optional(),
     name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'expected lowercase letters, digits, ".", "_" or "-"'),
     template: z.enum(TEMPLATE_NAMES as [string, ...string[]]).optional(),
     /** PromQL; `{{canary}}`, `{{stable}}`, `{{canary_version}}`, `{{stable_version}}`, `{{deployment}}`, `{{window}}` are filled in. */
@@ -37,8 +52,8 @@ export const AnalysisMetric = z
     inconclusive_limit: z.number().int().min(0).default(0),
   })
   .strict()
-  .refine((m) => (m.template === undefined) !== (m.query === undefined), { message: 'give either template or query (not both, not neither)', path: ['query'] })
-  .refine((m) => m.template !== undefined || m.success_condition !== undefined || m.failure_condition !== undefined, {
+  .refine((m) => [m.template, m.query, m.quality].filter((v) => v !== undefined).length === 1, { message: 'give exactly one of template, query or quality', path: ['query'] })
+  .refine((m) => m.template !== undefined || m.quality !== undefined || m.success_condition !== undefined || m.failure_condition !== undefined, {
     message: 'a query needs success_condition or failure_condition',
     path: ['success_condition'],
   });

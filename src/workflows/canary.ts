@@ -4,9 +4,10 @@
 import { condition } from '@temporalio/workflow';
 import { conditionsOf, newRun, phaseOf, record, type MetricRun } from '../rollout/analysis.js';
 import { pauseMs, type AnalysisMetric } from '../rollout/spec.js';
+import { compareAccuracy } from '../rollout/stats.js';
 import { TEMPLATES, type TemplateName } from '../rollout/templates.js';
 import { durationMs } from '../spec/schema.js';
-import { enterStage, notify, nowIso, type RunContext } from './context.js';
+import { enterStage, notify, nowIso, resolvePath, type RunContext } from './context.js';
 import type { AnalysisRun, RolloutStatus } from './status.js';
 
 /** What people asked for; the handlers only record it and the stage acts on it. */
@@ -111,7 +112,7 @@ export async function runAnalysis(ctx: RunContext, r: RolloutStatus, step: numbe
   const settled = () => run.metrics.some((m) => m.phase === 'failed' || m.phase === 'error');
   await Promise.all(
     metrics.map(async (m) => {
-      const query = m.query ?? TEMPLATES[m.template as TemplateName].query;
+      const query = m.quality ? `quality probes from ${m.quality.dataset}` : (m.query ?? TEMPLATES[m.template as TemplateName].query);
       const metricRun: MetricRun = newRun(m.name, query, conditionsOf(m));
       run.metrics.push(metricRun);
       const interval = durationMs(m.interval ?? defaults.interval);
@@ -120,6 +121,10 @@ export async function runAnalysis(ctx: RunContext, r: RolloutStatus, step: numbe
         if (await condition(() => moveOn() || settled(), interval)) return;
         await condition(() => !ctl.paused || moveOn());
         if (moveOn()) return;
+        if (m.quality) {
+          await probeOnce(ctx, r, step, m, metricRun, limits);
+          continue;
+        }
         const res = await acts.measure.measureMetric({
           query,
           deploymentName: spec.name,
@@ -137,4 +142,43 @@ export async function runAnalysis(ctx: RunContext, r: RolloutStatus, step: numbe
   run.message = failed?.message ?? run.metrics.find((m) => m.phase === 'inconclusive')?.message;
   run.endedAt = nowIso();
   return run;
+}
+
+/**
+ * One round of quality probes. Counts add up over the run's measurements, and the test is on the
+ * totals: worse beyond chance fails, surely not worse passes, anything between is inconclusive.
+ */
+async function probeOnce(ctx: RunContext, r: RolloutStatus, step: number | 'bake', m: AnalysisMetric, run: MetricRun, limits: Parameters<typeof record>[2]): Promise<void> {
+  const q = m.quality!;
+  const res = await ctx.acts.measure.probeQuality({
+    target: ctx.spec.deploy.target,
+    deploymentName: ctx.spec.name,
+    canaryVersion: r.canaryVersion,
+    stableVersion: r.stableVersion ?? r.canaryVersion,
+    dataset: resolvePath(ctx.input.specDir, q.dataset),
+    sample: q.sample,
+    seed: `${ctx.status.workflowId}:${step}:${m.name}:${run.taken}`,
+  });
+  if (res.error) return record(run, { at: nowIso(), value: null, phase: 'error', error: res.error }, limits);
+  const before = run.quality;
+  const canary = { correct: (before?.canary.correct ?? 0) + res.canary.correct, n: (before?.canary.n ?? 0) + res.canary.n };
+  const stable = { correct: (before?.stable.correct ?? 0) + res.stable.correct, n: (before?.stable.n ?? 0) + res.stable.n };
+  run.quality = compareAccuracy(canary, stable, q.confidence, q.max_drop);
+  const phase = run.quality.verdict === 'worse' ? 'failed' : run.quality.verdict === 'not-worse' ? 'successful' : 'inconclusive';
+  record(run, { at: nowIso(), value: Number.isFinite(run.quality.z) ? run.quality.z : run.quality.z > 0 ? 1e9 : -1e9, phase }, limits);
+  if (run.phase === 'failed') {
+    const t = run.quality;
+    run.message = `${m.name}: canary accuracy ${t.canary.accuracy.toFixed(3)} (${t.canary.correct}/${t.canary.n}) is worse than stable ${t.stable.accuracy.toFixed(3)} (${t.stable.correct}/${t.stable.n}) beyond chance: z = ${t.z.toFixed(2)} < -${t.zCritical.toFixed(2)}`;
+  }
+  if (ctx.status.mlflow) {
+    const t = run.quality;
+    const timestamp = new Date().getTime();
+    const key = `rollout.${step === 'bake' ? 'bake' : `step${step}`}.${m.name}`;
+    const metrics = [
+      { key: `${key}.canary_accuracy`, value: t.canary.accuracy },
+      { key: `${key}.stable_accuracy`, value: t.stable.accuracy },
+      { key: `${key}.z`, value: Number.isFinite(t.z) ? t.z : t.z > 0 ? 1e9 : -1e9 },
+    ].map((x) => ({ ...x, step: run.taken, timestamp }));
+    await ctx.acts.tracking.mlflowLogMetrics({ mlflowRunId: ctx.status.mlflow.runId, metrics });
+  }
 }

@@ -3,7 +3,7 @@
 // model server (a real HTTP server standing in for vLLM) as each version.
 import { Client, Connection } from '@temporalio/client';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -59,9 +59,16 @@ afterAll(async () => {
   await connection?.close();
 });
 
-const spec = (over: Partial<PipelineSpecInput> & { failOnLoad?: boolean } = {}) => {
-  const { failOnLoad, ...rest } = over;
-  return writeSpec({ name: 'canary-it', deployPort: port, serve: { command: failOnLoad ? [...serve, '--fail-prompt', LOAD_PROMPT] : serve, cwd: packageRoot }, monitor: { duration: '1s', interval: '1s' }, ...rest });
+/** 20 probe prompts, each answered right by the fake server's echo; a "wrong" canary gets the first six wrong. */
+const PROBES = Array.from({ length: 20 }, (_, i) => `probe question ${i}`);
+const WRONG = PROBES.slice(0, 6).flatMap((p) => ['--wrong-prompt', p]);
+
+const spec = (over: Partial<PipelineSpecInput> & { failOnLoad?: boolean; wrongOnProbes?: boolean } = {}) => {
+  const { failOnLoad, wrongOnProbes, ...rest } = over;
+  const command = [...serve, ...(failOnLoad ? ['--fail-prompt', LOAD_PROMPT] : []), ...(wrongOnProbes ? WRONG : [])];
+  const file = writeSpec({ name: 'canary-it', deployPort: port, serve: { command, cwd: packageRoot }, monitor: { duration: '1s', interval: '1s' }, ...rest });
+  writeFileSync(path.join(path.dirname(file), 'probes.jsonl'), PROBES.map((p) => JSON.stringify({ prompt: p, expected: p, scorer: 'contains' })).join('\n') + '\n');
+  return file;
 };
 
 async function start(file: string, label: string): Promise<string> {
@@ -122,7 +129,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
       spec({
         rollout: {
           strategy: 'canary',
-          steps: [{ set_weight: 20 }, { analysis: [{ name: 'errors', template: 'error-rate', interval: '2s' }] }, { set_weight: 60 }, { analysis: [{ name: 'errors', template: 'error-rate', interval: '4s', count: 2 }] }],
+          steps: [{ set_weight: 20 }, { analysis: [{ name: 'errors', template: 'error-rate', interval: '2s' }] }, { set_weight: 60 }, { analysis: [{ name: 'errors', template: 'error-rate', interval: '4s', count: 2 }, { name: 'quality', quality: { dataset: 'probes.jsonl', sample: 20 }, interval: '4s' }] }],
         },
       }),
       'r2',
@@ -153,6 +160,8 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     expect(result.report.rollout!.controls).toMatchObject([{ action: 'promote', by: 'ops' }]);
     const last = result.report.rollout!.analysisRuns.at(-1)!;
     expect(last).toMatchObject({ phase: 'successful' });
+    // An equal canary goes on: the same 20 probes right on both, z = 0.
+    expect(last.metrics[1]).toMatchObject({ name: 'quality', phase: 'successful', quality: { canary: { correct: 20, n: 20 }, stable: { correct: 20, n: 20 }, z: 0, verdict: 'not-worse' } });
     expect(last.metrics[0]!.measurements.map((m) => m.value)).toEqual([0, 0]);
     stable = result.deployedVersion!;
     await recordHistory(client.workflow.getHandle(id), 'canary-inconclusive-then-promoted');
@@ -184,6 +193,16 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     } finally {
       await load?.stop();
     }
+  }, 300_000);
+
+  it('a canary that answers 30% of the probes wrong is aborted with its test statistic', async () => {
+    const id = await start(spec({ wrongOnProbes: true, rollout: { strategy: 'canary', steps: [{ set_weight: 10 }, { analysis: [{ name: 'quality', quality: { dataset: 'probes.jsonl', sample: 20, confidence: 0.95 }, interval: '1s' }] }, { set_weight: 100 }] } }), 'r5');
+    const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+    expect(result.status).toBe('aborted');
+    const q = result.report.rollout!.analysisRuns[0]!.metrics[0]!;
+    expect(q).toMatchObject({ phase: 'failed', quality: { canary: { correct: 14, n: 20 }, stable: { correct: 20, n: 20 }, verdict: 'worse' } });
+    expect(q.quality!.z).toBeCloseTo(-2.657, 3);
+    expect(result.report.rollout!.abort!.reason).toMatch(/canary accuracy 0\.700 \(14\/20\) is worse than stable 1\.000 \(20\/20\) beyond chance: z = -2\.66 < -1\.64/);
   }, 300_000);
 
   it('abort during a pause puts all traffic on stable at once; a bad order is refused', async () => {

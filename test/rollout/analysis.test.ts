@@ -88,3 +88,17 @@ describe('analysis runs', () => {
     expect(q).not.toContain('{{');
   });
 });
+
+describe('accuracy: canary against stable', () => {
+  it('30% wrong on 20 probes is worse beyond chance; equal is not worse; a small sample of equals is undecided', async () => {
+    const { compareAccuracy, normalQuantile } = await import('../../src/rollout/stats.js');
+    expect(normalQuantile(0.95)).toBeCloseTo(1.6449, 4);
+    expect(normalQuantile(0.025)).toBeCloseTo(-1.96, 3);
+    const worse = compareAccuracy({ correct: 14, n: 20 }, { correct: 20, n: 20 }, 0.95, 0.05);
+    expect(worse.verdict).toBe('worse');
+    expect(worse.z).toBeCloseTo(-2.657, 3);
+    expect(compareAccuracy({ correct: 20, n: 20 }, { correct: 20, n: 20 }, 0.95, 0.05)).toMatchObject({ z: 0, verdict: 'not-worse' });
+    expect(compareAccuracy({ correct: 9, n: 10 }, { correct: 9, n: 10 }, 0.95, 0.05).verdict).toBe('undecided');
+    expect(compareAccuracy({ correct: 18, n: 20 }, { correct: 20, n: 20 }, 0.95, 0.05).verdict).toBe('undecided'); // 2 misses: chance can explain it
+  });
+});
