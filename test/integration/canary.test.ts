@@ -12,6 +12,7 @@ import type { PipelineSpecInput } from '../../src/spec/schema.js';
 import { startPrometheusServer, type RunningPrometheus } from '../../src/stack/prometheus-server.js';
 import { freePort } from '../../src/system/ports.js';
 import { findTool, packageRoot } from '../../src/system/tools.js';
+import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus } from '../../src/workflows/status.js';
@@ -227,5 +228,28 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     await recordHistory(handle, 'canary-aborted-during-pause');
     const view = (await status(id)) as PipelineStatus;
     expect(view.stage).toBe('aborted');
+  }, 300_000);
+
+  it('a worker killed in the middle of a rollout: a new one resumes at the same step with the same weights; promote --full finishes it', async () => {
+    const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }, { set_weight: 70 }, { pause: {} }] } }), 'r6');
+    await waitFor(async () => (await status(id)).rollout?.phase === 'paused', 'the first pause', 180_000, 200);
+    const target = new LocalDeployTarget({ stateDir });
+    const canary = (await status(id)).rollout!.canaryVersion;
+    expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [stable]: 70, [canary]: 30 });
+
+    await worker!.kill('SIGKILL');
+    worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl'), SLIPWAY_PROMETHEUS_URL: prometheus!.url });
+    const env = { TEMPORAL_ADDRESS: address };
+    expect((await runCli(['rollout', 'promote', id, '--as', 'ops'], env)).code).toBe(0);
+    await waitFor(async () => (await status(id)).rollout?.step === 3, 'the second pause', 120_000, 200);
+    expect((await status(id)).rollout).toMatchObject({ phase: 'paused', weight: 70 });
+    expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [stable]: 30, [canary]: 70 });
+
+    const full = await runCli(['rollout', 'promote', id, '--as', 'ops', '--full', '--json'], env);
+    expect(full.code, full.stderr).toBe(0);
+    const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+    expect(result.status).toBe('completed');
+    expect(result.report.rollout!.controls.map((c) => c.action)).toEqual(['promote', 'promote --full']);
+    expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [canary]: 100 });
   }, 300_000);
 });
