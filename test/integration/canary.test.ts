@@ -64,9 +64,9 @@ afterAll(async () => {
 const PROBES = Array.from({ length: 20 }, (_, i) => `probe question ${i}`);
 const WRONG = PROBES.slice(0, 6).flatMap((p) => ['--wrong-prompt', p]);
 
-const spec = (over: Partial<PipelineSpecInput> & { failOnLoad?: boolean; wrongOnProbes?: boolean } = {}) => {
-  const { failOnLoad, wrongOnProbes, ...rest } = over;
-  const command = [...serve, ...(failOnLoad ? ['--fail-prompt', LOAD_PROMPT] : []), ...(wrongOnProbes ? WRONG : [])];
+const spec = (over: Partial<PipelineSpecInput> & { failOnLoad?: boolean; slowOnLoad?: boolean; wrongOnProbes?: boolean } = {}) => {
+  const { failOnLoad, slowOnLoad, wrongOnProbes, ...rest } = over;
+  const command = [...serve, ...(failOnLoad ? ['--fail-prompt', LOAD_PROMPT] : []), ...(slowOnLoad ? ['--slow-prompt', LOAD_PROMPT, '--slow-ms', '300'] : []), ...(wrongOnProbes ? WRONG : [])];
   const file = writeSpec({ name: 'canary-it', deployPort: port, serve: { command, cwd: packageRoot }, monitor: { duration: '1s', interval: '1s' }, ...rest });
   writeFileSync(path.join(path.dirname(file), 'probes.jsonl'), PROBES.map((p) => JSON.stringify({ prompt: p, expected: p, scorer: 'contains' })).join('\n') + '\n');
   return file;
@@ -185,12 +185,38 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
       expect(r).toMatchObject({ phase: 'aborted', weight: 0, abort: { by: 'system:analysis' } });
       expect(r.abort!.reason).toContain('errors: 1 failed measurement');
       const failed = r.analysisRuns[0]!.metrics[0]!;
+      // Aborted by the first or second measurement after the bad answers began (count is 5).
+      expect(failed.taken).toBeLessThanOrEqual(2);
       expect(failed.measurements.at(-1)).toMatchObject({ phase: 'failed' });
       expect(failed.measurements.at(-1)!.value).toBeGreaterThan(0.01);
       load.reset();
       await new Promise((res) => setTimeout(res, 1_000));
       expect([...load.byVersion.keys()]).toEqual([stable]);
       expect([...load.byStatus.keys()]).toEqual([200]);
+    } finally {
+      await load?.stop();
+    }
+  }, 300_000);
+
+  it("a latency regression on the canary: p99 over stable's is past the limit, the canary is aborted, all traffic on stable", async () => {
+    const id = await start(
+      spec({ slowOnLoad: true, rollout: { strategy: 'canary', steps: [{ set_weight: 50 }, { analysis: [{ name: 'latency', template: 'latency-p99', interval: '3s', count: 5 }] }, { set_weight: 100 }] } }),
+      'r3b',
+    );
+    let load: ReturnType<typeof loadLoop> | undefined;
+    try {
+      await waitFor(async () => (await status(id)).rollout?.weight === 50, 'weight 50', 180_000, 200);
+      load = loadLoop();
+      const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+      expect(result.status).toBe('aborted');
+      const m = result.report.rollout!.analysisRuns[0]!.metrics[0]!;
+      expect(m).toMatchObject({ name: 'latency', phase: 'failed' });
+      expect(m.taken).toBeLessThanOrEqual(2);
+      expect(m.measurements.at(-1)!.value).toBeGreaterThan(1.5); // canary p99 / stable p99
+      expect(result.report.rollout!.abort!.reason).toContain('latency: 1 failed measurement');
+      load.reset();
+      await new Promise((res) => setTimeout(res, 1_000));
+      expect([...load.byVersion.keys()]).toEqual([stable]);
     } finally {
       await load?.stop();
     }

@@ -15,6 +15,9 @@ export interface FakeModelBehaviour {
   emptyContent: boolean;
   /** These prompts always get HTTP 500 (a model that breaks on the smoke test's prompt only). */
   failPrompts: string[];
+  /** These prompts are answered after `slowMs` (a latency regression on some traffic). */
+  slowPrompts: string[];
+  slowMs: number;
 }
 
 export interface FakeModelServer {
@@ -29,7 +32,7 @@ export interface FakeModelServer {
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {}, port = 0): Promise<FakeModelServer> {
-  const behaviour: FakeModelBehaviour = { answers: {}, delayMs: 0, failCount: 0, failStatus: 500, alwaysFail: false, emptyContent: false, failPrompts: [], ...init };
+  const behaviour: FakeModelBehaviour = { answers: {}, delayMs: 0, failCount: 0, failStatus: 500, alwaysFail: false, emptyContent: false, failPrompts: [], slowPrompts: [], slowMs: 0, ...init };
   const counts = new Map<number, number>();
   const histogram = new Array<number>(BUCKETS.length).fill(0);
   let sum = 0;
@@ -49,6 +52,7 @@ export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {
     const request = JSON.parse(body || '{}') as { model?: string; messages?: Array<{ role: string; content: string }> };
     const prompt = request.messages?.filter((m) => m.role === 'user').at(-1)?.content;
     if (behaviour.delayMs > 0) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+    if (prompt && behaviour.slowPrompts.includes(prompt)) await new Promise((r) => setTimeout(r, behaviour.slowMs));
     if (!prompt) {
       status = 400;
       payload = { error: { message: 'messages must include a user message', type: 'invalid_request_error' } };
