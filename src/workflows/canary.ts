@@ -73,6 +73,9 @@ export async function runCanary(ctx: RunContext, canary: string): Promise<Canary
     }
     if (ctl.abort) return abortCanary(ctx, r);
   }
+  // A person's pause holds the last step too: the canary is not made live while paused.
+  await condition(() => !ctl.paused || ctl.full || ctl.abort !== undefined);
+  if (ctl.abort) return abortCanary(ctx, r);
   r.phase = 'promoting';
   return 'promoted';
 }

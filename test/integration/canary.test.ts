@@ -271,11 +271,16 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     expect((await status(id)).rollout).toMatchObject({ phase: 'paused', weight: 70 });
     expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [stable]: 30, [canary]: 70 });
 
+    expect((await runCli(['rollout', 'pause', id, '--as', 'ops'], env)).code).toBe(0);
+    const again = await runCli(['rollout', 'pause', id, '--as', 'ops'], env);
+    expect(again.code).toBe(4);
+    expect(again.stderr).toMatch(/already paused/);
+    expect((await runCli(['rollout', 'resume', id, '--as', 'ops'], env)).code).toBe(0);
     const full = await runCli(['rollout', 'promote', id, '--as', 'ops', '--full', '--json'], env);
     expect(full.code, full.stderr).toBe(0);
     const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
     expect(result.status).toBe('completed');
-    expect(result.report.rollout!.controls.map((c) => c.action)).toEqual(['promote', 'promote --full']);
+    expect(result.report.rollout!.controls.map((c) => c.action)).toEqual(['promote', 'pause', 'resume', 'promote --full']);
     expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [canary]: 100 });
   }, 300_000);
 });
