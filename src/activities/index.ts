@@ -4,6 +4,7 @@ import type { Role } from '../queues.js';
 import type { ArtifactStore } from './artifacts/store.js';
 import { createCheckActivities } from './checks/run-check.js';
 import { createDeployActivities } from './deploy/activities.js';
+import { createRolloutActivities } from './deploy/rollout-activities.js';
 import type { DeployTarget } from './deploy/target.js';
 import { createEvaluationActivities } from './evaluation/activities.js';
 import type { JobBackend } from './jobs/backend.js';
@@ -38,6 +39,8 @@ export function createTrainingActivities(rt: SlipwayRuntime) {
 export function createServingActivities(rt: SlipwayRuntime) {
   return {
     ...createDeployActivities({ targets: rt.deployTargets, artifacts: rt.artifacts }),
+    // SLIPWAY_PROMETHEUS_URL: where canary analyses query (slipway dev sets it to its own Prometheus).
+    ...createRolloutActivities({ targets: rt.deployTargets, prometheusUrl: rt.env.SLIPWAY_PROMETHEUS_URL }),
     ...createEvaluationActivities({ stateDir: rt.stateDir, cacheDir: path.join(rt.stateDir, 'cache', 'eval'), outputDir: path.join(rt.stateDir, 'evals') }),
   };
 }

@@ -5,7 +5,7 @@ import proto from '@temporalio/proto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_QUEUES, type Role, type SlipwayQueues } from '../queues.js';
 import { STAGE_KEY } from '../workflows/context.js';
-import { approveUpdate, rejectUpdate, rollbackUpdate, statusQuery, type DecisionInput, type RollbackInput } from '../workflows/messages.js';
+import { approveUpdate, rejectUpdate, rollbackUpdate, rolloutUpdates, statusQuery, type DecisionInput, type RollbackInput, type RolloutAction, type RolloutOrder } from '../workflows/messages.js';
 import { releaseQueues } from '../workflows/activities.js';
 import type { ReleaseInput, ReleaseResult } from '../workflows/release-pipeline.js';
 import { rollbackWorkflowId, type RollbackReleaseInput, type RollbackReleaseResult } from '../workflows/rollback-release.js';
@@ -217,6 +217,16 @@ export class SlipwayClient {
     }
   }
 
+  /** promote / abort / pause / resume of a canary, as an update: refused orders come back as RequestRefusedError. */
+  async rolloutOrder(workflowId: string, action: RolloutAction, order: RolloutOrder): Promise<PipelineStatus> {
+    return this.update(workflowId, () => this.handle(workflowId).executeUpdate(rolloutUpdates[action], { args: [order] }));
+  }
+
+  /** The release's status (its `rollout` part: weights, step, analyses), running or finished. */
+  async releaseStatus(workflowId: string): Promise<PipelineStatus> {
+    return this.handle(workflowId).query(statusQuery);
+  }
+
   async cancel(workflowId: string): Promise<void> {
     await this.handle(workflowId).cancel();
   }
@@ -261,7 +271,7 @@ function innermost(err: Error): Error {
   return e;
 }
 
-const SERVING_ACTIVITIES = new Set(['deployCandidate', 'evaluateModel', 'stopCandidate', 'promoteVersion', 'rollbackDeployment', 'describeDeployment', 'smokeTest', 'sampleProductionMetrics']);
+const SERVING_ACTIVITIES = new Set(['deployCandidate', 'evaluateModel', 'stopCandidate', 'promoteVersion', 'rollbackDeployment', 'describeDeployment', 'smokeTest', 'sampleProductionMetrics', 'setCanaryWeight', 'measureMetric']);
 const QUEUE_FLAGS: SlipwayQueues = { orchestration: '--task-queue', serving: '--serving-task-queue', gpu: '--gpu-task-queue' };
 
 /** Which role's worker runs an activity of the release. */

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { parsePublicKey } from '../approvals/sshsig.js';
 import { SpecGatesSchema } from '../quality/gate.js';
+import { RolloutSection } from '../rollout/spec.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 /** Temporal-style durations: `30s`, `10m`, `2h`, `3d`, `500ms`. */
@@ -222,6 +223,8 @@ export const PipelineSpecSchema = z
     gates: SpecGatesSchema.default(SpecGatesSchema.parse({})),
     approval: Approval.optional(),
     deploy: Deploy.default(Deploy.parse({})),
+    /** How a new version takes traffic: all at once (default) or a canary in steps. */
+    rollout: RolloutSection.default(RolloutSection.parse({})),
     smoke: Smoke.default(Smoke.parse({})),
     monitor: Monitor.default(Monitor.parse({})),
     notify: Notify.optional(),

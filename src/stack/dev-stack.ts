@@ -8,6 +8,7 @@ import { createSlipwayWorkers, type SlipwayWorkers } from '../worker.js';
 import { startMlflowServer, type RunningMlflow } from './mlflow-server.js';
 import { startRayHead, type RunningRayHead } from './ray-head.js';
 import { startSlurmCluster, type RunningSlurm } from './slurm.js';
+import { startPrometheusServer, type RunningPrometheus } from './prometheus-server.js';
 import { StackConfigError, StackPartExitedError } from './errors.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type RunningTemporal } from './temporal-server.js';
@@ -21,6 +22,9 @@ export interface DevStackOptions {
   uiPort: number;
   mlflowPort: number;
   mlflow: boolean;
+  /** Prometheus scraping Traefik and the model servers (canary analysis); off with --no-prometheus. */
+  prometheus?: boolean;
+  prometheusPort?: number;
   worker: boolean;
   gpus: number;
   /** Also start a single-node Slurm cluster (state in <stateDir>/slurm/) and offer it as the `slurm` backend. */
@@ -37,6 +41,7 @@ export interface DevStack {
   mlflow?: RunningMlflow;
   ray?: RunningRayHead;
   slurm?: RunningSlurm;
+  prometheus?: RunningPrometheus;
   workers?: SlipwayWorkers;
   /** Resolves when the worker stops (or never, without one). */
   running: Promise<void>;
@@ -47,7 +52,8 @@ export interface DevStack {
 
 /**
  * The embedded default stack: Temporal dev server with its UI (state in <stateDir>/temporal.db,
- * so pipelines survive a restart), MLflow (state in <stateDir>/mlflow/), and a Slipway worker.
+ * so pipelines survive a restart), MLflow (state in <stateDir>/mlflow/), Prometheus (state in
+ * <stateDir>/prometheus/, scraping what the worker deploys), and a Slipway worker.
  */
 export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
   const stateDir = path.resolve(opts.stateDir);
@@ -83,6 +89,20 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       slurm = await startSlurmCluster({ stateDir: path.join(stateDir, 'slurm') });
       started.push(slurm);
     }
+    let prometheus: RunningPrometheus | undefined;
+    if (opts.prometheus !== false) {
+      opts.log(`starting Prometheus (state: ${path.join(stateDir, 'prometheus')}, log: ${path.join(logs, 'prometheus.log')})`);
+      prometheus = await startPrometheusServer({
+        port: opts.prometheusPort ?? 9090,
+        stateDir: path.join(stateDir, 'prometheus'),
+        // The worker's local deploy target lists what it runs here (its default, under the same state dir).
+        targetsDir: path.join(stateDir, 'prometheus', 'targets'),
+        logFile: path.join(logs, 'prometheus.log'),
+        scrapeInterval: '5s',
+      });
+      started.push(prometheus);
+      if (env) env.env.SLIPWAY_PROMETHEUS_URL ??= prometheus.url;
+    }
     let workers: SlipwayWorkers | undefined;
     let running: Promise<void> = new Promise(() => undefined);
     if (env) {
@@ -109,6 +129,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       if (mlflow) watch('MLflow server', mlflow.process);
       if (ray) watch('Ray head', ray.process);
       for (const p of slurm?.processes ?? []) watch(`Slurm ${p.name}`, p);
+      if (prometheus) watch('Prometheus', prometheus.process);
     });
     died.catch(() => undefined); // observed by whoever awaits it; never an unhandled rejection
     const stop = async () => {
@@ -120,7 +141,7 @@ export async function startDevStack(opts: DevStackOptions): Promise<DevStack> {
       }
       await Promise.all(started.map((s) => s.stop()));
     };
-    return { temporal, mlflow, ray, slurm, workers, running, died, stop };
+    return { temporal, mlflow, ray, slurm, prometheus, workers, running, died, stop };
   } catch (err) {
     await Promise.all(started.map((s) => s.stop()));
     throw err;

@@ -8,7 +8,7 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 /** How to install the tools: the repo's npm script, or the setup script inside an installed package. */
 const setupHint = packageRoot.split(path.sep).includes('node_modules') ? `bash ${path.join(packageRoot, 'scripts', 'setup.sh')}` : 'npm run setup';
 
-export type ToolName = 'temporal' | 'temporal-test-server' | 'mlflow' | 'python' | 'ray' | 'dvc';
+export type ToolName = 'temporal' | 'temporal-test-server' | 'mlflow' | 'python' | 'ray' | 'dvc' | 'traefik' | 'prometheus';
 
 const envVars: Record<ToolName, string> = {
   temporal: 'TEMPORAL_CLI_PATH',
@@ -17,6 +17,8 @@ const envVars: Record<ToolName, string> = {
   python: 'SLIPWAY_PYTHON',
   ray: 'RAY_CLI_PATH',
   dvc: 'DVC_CLI_PATH',
+  traefik: 'TRAEFIK_PATH',
+  prometheus: 'PROMETHEUS_PATH',
 };
 
 /** Raised when a tool Slipway runs cannot be found; the message says how to install it. */

@@ -60,6 +60,8 @@ export function pipelineActivities(spec: PipelineSpec, queues: ReleaseQueues = {
       startToCloseTimeout: '15m',
       retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['NoPreviousVersion'] },
     })),
+    /** serving — one canary analysis measurement: short, and a failure is an answer the analysis counts, not a retry. */
+    measure: s(proxyActivities<ServingActivities>({ taskQueue: serving, startToCloseTimeout: '1m', retry: { maximumAttempts: 2 } })),
     /** serving — one metrics sample: short; a failed sample counts as a breach rather than stalling the loop. */
     sample: s(proxyActivities<ServingActivities>({ taskQueue: serving, startToCloseTimeout: '1m', retry: { maximumAttempts: 2 } })),
     /** orchestration — MLflow: retried with back-off for as long as the spec lets the pipeline wait for it. */

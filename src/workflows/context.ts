@@ -4,6 +4,7 @@ import { ActivityFailure, ApplicationFailure, isCancellation, upsertSearchAttrib
 import type { PipelineSpec } from '../spec/schema.js';
 import type { PipelineActivities, ReleaseQueues } from './activities.js';
 import { refreshDetails } from './metadata.js';
+import type { RolloutControl } from './canary.js';
 import type { PipelineStatus, Stage } from './status.js';
 
 export const STAGE_KEY = defineSearchAttributeKey('SlipwayStage', SearchAttributeType.KEYWORD);
@@ -40,6 +41,8 @@ export interface RunContext {
   acts: PipelineActivities;
   /** Set by the rollback signal/update; the running stage acts on it. */
   rollbackRequest?: { by: string; reason: string };
+  /** Promote, abort, pause and resume orders for a canary; the canary stage acts on them. */
+  rolloutControl: RolloutControl;
 }
 
 /** Workflow time (replay-safe: the sandbox's Date is the workflow clock). */

@@ -15,6 +15,11 @@ import {
   rollbackSignal,
   rollbackUpdate,
   RollbackInputSchema,
+  ROLLOUT_ACTIONS,
+  RolloutOrderSchema,
+  rolloutSignals,
+  rolloutUpdates,
+  type RolloutAction,
   statusQuery,
   SupersedeInputSchema,
   supersedeSignal,
@@ -23,6 +28,7 @@ import type { Decision } from './status.js';
 
 export function registerHandlers(ctx: RunContext): void {
   setHandler(statusQuery, () => ctx.status);
+  registerRolloutHandlers(ctx);
 
   const onDecision = (decision: Decision['decision']) => (raw: unknown) => {
     const payload = DecisionInputSchema.safeParse(raw);
@@ -83,6 +89,54 @@ export function registerHandlers(ctx: RunContext): void {
       },
     },
   );
+}
+
+/** Promote, abort, pause and resume of a canary: signals record bad orders, updates refuse them. */
+function registerRolloutHandlers(ctx: RunContext): void {
+  for (const action of ROLLOUT_ACTIONS) {
+    setHandler(rolloutSignals[action], (raw) => {
+      const payload = RolloutOrderSchema.safeParse(raw);
+      if (!payload.success) return invalid(ctx, action, payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+      const refusal = rolloutRefusal(ctx, action, payload.data.by);
+      if (refusal) return invalid(ctx, action, refusal);
+      applyRolloutOrder(ctx, action, payload.data);
+    });
+    setHandler(
+      rolloutUpdates[action],
+      (raw) => {
+        applyRolloutOrder(ctx, action, RolloutOrderSchema.parse(raw));
+        return ctx.status;
+      },
+      {
+        validator: (raw) => {
+          const refusal = rolloutRefusal(ctx, action, RolloutOrderSchema.parse(raw).by);
+          if (refusal) throw new Error(refusal);
+        },
+      },
+    );
+  }
+}
+
+function rolloutRefusal(ctx: RunContext, action: RolloutAction, who: string): string | undefined {
+  const r = ctx.status.rollout;
+  if (ctx.status.stage !== 'canary' || !r) return `no canary rollout in progress (stage ${ctx.status.stage})`;
+  const notAllowed = rollbackNotAllowed(ctx.spec, who);
+  if (notAllowed) return notAllowed.replace('roll back this release', `${action} this rollout`);
+  const c = ctx.rolloutControl;
+  if (c.abort) return `the rollout is being aborted (by ${c.abort.by})`;
+  if (action === 'pause' && c.paused) return 'the rollout is already paused';
+  if (action === 'resume' && !c.paused) return 'the rollout is not paused by a person (an inconclusive analysis or a pause step waits for promote)';
+  return undefined;
+}
+
+function applyRolloutOrder(ctx: RunContext, action: RolloutAction, order: { by: string; reason: string; full: boolean }): void {
+  const c = ctx.rolloutControl;
+  if (action === 'promote') {
+    if (order.full) c.full = true;
+    else c.promotes += 1;
+  } else if (action === 'abort') c.abort ??= { by: order.by, reason: order.reason || 'aborted by a person' };
+  else c.paused = action === 'pause';
+  ctx.status.rollout?.controls.push({ action: order.full ? 'promote --full' : action, by: order.by, at: nowIso(), reason: order.reason || undefined });
 }
 
 /** Rollback needs something deployed, and a requester who is an approver or operator. */

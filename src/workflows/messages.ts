@@ -44,3 +44,23 @@ export const statusQuery = defineQuery<PipelineStatus>('status');
 export const SupersedeInputSchema = z.object({ by: z.string().min(1), reason: z.string().max(2000).default('') }).strict();
 export type SupersedeInput = z.input<typeof SupersedeInputSchema>;
 export const supersedeSignal = defineSignal<[SupersedeInput]>('supersede');
+
+/** A person's order to a canary rollout: `{"by": "alice", "reason": "looks fine", "full": true}`. */
+export const RolloutOrderSchema = z
+  .object({
+    by: z.string().trim().min(1, 'by is required: who gives the order'),
+    reason: z.string().max(2000).default(''),
+    /** promote only: skip every remaining step and analysis. */
+    full: z.boolean().default(false),
+  })
+  .strict();
+export type RolloutOrder = z.input<typeof RolloutOrderSchema>;
+export const ROLLOUT_ACTIONS = ['promote', 'abort', 'pause', 'resume'] as const;
+export type RolloutAction = (typeof ROLLOUT_ACTIONS)[number];
+
+/** Signals for the Web UI (`promote`, `abort`, `pause`, `resume`) and updates for the CLI (`promoteRollout`, ...). */
+export const rolloutSignals = Object.fromEntries(ROLLOUT_ACTIONS.map((a) => [a, defineSignal<[RolloutOrder]>(a)])) as Record<RolloutAction, ReturnType<typeof defineSignal<[RolloutOrder]>>>;
+export const rolloutUpdates = Object.fromEntries(ROLLOUT_ACTIONS.map((a) => [a, defineUpdate<PipelineStatus, [RolloutOrder]>(`${a}Rollout`)])) as Record<
+  RolloutAction,
+  ReturnType<typeof defineUpdate<PipelineStatus, [RolloutOrder]>>
+>;

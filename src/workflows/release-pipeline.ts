@@ -5,16 +5,18 @@ import { awaitApproval } from './approval.js';
 import { auditTags } from './audit.js';
 import { runCandidates, safeName } from './candidates.js';
 import { describeFailure, enterStage, initialStatus, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
+import { newRolloutControl, runAnalysis, runCanary } from './canary.js';
 import { registerHandlers } from './handlers.js';
 import { parseReleaseInput } from './input.js';
 import { monitor, rollback } from './monitor.js';
 import { FINAL_STAGES, type Decision, type PipelineStatus, type VariantStatus } from './status.js';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
+import type { PipelineSpec } from '../spec/schema.js';
 
 export type { ReleaseInput } from './context.js';
 
 export interface ReleaseResult {
-  status: 'completed' | 'rejected' | 'superseded' | 'rolled-back';
+  status: 'completed' | 'rejected' | 'superseded' | 'rolled-back' | 'aborted';
   workflowId: string;
   release: string;
   deployedVersion?: string;
@@ -40,6 +42,7 @@ export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult>
     spec,
     status: input.carried?.status ?? initialStatus(input),
     acts: pipelineActivities(spec, releaseQueues(input), safeName(spec.name, input.release)),
+    rolloutControl: newRolloutControl(),
   };
   registerHandlers(ctx);
 
@@ -129,6 +132,14 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
 
   enterStage(ctx, 'deploying');
   const version = candidateVersion(ctx, winner);
+  // A canary takes traffic in steps before it becomes the live version; MLflow's champion moves
+  // only after that, so an aborted canary never becomes champion.
+  // Runs recorded before input validation carry their spec as given, without a rollout section.
+  if ((spec.rollout as PipelineSpec['rollout'] | undefined)?.strategy === 'canary' && patched('canary-rollout')) {
+    const outcome = await runCanary(ctx, version);
+    if (outcome === 'aborted') return finish(ctx, 'aborted');
+    enterStage(ctx, 'deploying');
+  }
   const promoted = await acts.serving.promoteVersion({ target: spec.deploy.target, deploymentName: spec.name, version, port: spec.deploy.port });
   status.deployment = { version, endpoint: promoted.endpoint, previousVersion: promoted.previousVersion };
   if (status.mlflow) {
@@ -147,6 +158,15 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
     Object.assign(status.deployment, { modelVersion, previousModelVersion: previousChampion });
   }
   await notify(ctx, 'deployed', `Release ${status.workflowId} is live at ${promoted.endpoint} (version ${version}).`);
+  if (status.rollout && status.rollout.phase !== 'skipped') {
+    status.rollout.phase = 'completed';
+    status.rollout.weight = 100;
+    if (spec.rollout.bake && !ctx.rollbackRequest) {
+      // The bake: all traffic on the new version, watched once more; a failure rolls back.
+      const bake = await runAnalysis(ctx, status.rollout, 'bake', spec.rollout.bake.analysis, () => ctx.rollbackRequest !== undefined);
+      if (bake.phase === 'failed') ctx.rollbackRequest ??= { by: 'system:bake', reason: bake.message ?? 'bake analysis failed' };
+    }
+  }
   if (ctx.rollbackRequest) return rolledBack(ctx);
 
   enterStage(ctx, 'smoke-testing');

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { SignatureSchema } from '../approvals/statement.js';
 import type { TrackingActivities } from '../activities/index.js';
 import { formatSpecIssues } from '../spec/schema.js';
+import { newRolloutControl } from './canary.js';
 import { pipelineActivities } from './activities.js';
 import { rollbackNotAllowed } from './approval.js';
 import { audit, verifyDecision } from './audit.js';
@@ -75,6 +76,7 @@ export async function rollbackRelease(raw: RollbackReleaseInput): Promise<Rollba
     status,
     acts: pipelineActivities(release.spec, release.queues ?? {}),
     rollbackRequest: { by: input.requestedBy, reason: input.reason },
+    rolloutControl: newRolloutControl(),
   };
   if (input.signature || release.status.audit) {
     const fingerprint = verdict.fingerprint ? { fingerprint: verdict.fingerprint } : {};

@@ -2,6 +2,7 @@
 // the value of the SlipwayStage search attribute.
 import type { ArtifactRef } from '../activities/artifacts/store.js';
 import type { GateReport } from '../quality/gate.js';
+import type { MetricRun } from '../rollout/analysis.js';
 
 export const STAGES = [
   'starting',
@@ -10,6 +11,7 @@ export const STAGES = [
   'gating',
   'awaiting-approval',
   'deploying',
+  'canary',
   'smoke-testing',
   'monitoring',
   'completed',
@@ -17,6 +19,7 @@ export const STAGES = [
   'rejected',
   'superseded',
   'rolled-back',
+  'aborted',
   'failed',
   'cancelled',
 ] as const;
@@ -119,6 +122,34 @@ export interface MonitorStatus {
   continuedAsNew: number;
 }
 
+/** One analysis: at a step (its index) or the bake after the last step, with every metric's measurements. */
+export interface AnalysisRun {
+  step: number | 'bake';
+  phase: 'running' | 'successful' | 'failed' | 'inconclusive' | 'skipped';
+  startedAt: string;
+  endedAt?: string;
+  message?: string;
+  metrics: MetricRun[];
+}
+
+/** A canary rollout: where it is, its weights, every analysis, and who did what. */
+export interface RolloutStatus {
+  strategy: 'canary';
+  canaryVersion: string;
+  stableVersion: string | null;
+  phase: 'progressing' | 'paused' | 'promoting' | 'completed' | 'aborted' | 'skipped';
+  /** Index of the current step in rollout.steps. */
+  step: number;
+  steps: number;
+  /** The canary's share of traffic (percent). */
+  weight: number;
+  pause?: { reason: string; since: string };
+  analysisRuns: AnalysisRun[];
+  controls: Array<{ action: string; by: string; at: string; reason?: string }>;
+  abort?: { by: string; reason: string; at: string };
+  note?: string;
+}
+
 export interface PipelineStatus {
   workflowId: string;
   pipeline: string;
@@ -134,6 +165,7 @@ export interface PipelineStatus {
   approval?: ApprovalStatus;
   deployment?: { version: string; endpoint: string; previousVersion: string | null; modelVersion?: string; previousModelVersion?: string | null };
   smoke?: { passed: boolean; failure?: string };
+  rollout?: RolloutStatus;
   monitor?: MonitorStatus;
   rollback?: RollbackRecord;
   mlflow?: { experimentId: string; runId: string };
@@ -147,4 +179,4 @@ export interface PipelineStatus {
 }
 
 /** Stages after which the run is over. */
-export const FINAL_STAGES: ReadonlySet<Stage> = new Set(['completed', 'gate-failed', 'rejected', 'superseded', 'rolled-back', 'failed', 'cancelled']);
+export const FINAL_STAGES: ReadonlySet<Stage> = new Set(['completed', 'gate-failed', 'rejected', 'superseded', 'rolled-back', 'aborted', 'failed', 'cancelled']);

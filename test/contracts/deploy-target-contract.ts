@@ -233,6 +233,38 @@ export function describeDeployTargetContract<T extends DeployTarget>(name: strin
       expect(running('contest', live!)).toEqual([]);
     });
 
+    it('setCanary splits the stable endpoint by weight; weight 0 takes the canary out; promote makes it live', async () => {
+      const port = await deployed('canary', ['stable']);
+      const stable = `http://127.0.0.1:${port}`;
+      await target.ensureCandidate(candidate('canary', 'next'));
+      const split = await target.setCanary({ deploymentName: 'canary', version: 'next', weight: 50, port });
+      expect(split).toEqual({ endpoint: stable, weights: { stable: 50, next: 50 } });
+      expect(await target.setCanary({ deploymentName: 'canary', version: 'next', weight: 50, port })).toEqual(split); // a retry
+      expect(await target.status({ deploymentName: 'canary' })).toMatchObject({ live: 'stable', canary: { version: 'next', weight: 50 }, weights: { stable: 50, next: 50 } });
+      const seen = new Set<string | null>();
+      for (let i = 0; i < 40 && seen.size < 2; i++) seen.add(await serving(stable));
+      expect([...seen].sort()).toEqual([model('canary', 'next'), model('canary', 'stable')].sort());
+
+      expect(await target.setCanary({ deploymentName: 'canary', version: 'next', weight: 0, port })).toEqual({ endpoint: stable, weights: { stable: 100 } });
+      for (let i = 0; i < 10; i++) expect(await serving(stable)).toBe(model('canary', 'stable'));
+      expect(running('canary', 'next')).toHaveLength(1); // out of traffic, still there to look at
+
+      await target.setCanary({ deploymentName: 'canary', version: 'next', weight: 10, port });
+      expect(await promote('canary', 'next', port)).toEqual({ endpoint: stable, previousVersion: 'stable' });
+      expect(await target.status({ deploymentName: 'canary' })).toMatchObject({ live: 'next', previous: 'stable', canary: null, weights: { next: 100 } });
+      for (let i = 0; i < 10; i++) expect(await serving(stable)).toBe(model('canary', 'next'));
+    });
+
+    it('setCanary refuses a bad weight, a version that is not running, the live version, and a deployment with nothing live', async () => {
+      const port = Number(new URL((await target.status({ deploymentName: 'canary' })).stableEndpoint!).port);
+      await expect(target.setCanary({ deploymentName: 'canary', version: 'stable', weight: 101, port })).rejects.toMatchObject({ type: 'InvalidWeight' });
+      await expect(target.setCanary({ deploymentName: 'canary', version: 'ghost', weight: 10, port })).rejects.toMatchObject({ type: 'VersionNotDeployed' });
+      await expect(target.setCanary({ deploymentName: 'canary', version: 'next', weight: 10, port })).rejects.toMatchObject({ type: 'VersionAlreadyLive' });
+      await target.ensureCandidate(candidate('no-stable', 'v1'));
+      await expect(target.setCanary({ deploymentName: 'no-stable', version: 'v1', weight: 10, port: await stablePort() })).rejects.toMatchObject({ type: 'NoStableVersion' });
+      expect((await target.status({ deploymentName: 'canary' })).weights).toEqual({ next: 100 });
+    });
+
     it('a new target over the same state (a restarted worker) takes the deployment over', async () => {
       const restarted = await makeTarget(stateDir);
       const before = await target.status({ deploymentName: 'main' });

@@ -1,5 +1,5 @@
 // The local deploy target with real processes and real HTTP: model servers (the test-double
-// OpenAI server run as its own process), the router as the stable endpoint, promote and rollback.
+// OpenAI server run as its own process), Traefik as the stable endpoint, promote, canary and rollback.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -11,6 +11,14 @@ import { readRouter } from '../../src/activities/deploy/state.js';
 import { DeployError } from '../../src/activities/deploy/target.js';
 import { freePort } from '../../src/system/ports.js';
 import { alive, chat, fakeServe, readyLines, repoRoot } from './helpers.js';
+
+async function waitUntil(check: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 const NAME = 'tiny-llm';
 let stateDir: string;
@@ -41,7 +49,8 @@ describe('LocalDeployTarget', () => {
     expect(alive(a.pid)).toBe(true);
     expect(readyLines(path.join(deployDir(), 'logs', 'v1.log'))).toEqual([{ type: 'ready', port: a.port, model: '/models/v1.bin' }]);
     const direct = await chat(a.endpoint);
-    expect(direct).toMatchObject({ status: 200, content: 'echo: Hello', version: null });
+    // The server names itself from SLIPWAY_VERSION, which the target sets.
+    expect(direct).toMatchObject({ status: 200, content: 'echo: Hello', version: 'v1' });
   });
 
   it('promote puts v1 behind the stable endpoint', async () => {
@@ -67,7 +76,7 @@ describe('LocalDeployTarget', () => {
     expect(readRouter(deployDir())).toEqual(routerBefore);
   });
 
-  it('the router is its own detached process that a re-created target finds again', async () => {
+  it('Traefik is its own detached process that a re-created target finds again', async () => {
     const router = readRouter(deployDir());
     expect(router).not.toBeNull();
     expect(router!.pid).not.toBe(process.pid);
@@ -82,7 +91,7 @@ describe('LocalDeployTarget', () => {
     expect(alive(router!.pid)).toBe(true);
   });
 
-  it('the router and model server outlive the worker process that started them', async () => {
+  it('Traefik and the model server outlive the worker process that started them', async () => {
     const port = await freePort();
     const script = path.join(repoRoot, 'test/deploy/promote-and-exit.ts');
     const stdout = await new Promise<string>((resolve, reject) =>
@@ -94,6 +103,38 @@ describe('LocalDeployTarget', () => {
     expect(await chat(`http://127.0.0.1:${port}`)).toMatchObject({ status: 200, version: 'w1' });
     // This process, a fresh "worker", takes the deployment over where the dead one left it.
     expect(await target.ensureCandidate({ deploymentName: 'orphaned', version: 'w1', artifactPath: '/models/w1', serve: fakeServe })).toMatchObject({ pid: started.pid });
+  });
+
+  it('a canary at 30%: Traefik counts each version in its own metrics, and a killed Traefik comes back with the same weights', async () => {
+    await target.ensureCandidate(candidate('v1'));
+    await target.ensureCandidate(candidate('c1'));
+    const before = readRouter(deployDir())!;
+    expect(await target.setCanary({ deploymentName: NAME, version: 'c1', weight: 30, port: stablePort })).toMatchObject({ weights: { v2: 70, c1: 30 } });
+    const answers = new Map<string | null, number>();
+    for (let i = 0; i < 60; i++) {
+      const { version } = await chat(`http://127.0.0.1:${stablePort}`);
+      answers.set(version, (answers.get(version) ?? 0) + 1);
+    }
+    expect([...answers.keys()].sort()).toEqual(['c1', 'v2']);
+    const status = await target.status({ deploymentName: NAME });
+    const metrics = await (await fetch(status.routerMetrics!)).text();
+    // Per-service counters and request-duration histograms, as Prometheus will see them.
+    expect(metrics).toMatch(/traefik_service_requests_total\{code="200",method="POST",protocol="http",service="version-c1@file"\} \d+/);
+    expect(metrics).toContain('traefik_service_request_duration_seconds_bucket{code="200",method="POST",protocol="http",service="version-v2@file",le="0.005"}');
+    // Prometheus finds the servers and Traefik through file_sd.
+    const sd = JSON.parse(readFileSync(path.join(stateDir, 'prometheus', 'targets', `${NAME}.json`), 'utf8')) as Array<{ labels: Record<string, string> }>;
+    expect(sd.map((g) => g.labels.slipway_version ?? g.labels.slipway_role).sort()).toEqual(['c1', 'router', 'v1', 'v2']);
+
+    process.kill(before.pid, 'SIGKILL');
+    await waitUntil(() => !alive(before.pid));
+    // The next call of the target brings Traefik back from the state on disk: the same 70/30.
+    expect(await target.setCanary({ deploymentName: NAME, version: 'c1', weight: 30, port: stablePort })).toMatchObject({ weights: { v2: 70, c1: 30 } });
+    const after = readRouter(deployDir())!;
+    expect(after.pid).not.toBe(before.pid);
+    expect((await target.status({ deploymentName: NAME })).weights).toEqual({ v2: 70, c1: 30 });
+    expect(await target.stop({ deploymentName: NAME, version: 'c1' })).toEqual({ stopped: true });
+    expect((await target.status({ deploymentName: NAME })).weights).toEqual({ v2: 100 });
+    for (let i = 0; i < 10; i++) expect(await chat(`http://127.0.0.1:${stablePort}`)).toMatchObject({ status: 200, version: 'v2' });
   });
 
   it('rollback restores v1 on the stable endpoint and stops v2', async () => {

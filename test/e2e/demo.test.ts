@@ -15,11 +15,11 @@ const stateDirs: string[] = [];
 async function demo(args: string[]) {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-demo-'));
   stateDirs.push(stateDir);
-  const ports = { temporal: await freePort(), ui: await freePort(), mlflow: await freePort(), endpoint: await freePort() };
+  const ports = { temporal: await freePort(), ui: await freePort(), mlflow: await freePort(), prometheus: await freePort(), endpoint: await freePort() };
   const res = await runCli(
     [
       'demo', ...args, '--exit', '--state-dir', stateDir,
-      '--temporal-port', String(ports.temporal), '--ui-port', String(ports.ui), '--mlflow-port', String(ports.mlflow), '--port', String(ports.endpoint),
+      '--temporal-port', String(ports.temporal), '--ui-port', String(ports.ui), '--mlflow-port', String(ports.mlflow), '--prometheus-port', String(ports.prometheus), '--port', String(ports.endpoint),
     ],
     {},
     // A hung demo is stopped (it then stops its stack) before the test's own timeout.

@@ -54,8 +54,8 @@ async function startHook(): Promise<{ server: Server; url: string; bodies: Array
 describe('slipway dev: the embedded stack', () => {
   it('serves the UI, runs a release from the CLI, links notifications to its UI, stops cleanly on Ctrl-C and keeps history across restarts', async () => {
     const dir = stateDir();
-    const ports = { temporal: await freePort(), ui: await freePort(), mlflow: await freePort() };
-    const args = ['--state-dir', dir, '--temporal-port', String(ports.temporal), '--ui-port', String(ports.ui), '--mlflow-port', String(ports.mlflow)];
+    const ports = { temporal: await freePort(), ui: await freePort(), mlflow: await freePort(), prometheus: await freePort() };
+    const args = ['--state-dir', dir, '--temporal-port', String(ports.temporal), '--ui-port', String(ports.ui), '--mlflow-port', String(ports.mlflow), '--prometheus-port', String(ports.prometheus)];
     const env = { TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}` };
     const hook = await startHook();
     try {
@@ -63,6 +63,8 @@ describe('slipway dev: the embedded stack', () => {
       const dev = await startDev(args, { DEV_TEST_HOOK: hook.url, SLIPWAY_UI_URL: '' });
       expect(dev.output()).toContain(`Temporal UI: http://127.0.0.1:${ports.ui}`);
       expect(dev.output()).toContain(`MLflow:      http://127.0.0.1:${ports.mlflow}`);
+      expect(dev.output()).toContain(`Prometheus:  http://127.0.0.1:${ports.prometheus}`);
+      expect((await fetch(`http://127.0.0.1:${ports.prometheus}/-/ready`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
 
       const spec = writeSpec({ name: 'dev-hello', deployPort: await freePort(), monitor: { duration: '2s', interval: '1s' }, notify: { webhook_env: 'DEV_TEST_HOOK' } });
@@ -108,7 +110,7 @@ describe('slipway dev: the embedded stack', () => {
 
   it('says so and stops everything, exit 5, when its Temporal server dies', async () => {
     const dir = stateDir();
-    const args = ['--state-dir', dir, '--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--no-mlflow'];
+    const args = ['--state-dir', dir, '--temporal-port', String(await freePort()), '--ui-port', String(await freePort()), '--no-mlflow', '--no-prometheus'];
     const dev = await startDev(args);
     const server = processesMentioning(dir).find((p) => p.includes('start-dev'));
     expect(server).toBeDefined();

@@ -17,6 +17,9 @@ export interface FakeModelBehaviour {
   failPrompts: string[];
   /** Streamed answers (`"stream": true`): the pause before each token after the first (one token per character). */
   tokenDelayMs: number;
+  /** These prompts are answered after `slowMs` (a latency regression on some traffic). */
+  slowPrompts: string[];
+  slowMs: number;
 }
 
 export interface FakeModelServer {
@@ -31,14 +34,16 @@ export interface FakeModelServer {
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {}, port = 0): Promise<FakeModelServer> {
-  const behaviour: FakeModelBehaviour = { answers: {}, delayMs: 0, failCount: 0, failStatus: 500, alwaysFail: false, emptyContent: false, failPrompts: [], tokenDelayMs: 0, ...init };
+  const behaviour: FakeModelBehaviour = { answers: {}, delayMs: 0, failCount: 0, failStatus: 500, alwaysFail: false, emptyContent: false, failPrompts: [], tokenDelayMs: 0, slowPrompts: [], slowMs: 0, ...init };
   const counts = new Map<number, number>();
   const histogram = new Array<number>(BUCKETS.length).fill(0);
   let sum = 0;
   let total = 0;
 
+  // Set by the local deploy target: answers name the version that served them, as the old router's header did.
+  const version = process.env.SLIPWAY_VERSION;
   const send = (res: http.ServerResponse, status: number, body: unknown, type = 'application/json') => {
-    res.writeHead(status, { 'content-type': type });
+    res.writeHead(status, { 'content-type': type, ...(version ? { 'x-slipway-version': version } : {}) });
     res.end(typeof body === 'string' ? body : JSON.stringify(body));
   };
 
@@ -49,6 +54,7 @@ export async function startFakeModelServer(init: Partial<FakeModelBehaviour> = {
     const request = JSON.parse(body || '{}') as { model?: string; stream?: boolean; messages?: Array<{ role: string; content: string }> };
     const prompt = request.messages?.filter((m) => m.role === 'user').at(-1)?.content;
     if (behaviour.delayMs > 0) await new Promise((r) => setTimeout(r, behaviour.delayMs));
+    if (prompt && behaviour.slowPrompts.includes(prompt)) await new Promise((r) => setTimeout(r, behaviour.slowMs));
     if (!prompt) {
       status = 400;
       payload = { error: { message: 'messages must include a user message', type: 'invalid_request_error' } };

@@ -1,12 +1,14 @@
 // The local deploy target: each version is a model-server process on its own port, and the stable
-// endpoint is a router process that forwards to the live one. Everything lives under
+// endpoint is Traefik, weighting the live version and a canary. Everything lives under
 // <stateDir>/deployments/<name>/ so a restarted worker picks up where the last one stopped.
+import path from 'node:path';
 import { tail } from '../../system/files.js';
 import { freePort } from '../../system/ports.js';
 import { isOurs, probe, spawnDetached, stopGroup, waitReady } from './processes.js';
 import { ensureRouter, routerHealthy, stopRouter } from './stable-endpoint.js';
-import { deploymentDir, logPath, readRouter, readState, removeSafe, statePath, withLock, writeState, type DeploymentState, type VersionRecord } from './state.js';
-import type { CandidateRequest, DeploymentStatus, DeployTarget, PromoteRequest, PromoteResult, RollbackRequest, RollbackResult } from './target.js';
+import { deploymentDir, logPath, readRouter, readState, removeSafe, statePath, withLock, writeJsonAtomic, writeState, type DeploymentState, type VersionRecord } from './state.js';
+import type { CandidateRequest, CanaryRequest, CanaryResult, DeploymentStatus, DeployTarget, PromoteRequest, PromoteResult, RollbackRequest, RollbackResult } from './target.js';
+import { serviceLabel, type Route } from './traefik.js';
 import { DeployError } from './target.js';
 import { expandCommand } from '../command.js';
 import { childEnv } from '../../system/child-env.js';
@@ -19,13 +21,53 @@ export interface LocalCandidate {
 
 const url = (port: number) => `http://127.0.0.1:${port}`;
 
-/** Deploys versions as local processes behind a router on the stable port. */
+/** Each version's share of the stable endpoint (only versions that get traffic). */
+export function weightsOf(state: DeploymentState): Record<string, number> {
+  if (!state.live) return {};
+  const canary = state.canary && state.canary.version !== state.live && state.canary.weight > 0 ? state.canary : null;
+  return canary ? { [state.live]: 100 - canary.weight, [canary.version]: canary.weight } : { [state.live]: 100 };
+}
+
+function routesOf(state: DeploymentState): Route[] {
+  return Object.entries(weightsOf(state)).flatMap(([version, weight]) => {
+    const record = state.versions[version];
+    return record?.pid ? [{ version, url: url(record.port), weight }] : [];
+  });
+}
+
+export interface LocalDeployTargetOptions {
+  stateDir: string;
+  /** Where Prometheus' file_sd finds the servers to scrape (default `<stateDir>/prometheus/targets`). */
+  prometheusTargetsDir?: string;
+}
+
+/** Deploys versions as local processes behind Traefik on the stable port. */
 export class LocalDeployTarget implements DeployTarget {
   readonly kind = 'local';
   private readonly stateDir: string;
+  private readonly targetsDir: string;
 
-  constructor(opts: { stateDir: string }) {
+  constructor(opts: LocalDeployTargetOptions) {
     this.stateDir = opts.stateDir;
+    this.targetsDir = opts.prometheusTargetsDir ?? path.join(path.resolve(opts.stateDir), 'prometheus', 'targets');
+  }
+
+  /** Saves the state and tells Prometheus (file_sd) which servers this deployment runs. */
+  private save(dir: string, state: DeploymentState): void {
+    writeState(dir, state);
+    const name = path.basename(dir);
+    const router = readRouter(dir);
+    const groups = Object.entries(state.versions)
+      .filter(([, r]) => r.pid !== null)
+      .map(([version, r]) => ({ targets: [`127.0.0.1:${r.port}`], labels: { slipway_deployment: name, slipway_role: 'model', slipway_version: version, slipway_service: serviceLabel(version) } }));
+    if (router) groups.push({ targets: [`127.0.0.1:${router.adminPort}`], labels: { slipway_deployment: name, slipway_role: 'router' } as never });
+    writeJsonAtomic(path.join(this.targetsDir, `${name}.json`), groups);
+  }
+
+  /** Brings Traefik in line with the state: started if it is down, routes rewritten if they changed. */
+  private async route(dir: string, state: DeploymentState, port: number): Promise<void> {
+    await ensureRouter(dir, port, routesOf(state));
+    this.save(dir, state);
   }
 
   private dir(deploymentName: string): string {
@@ -70,7 +112,8 @@ export class LocalDeployTarget implements DeployTarget {
     const argv = expandCommand(record.serve.command).map((a) => a.replaceAll('{model}', record.artifactPath).replaceAll('{port}', String(record.port)));
     const child = spawnDetached(argv, {
       cwd: record.serve.cwd,
-      env: childEnv(record.env),
+      // SLIPWAY_VERSION: a server may echo it (x-slipway-version) so clients see which version answered.
+      env: childEnv({ ...record.env, SLIPWAY_VERSION: version }),
       logFile: record.logFile,
       tag: this.tag(dir, version),
     });
@@ -79,14 +122,17 @@ export class LocalDeployTarget implements DeployTarget {
     }
     // Recorded before health, so that a worker crash during start-up leaves a pid to find or stop.
     state.versions[version] = { ...record, pid: child.pid };
-    writeState(dir, state);
+    this.save(dir, state);
     return this.awaitHealthy(dir, state, version, record, child.pid);
   }
 
   private async awaitHealthy(dir: string, state: DeploymentState, version: string, record: VersionRecord, pid: number): Promise<LocalCandidate> {
     const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs);
-    if (outcome === 'ready') return { endpoint: url(record.port), port: record.port, pid };
-    throw await this.notStarted(dir, state, version, record, pid, outcome);
+    if (outcome !== 'ready') throw await this.notStarted(dir, state, version, record, pid, outcome);
+    // A routed version that came back on a new port: Traefik follows it.
+    const router = readRouter(dir);
+    if (router && version in weightsOf(state)) await this.route(dir, state, router.port);
+    return { endpoint: url(record.port), port: record.port, pid };
   }
 
   /** Stops a server that did not come up and forgets it; the error to throw says why, with its log tail. */
@@ -95,7 +141,7 @@ export class LocalDeployTarget implements DeployTarget {
     // The previous version keeps its record (pid null) so that rollback can still start it.
     if (state.previous === version) state.versions[version] = { ...record, pid: null };
     else delete state.versions[version];
-    writeState(dir, state);
+    this.save(dir, state);
     return this.failedToStart(version, record, outcome === 'exited' ? 'exited during start-up' : `was not healthy after ${record.serve.startupTimeoutMs} ms`);
   }
 
@@ -108,7 +154,7 @@ export class LocalDeployTarget implements DeployTarget {
     });
   }
 
-  /** Switches the stable endpoint to `version` and stops the version that was previous before. */
+  /** Switches the stable endpoint to `version` (all its traffic) and stops the version that was previous before. */
   async promote(req: PromoteRequest): Promise<PromoteResult> {
     const dir = this.dir(req.deploymentName);
     const endpoint = url(req.port);
@@ -123,13 +169,42 @@ export class LocalDeployTarget implements DeployTarget {
         state.previous = state.live;
         state.live = req.version;
         state.lastRollback = null;
+        state.canary = null;
+        // The new routes first, so no request goes to a version that is being stopped.
+        await this.route(dir, state, req.port);
         if (retired && retired !== state.live && retired !== state.previous) await this.stopVersion(dir, state, retired);
-        writeState(dir, state);
       }
-      await ensureRouter(dir, req.port);
+      await this.route(dir, state, req.port);
       return state.previous;
     });
     return { endpoint, previousVersion };
+  }
+
+  /**
+   * Gives `version` `weight`% of the stable endpoint next to the live version, in one route update.
+   * Weight 0 takes the canary out (an abort); promote() makes it the live version.
+   */
+  async setCanary(req: CanaryRequest): Promise<CanaryResult> {
+    if (!Number.isInteger(req.weight) || req.weight < 0 || req.weight > 100) {
+      throw new DeployError('InvalidWeight', `canary weight ${req.weight}: expected a whole number from 0 to 100`, { weight: req.weight });
+    }
+    const dir = this.dir(req.deploymentName);
+    return withLock(dir, async () => {
+      const state = readState(dir);
+      if (req.weight === 0) {
+        if (state.canary?.version === req.version) state.canary = null;
+      } else {
+        if (!state.live) throw new DeployError('NoStableVersion', `${req.deploymentName} has no live version: a canary needs a stable version beside it (deploy the first version all at once)`, {});
+        if (state.live === req.version) throw new DeployError('VersionAlreadyLive', `${req.version} is already the live version of ${req.deploymentName}`, { version: req.version });
+        if (!isOurs(state.versions[req.version]?.pid, this.tag(dir, req.version))) {
+          throw new DeployError('VersionNotDeployed', `version ${req.version} of ${req.deploymentName} is not running; deploy it as a candidate first`, { version: req.version });
+        }
+        state.canary = { version: req.version, weight: req.weight };
+      }
+      if (state.live) await this.route(dir, state, req.port);
+      else this.save(dir, state);
+      return { endpoint: url(req.port), weights: weightsOf(state) };
+    });
   }
 
   /** Puts the previous version back on the stable endpoint and stops the one that was live. */
@@ -148,7 +223,7 @@ export class LocalDeployTarget implements DeployTarget {
       if (!state.previous || !state.live) {
         // A retried rollback finds its own earlier outcome: report it again rather than fail.
         if (state.lastRollback && state.live === state.lastRollback.restoredVersion && router) {
-          await ensureRouter(dir, router.port);
+          await this.route(dir, state, router.port);
           return { endpoint: url(router.port), ...state.lastRollback };
         }
         throw new DeployError('NoPreviousVersion', `${req.deploymentName} has no previous version to roll back to`, { live: state.live });
@@ -163,11 +238,12 @@ export class LocalDeployTarget implements DeployTarget {
       }
       state.live = restoredVersion;
       state.previous = null;
+      state.canary = null;
       state.lastRollback = { restoredVersion, rolledBackVersion };
-      writeState(dir, state); // The router follows this write; then the bad version can go.
-      await ensureRouter(dir, router.port);
+      // Traffic moves first; then the bad version can go.
+      await this.route(dir, state, router.port);
       await this.stopVersion(dir, state, rolledBackVersion);
-      writeState(dir, state);
+      this.save(dir, state);
       return { endpoint: url(router.port), restoredVersion, rolledBackVersion };
     });
   }
@@ -175,17 +251,23 @@ export class LocalDeployTarget implements DeployTarget {
   /**
    * Stops a version unless it is live: a candidate that won and was promoted is no longer a
    * candidate, and cleanup after a failed pipeline must never take production down. The previous
-   * version keeps its record (pid null) so that rollback can start it again.
+   * version keeps its record (pid null) so that rollback can start it again. A canary loses its
+   * traffic first.
    */
   async stop(req: { deploymentName: string; version: string }): Promise<{ stopped: boolean }> {
     const dir = this.dir(req.deploymentName);
     return withLock(dir, async () => {
       const state = readState(dir);
       if (state.live === req.version) return { stopped: false };
+      const router = readRouter(dir);
+      if (state.canary?.version === req.version) {
+        state.canary = null;
+        if (router) await this.route(dir, state, router.port);
+      }
       const record = state.versions[req.version];
       const stopped = await this.stopVersion(dir, state, req.version);
       if (state.previous === req.version && record) state.versions[req.version] = { ...record, pid: null };
-      writeState(dir, state);
+      this.save(dir, state);
       return { stopped };
     });
   }
@@ -209,10 +291,19 @@ export class LocalDeployTarget implements DeployTarget {
         return { version, endpoint: running ? url(r.port) : null, running, port: r.port, pid: r.pid };
       }),
     );
-    return { deploymentName: req.deploymentName, live: state.live, previous: state.previous, stableEndpoint: routerUp ? url(router.port) : null, versions };
+    return {
+      deploymentName: req.deploymentName,
+      live: state.live,
+      previous: state.previous,
+      stableEndpoint: routerUp ? url(router.port) : null,
+      versions,
+      canary: state.canary && state.canary.version !== state.live ? state.canary : null,
+      weights: weightsOf(state),
+      routerMetrics: routerUp ? `http://127.0.0.1:${router.adminPort}/metrics` : null,
+    };
   }
 
-  /** Stops the router and every version, and forgets the deployment (logs stay). For tests and teardown. */
+  /** Stops Traefik and every version, and forgets the deployment (logs stay). For tests and teardown. */
   async stopAll(req: { deploymentName: string }): Promise<void> {
     const dir = this.dir(req.deploymentName);
     await withLock(dir, async () => {
@@ -220,6 +311,7 @@ export class LocalDeployTarget implements DeployTarget {
       const state = readState(dir);
       for (const version of Object.keys(state.versions)) await this.stopVersion(dir, state, version);
       removeSafe(statePath(dir));
+      removeSafe(path.join(this.targetsDir, `${req.deploymentName}.json`));
     });
   }
 }

@@ -1,71 +1,75 @@
-// Keeps the router (the stable endpoint) of one deployment running: started once, detached, found
-// again by its pid file and its info path after a worker restart.
+// Keeps Traefik (one deployment's stable endpoint) running with the routes the deployment state
+// asks for: started once, detached, found again by its pid file and /ping after a worker restart,
+// and started again with the same routes if it died, so the live weights never change by accident.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { isPortFree } from '../../system/ports.js';
-import { isOurs, spawnDetached, stopGroup, waitReady } from './processes.js';
-import { ROUTER_INFO_PATH } from './router.js';
-import { readRouter, removeSafe, routerPath, statePath, writeJsonAtomic, type RouterRecord } from './state.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { findTool } from '../../system/tools.js';
+import { freePort, isPortFree } from '../../system/ports.js';
+import { isOurs, probe, spawnDetached, stopGroup, waitReady } from './processes.js';
+import { readRouter, removeSafe, routerPath, writeJsonAtomic, type RouterRecord } from './state.js';
 import { DeployError } from './target.js';
 import { childEnv } from '../../system/child-env.js';
+import { routesApplied, writeRoutes, writeStaticConfig, type Route } from './traefik.js';
 
-const routerTag = (dir: string) => `router:${dir}`;
+const routerTag = (dir: string) => `traefik:${dir}`;
+/** How long a written route change may take to show in Traefik's API before the call fails (and is retried). */
+const APPLY_TIMEOUT_MS = 15_000;
 
-/** The router's argv prefix: compiled JS runs as is; from .ts source (tests, tsx) it needs the tsx loader. */
-function routerArgv(): { argv: string[]; cwd: string } {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const file = fileURLToPath(new URL(fromSource ? './router.ts' : './router.js', import.meta.url));
-  // `--import tsx` resolves from the cwd, so run from the router's own folder inside the package.
-  return { argv: fromSource ? [process.execPath, '--import', 'tsx', file] : [process.execPath, file], cwd: path.dirname(file) };
-}
-
-async function routerInfo(port: number): Promise<{ pid: number; state: string } | null> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}${ROUTER_INFO_PATH}`, { signal: AbortSignal.timeout(2_000) });
-    return res.ok ? ((await res.json()) as { pid: number; state: string }) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** True when the recorded router is alive, ours, and answering on `port` for this state file. */
+/** True when the recorded Traefik is alive, ours, serves `port`, and answers /ping. */
 export async function routerHealthy(dir: string, record: RouterRecord | null, port: number): Promise<boolean> {
   if (!record || record.port !== port || !isOurs(record.pid, routerTag(dir))) return false;
-  const info = await routerInfo(port);
-  return info?.pid === record.pid && info.state === statePath(dir);
+  return probe(`http://127.0.0.1:${record.adminPort}/ping`);
 }
 
-/** Ensures this deployment's router listens on `port`, replacing one on another port or a dead one. */
-export async function ensureRouter(dir: string, port: number): Promise<RouterRecord> {
-  const record = readRouter(dir);
-  if (await routerHealthy(dir, record, port)) return record as RouterRecord;
+/**
+ * Ensures Traefik serves `routes` on `port`: writes the routes file, starts Traefik if it is not
+ * running (or runs on another port), and returns once Traefik's API shows the routes applied.
+ */
+export async function ensureRouter(dir: string, port: number, routes: Route[]): Promise<RouterRecord> {
+  writeRoutes(dir, routes);
+  let record = readRouter(dir);
+  if (!record || !(await routerHealthy(dir, record, port))) record = await startRouter(dir, port);
+  const deadline = Date.now() + APPLY_TIMEOUT_MS;
+  while (!(await routesApplied(record.adminPort, routes))) {
+    if (Date.now() > deadline) {
+      throw new DeployError('RouterFailedToStart', `Traefik on port ${port} did not apply the new routes in ${APPLY_TIMEOUT_MS / 1000}s; see ${logFile(dir)}`, { port, logFile: logFile(dir) });
+    }
+    await sleep(20);
+  }
+  return record;
+}
+
+const logFile = (dir: string) => path.join(dir, 'logs', 'traefik.log');
+
+async function startRouter(dir: string, port: number): Promise<RouterRecord> {
   await stopRouter(dir);
+  // A Traefik that just died may hold its socket a moment longer (its other threads still exit).
+  const portDeadline = Date.now() + 3_000;
+  while (!(await isPortFree(port)) && Date.now() < portDeadline) await sleep(50);
   if (!(await isPortFree(port))) {
     throw new DeployError('StablePortInUse', `port ${port} for the stable endpoint is already in use by another process. Free it, or set deploy.port to another port.`, { port });
   }
-  const { argv, cwd } = routerArgv();
-  const logFile = path.join(dir, 'logs', 'router.log');
-  const child = spawnDetached([...argv, '--state', statePath(dir), '--port', String(port)], {
-    cwd,
-    env: childEnv(),
-    logFile,
-    tag: routerTag(dir),
-  });
-  if (child.pid === undefined) throw new DeployError('RouterFailedToStart', `could not spawn the router (${argv[0]})`, { port });
-  const next = { pid: child.pid, port };
+  const traefik = findTool('traefik');
+  const adminPort = await freePort();
+  // Loopback unless the worker's environment says otherwise (0.0.0.0 in a container whose port is published).
+  const configFile = writeStaticConfig(dir, { host: process.env.SLIPWAY_ENDPOINT_HOST ?? '127.0.0.1', port, adminPort });
+  const child = spawnDetached([traefik, `--configFile=${configFile}`], { cwd: dir, env: childEnv(), logFile: logFile(dir), tag: routerTag(dir) });
+  if (child.pid === undefined) throw new DeployError('RouterFailedToStart', `could not spawn Traefik (${traefik})`, { port });
+  const next: RouterRecord = { pid: child.pid, port, adminPort };
   // Recorded before it is ready, so that a crash now still leaves a pid the next attempt can stop.
   writeJsonAtomic(routerPath(dir), next);
-  const outcome = await waitReady(`http://127.0.0.1:${port}${ROUTER_INFO_PATH}`, child.pid, 30_000);
+  const outcome = await waitReady(`http://127.0.0.1:${adminPort}/ping`, child.pid, 30_000);
   if (outcome !== 'ready') {
     await stopRouter(dir);
-    throw new DeployError('RouterFailedToStart', `the router on port ${port} ${outcome === 'exited' ? 'exited' : 'did not answer in 30s'}`, { port, logFile });
+    throw new DeployError('RouterFailedToStart', `Traefik for port ${port} ${outcome === 'exited' ? 'exited' : 'did not answer /ping in 30s'}; see ${logFile(dir)}`, { port, logFile: logFile(dir) });
   }
   return next;
 }
 
-/** Stops the router if it is ours and still running; forgets its pid file either way. */
+/** Stops Traefik if it is ours and still running; forgets its pid file either way. */
 export async function stopRouter(dir: string): Promise<void> {
   const record = readRouter(dir);
-  if (record && isOurs(record.pid, routerTag(dir))) await stopGroup(record.pid);
+  // `router:<dir>`: the Node router of releases before Traefik, still holding the port after an upgrade.
+  if (record && (isOurs(record.pid, routerTag(dir)) || isOurs(record.pid, `router:${dir}`))) await stopGroup(record.pid);
   removeSafe(routerPath(dir));
 }

@@ -1,5 +1,5 @@
-// On-disk state of one local deployment. The router process reads the same file, so every write
-// is atomic (write a temp file, then rename) and the file stays small.
+// On-disk state of one local deployment: its versions, which one is live, the canary's weight.
+// Writes are atomic (write a temp file, then rename), so a crash never leaves half a file.
 import { readFileSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { writeJsonAtomic } from '../../system/files.js';
@@ -20,12 +20,16 @@ export interface DeploymentState {
   previous: string | null;
   /** The last rollback's outcome, so a retried rollback activity returns it instead of failing. */
   lastRollback: { restoredVersion: string; rolledBackVersion: string } | null;
+  /** A version taking `weight`% of the stable endpoint's traffic next to the live one; absent in older files. */
+  canary?: { version: string; weight: number } | null;
   versions: Record<string, VersionRecord>;
 }
 
+/** The deployment's Traefik: its pid, the stable port, and the admin port (/ping, API, /metrics). */
 export interface RouterRecord {
   pid: number;
   port: number;
+  adminPort: number;
 }
 
 export function deploymentDir(stateDir: string, deploymentName: string): string {

@@ -58,6 +58,26 @@ export interface DeploymentStatus {
   previous: string | null;
   stableEndpoint: string | null;
   versions: VersionStatus[];
+  /** The version taking part of the traffic next to the live one, if any. */
+  canary: { version: string; weight: number } | null;
+  /** Each version's share (percent) of the stable endpoint's traffic. */
+  weights: Record<string, number>;
+  /** Where the router's own Prometheus metrics are, when it exposes them. */
+  routerMetrics?: string | null;
+}
+
+export interface CanaryRequest {
+  deploymentName: string;
+  version: string;
+  /** Percent of the stable endpoint's traffic for `version` (0..100); the live version gets the rest. 0 takes it out. */
+  weight: number;
+  port: number;
+}
+
+export interface CanaryResult {
+  endpoint: string;
+  /** Each version's share after the change. */
+  weights: Record<string, number>;
 }
 
 /**
@@ -68,8 +88,10 @@ export interface DeployTarget {
   readonly kind: string;
   /** Ensures `version` runs and answers health; returns its own endpoint. */
   ensureCandidate(req: CandidateRequest): Promise<CandidateEndpoint>;
-  /** Ensures the stable endpoint serves `version`, keeping the version it replaces ready for rollback. */
+  /** Ensures the stable endpoint serves `version` alone (a canary of it becomes live), keeping the version it replaces ready for rollback. */
   promote(req: PromoteRequest): Promise<PromoteResult>;
+  /** Ensures `version` gets `weight`% of the stable endpoint beside the live version, in one router update. */
+  setCanary(req: CanaryRequest): Promise<CanaryResult>;
   /** Ensures the stable endpoint serves the previous version again and stops the current one. */
   rollback(req: RollbackRequest): Promise<RollbackResult>;
   /** Ensures a version that is not live is no longer running; the live version is left alone. */
@@ -90,7 +112,10 @@ export type DeployErrorType =
   | 'VersionNotDeployed'
   | 'StablePortInUse'
   | 'InvalidDeploymentName'
-  | 'RouterFailedToStart';
+  | 'RouterFailedToStart'
+  | 'InvalidWeight'
+  | 'NoStableVersion'
+  | 'VersionAlreadyLive';
 
 /** Failures that are not worth retrying as-is; the activity layer maps them onto ApplicationFailure types. */
 const NON_RETRYABLE: ReadonlySet<DeployErrorType> = new Set([
@@ -100,6 +125,9 @@ const NON_RETRYABLE: ReadonlySet<DeployErrorType> = new Set([
   'VersionNotDeployed',
   'StablePortInUse',
   'InvalidDeploymentName',
+  'InvalidWeight',
+  'NoStableVersion',
+  'VersionAlreadyLive',
 ]);
 
 /** A deploy failure with a stable `type` (branch on it, never on the message) and JSON details. */

@@ -1,7 +1,6 @@
-// Production metrics from a model server's (or the router's) Prometheus /metrics: a small parser
+// Production metrics from a model server's Prometheus /metrics (through the stable endpoint): a small parser
 // for the text exposition format, a compact snapshot that fits in workflow history, and the
 // statistics of the window between two snapshots.
-import { VERSION_HEADER } from '../deploy/router.js';
 
 export interface Sample {
   name: string;
@@ -20,7 +19,7 @@ export interface Snapshot {
   /** Seconds. */
   sum: number;
   rssBytes: number | null;
-  /** The version that answered, from the router's header; null when scraped from a server directly. */
+  /** The version that answered, from the `x-slipway-version` header a server may echo; null when it does not. */
   version: string | null;
 }
 
@@ -31,6 +30,8 @@ export interface WindowStats {
   latencyP99Ms: number | null;
 }
 
+/** The local target gives each model server SLIPWAY_VERSION; a server that echoes it in this header names itself. */
+export const VERSION_HEADER = 'x-slipway-version';
 const REQUESTS = 'slipway_model_requests_total';
 const DURATION = 'slipway_model_request_duration_seconds';
 const RSS = 'process_resident_memory_bytes';

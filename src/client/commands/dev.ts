@@ -11,10 +11,12 @@ export interface StackFlags {
   temporalPort: string;
   uiPort: string;
   mlflowPort: string;
+  prometheusPort: string;
 }
 
 interface DevFlags extends StackFlags {
   mlflow: boolean;
+  prometheus: boolean;
   worker: boolean;
   gpus: string;
   ray: boolean;
@@ -40,12 +42,14 @@ export function stackOptions(cmd: Command): Command {
     .option('--state-dir <dir>', 'where Temporal, MLflow, jobs and deployments keep state', '.slipway')
     .option('--temporal-port <port>', 'Temporal frontend port', '7233')
     .option('--ui-port <port>', 'Temporal Web UI port', '8233')
-    .option('--mlflow-port <port>', 'MLflow port', '5000');
+    .option('--mlflow-port <port>', 'MLflow port', '5000')
+    .option('--prometheus-port <port>', 'Prometheus port', '9090');
 }
 
 /** The stack flags checked and parsed once. */
-export function stackSettings(flags: StackFlags): { stateDir: string; temporalPort: number; uiPort: number; mlflowPort: number } {
+export function stackSettings(flags: StackFlags): { stateDir: string; temporalPort: number; uiPort: number; mlflowPort: number; prometheusPort: number } {
   return {
+    prometheusPort: port(flags.prometheusPort, '--prometheus-port'),
     stateDir: flags.stateDir,
     temporalPort: port(flags.temporalPort, '--temporal-port'),
     uiPort: port(flags.uiPort, '--ui-port'),
@@ -57,9 +61,10 @@ export function registerDevCommand(program: Command): void {
   stackOptions(
     program
       .command('dev')
-      .description('run the embedded stack in the foreground: Temporal dev server + Web UI, MLflow, and a Slipway worker (Ctrl-C stops all)'),
+      .description('run the embedded stack in the foreground: Temporal dev server + Web UI, MLflow, Prometheus, and a Slipway worker (Ctrl-C stops all)'),
   )
     .option('--no-mlflow', 'do not start MLflow')
+    .option('--no-prometheus', 'do not start Prometheus (canary metric analysis then needs SLIPWAY_PROMETHEUS_URL)')
     .option('--no-worker', 'do not start a worker (run `slipway worker` elsewhere)')
     .option('--gpus <n>', 'GPU jobs the worker runs at once', '1')
     .option('--ray', 'also start a single-node Ray head and offer train.backend: ray (RAY_ADDRESS for the worker)')
@@ -71,6 +76,7 @@ export function registerDevCommand(program: Command): void {
       const stack = await startDevStack({
         ...stackSettings(flags),
         mlflow: flags.mlflow,
+        prometheus: flags.prometheus,
         worker: flags.worker,
         gpus: positiveInt(flags.gpus, '--gpus'),
         ...(flags.ray ? { ray: rayOptions(flags) } : {}),
@@ -85,6 +91,7 @@ export function registerDevCommand(program: Command): void {
         stack.mlflow ? `  MLflow:      ${stack.mlflow.url}` : '  MLflow:      not started (--no-mlflow)',
         ...(stack.ray ? [`  Ray:         ${stack.ray.address} (RAY_ADDRESS; dashboard and Jobs API)`] : []),
         ...(stack.slurm ? [`  Slurm:       SLURM_CONF=${stack.slurm.conf} (partition ${stack.slurm.partition}, ${stack.slurm.cpus} CPUs, no GPUs; train.backend: slurm)`] : []),
+        stack.prometheus ? `  Prometheus:  ${stack.prometheus.url}` : '  Prometheus:  not started (--no-prometheus)',
         `  Worker:      ${stack.workers ? 'running' : 'not started (--no-worker)'}`,
         '',
         'Press Ctrl-C to stop.',

@@ -99,6 +99,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
+        # Set by Slipway's local deploy target: answers through Traefik name the version that served them.
+        version = os.environ.get("SLIPWAY_VERSION")
+        if version:
+            self.send_header("x-slipway-version", version)
         self.end_headers()
         self.wfile.write(data)
 

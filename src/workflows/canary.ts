@@ -1,0 +1,187 @@
+// The canary rollout stage: the candidate takes traffic in the spec's steps (set_weight, pause,
+// analysis) beside the live version; an analysis that fails aborts it in one router update, an
+// inconclusive one waits for a person. People promote, abort, pause and resume at any time.
+import { condition } from '@temporalio/workflow';
+import { conditionsOf, newRun, phaseOf, record, type MetricRun } from '../rollout/analysis.js';
+import { pauseMs, type AnalysisMetric } from '../rollout/spec.js';
+import { compareAccuracy } from '../rollout/stats.js';
+import { TEMPLATES, type TemplateName } from '../rollout/templates.js';
+import { durationMs } from '../spec/schema.js';
+import { enterStage, notify, nowIso, resolvePath, type RunContext } from './context.js';
+import type { AnalysisRun, RolloutStatus } from './status.js';
+
+/** What people asked for; the handlers only record it and the stage acts on it. */
+export interface RolloutControl {
+  /** Each promote moves past the current step; counted so that two promotes skip two steps. */
+  promotes: number;
+  full: boolean;
+  paused: boolean;
+  abort?: { by: string; reason: string };
+}
+
+export const newRolloutControl = (): RolloutControl => ({ promotes: 0, full: false, paused: false });
+
+export type CanaryOutcome = 'promoted' | 'aborted' | 'skipped';
+
+/**
+ * Runs the rollout's steps for `canary`. Returns 'promoted' when the steps are done (or a person
+ * promoted it fully): the caller then makes it the live version. 'skipped' when nothing is live
+ * to compare with (a first release goes all at once).
+ */
+export async function runCanary(ctx: RunContext, canary: string): Promise<CanaryOutcome> {
+  const { spec, acts, status } = ctx;
+  const ctl = ctx.rolloutControl;
+  const current = await acts.serving.describeDeployment({ target: spec.deploy.target, deploymentName: spec.name });
+  if (!current.live || current.live === canary) {
+    status.rollout = { strategy: 'canary', canaryVersion: canary, stableVersion: current.live, phase: 'skipped', step: 0, steps: spec.rollout.steps.length, weight: 100, analysisRuns: [], controls: [], note: 'no live version to compare with: deployed all at once' };
+    return 'skipped';
+  }
+  const r: RolloutStatus = { strategy: 'canary', canaryVersion: canary, stableVersion: current.live, phase: 'progressing', step: 0, steps: spec.rollout.steps.length, weight: 0, analysisRuns: [], controls: [] };
+  status.rollout = r;
+  enterStage(ctx, 'canary');
+  const steps = spec.rollout.steps;
+  for (; r.step < steps.length; r.step++) {
+    await condition(() => !ctl.paused || ctl.full || ctl.abort !== undefined);
+    if (ctl.abort) return abortCanary(ctx, r);
+    if (ctl.full) break;
+    const step = steps[r.step]!;
+    const promotesBefore = ctl.promotes;
+    const moveOn = () => ctl.promotes > promotesBefore || ctl.full || ctl.abort !== undefined;
+    if (step.set_weight !== undefined) {
+      await setWeight(ctx, r, step.set_weight);
+    } else if (step.pause !== undefined) {
+      const ms = pauseMs(step.pause);
+      r.pause = { reason: ms === null ? 'waiting for a person to promote' : `pause for ${ms / 1000}s`, since: nowIso() };
+      r.phase = 'paused';
+      if (ms === null) await condition(moveOn);
+      else await condition(moveOn, ms);
+      r.pause = undefined;
+      r.phase = 'progressing';
+    } else if (step.analysis) {
+      const run = await runAnalysis(ctx, r, r.step, step.analysis, moveOn);
+      if (run.phase === 'failed') {
+        ctl.abort ??= { by: 'system:analysis', reason: run.message ?? 'analysis failed' };
+      } else if (run.phase === 'inconclusive') {
+        // No traffic, or no clear answer: a person decides, the rollout never guesses.
+        r.pause = { reason: `inconclusive analysis: ${run.message ?? ''}`, since: nowIso() };
+        r.phase = 'paused';
+        await notify(ctx, 'rollout-paused', `Release ${status.workflowId}: canary ${canary} paused, ${r.pause.reason}. Promote or abort it.`);
+        await condition(moveOn);
+        r.pause = undefined;
+        r.phase = 'progressing';
+      }
+    }
+    if (ctl.abort) return abortCanary(ctx, r);
+  }
+  // A person's pause holds the last step too: the canary is not made live while paused.
+  await condition(() => !ctl.paused || ctl.full || ctl.abort !== undefined);
+  if (ctl.abort) return abortCanary(ctx, r);
+  r.phase = 'promoting';
+  return 'promoted';
+}
+
+async function setWeight(ctx: RunContext, r: RolloutStatus, weight: number): Promise<void> {
+  const { spec } = ctx;
+  const result = await ctx.acts.serving.setCanaryWeight({ target: spec.deploy.target, deploymentName: spec.name, version: r.canaryVersion, weight, port: spec.deploy.port });
+  r.weight = result.weights[r.canaryVersion] ?? 0;
+}
+
+/** All traffic back to stable in one router update, then the canary's server goes. */
+async function abortCanary(ctx: RunContext, r: RolloutStatus): Promise<'aborted'> {
+  const { spec, acts, status } = ctx;
+  const abort = ctx.rolloutControl.abort ?? { by: 'system', reason: 'aborted' };
+  await setWeight(ctx, r, 0);
+  r.phase = 'aborted';
+  r.abort = { ...abort, at: nowIso() };
+  await acts.serving.stopCandidate({ target: spec.deploy.target, deploymentName: spec.name, version: r.canaryVersion });
+  if (status.mlflow) {
+    await acts.tracking.mlflowSetTags({ mlflowRunId: status.mlflow.runId, tags: { 'slipway.rollout.aborted_by': abort.by, 'slipway.rollout.abort_reason': abort.reason.slice(0, 500) } });
+  }
+  enterStage(ctx, 'aborted');
+  await notify(ctx, 'rollout-aborted', `Release ${status.workflowId}: canary ${r.canaryVersion} aborted by ${abort.by}: ${abort.reason}. All traffic is on ${r.stableVersion}.`);
+  return 'aborted';
+}
+
+/**
+ * Measures every metric each interval until its count is taken or a limit is passed. Each
+ * measurement covers the interval before it, so the first comes one interval after the start.
+ */
+export async function runAnalysis(ctx: RunContext, r: RolloutStatus, step: number | 'bake', metrics: AnalysisMetric[], moveOn: () => boolean): Promise<AnalysisRun> {
+  const { spec, acts } = ctx;
+  const ctl = ctx.rolloutControl;
+  const defaults = spec.rollout.analysis;
+  const run: AnalysisRun = { step, phase: 'running', startedAt: nowIso(), metrics: [] };
+  r.analysisRuns.push(run);
+  const settled = () => run.metrics.some((m) => m.phase === 'failed' || m.phase === 'error');
+  await Promise.all(
+    metrics.map(async (m) => {
+      const query = m.quality ? `quality probes from ${m.quality.dataset}` : (m.query ?? TEMPLATES[m.template as TemplateName].query);
+      const metricRun: MetricRun = newRun(m.name, query, conditionsOf(m));
+      run.metrics.push(metricRun);
+      const interval = durationMs(m.interval ?? defaults.interval);
+      const limits = { count: m.count, failureLimit: m.failure_limit, consecutiveErrorLimit: m.consecutive_error_limit ?? defaults.consecutive_error_limit, inconclusiveLimit: m.inconclusive_limit };
+      while (metricRun.phase === 'running') {
+        if (await condition(() => moveOn() || settled(), interval)) return;
+        await condition(() => !ctl.paused || moveOn());
+        if (moveOn()) return;
+        if (m.quality) {
+          await probeOnce(ctx, r, step, m, metricRun, limits);
+          continue;
+        }
+        const res = await acts.measure.measureMetric({
+          query,
+          deploymentName: spec.name,
+          canaryVersion: r.canaryVersion,
+          stableVersion: r.stableVersion ?? r.canaryVersion,
+          window: `${Math.max(1, Math.round(interval / 1000))}s`,
+        });
+        record(metricRun, { at: nowIso(), value: res.value, phase: phaseOf(res.value, res.error, { success: metricRun.successCondition, failure: metricRun.failureCondition }), error: res.error }, limits);
+      }
+    }),
+  );
+  const phases = run.metrics.map((m) => m.phase);
+  const failed = run.metrics.find((m) => m.phase === 'failed' || m.phase === 'error');
+  run.phase = failed ? 'failed' : phases.includes('inconclusive') ? 'inconclusive' : phases.includes('running') ? 'skipped' : 'successful';
+  run.message = failed?.message ?? run.metrics.find((m) => m.phase === 'inconclusive')?.message;
+  run.endedAt = nowIso();
+  return run;
+}
+
+/**
+ * One round of quality probes. Counts add up over the run's measurements, and the test is on the
+ * totals: worse beyond chance fails, surely not worse passes, anything between is inconclusive.
+ */
+async function probeOnce(ctx: RunContext, r: RolloutStatus, step: number | 'bake', m: AnalysisMetric, run: MetricRun, limits: Parameters<typeof record>[2]): Promise<void> {
+  const q = m.quality!;
+  const res = await ctx.acts.measure.probeQuality({
+    target: ctx.spec.deploy.target,
+    deploymentName: ctx.spec.name,
+    canaryVersion: r.canaryVersion,
+    stableVersion: r.stableVersion ?? r.canaryVersion,
+    dataset: resolvePath(ctx.input.specDir, q.dataset),
+    sample: q.sample,
+    seed: `${ctx.status.workflowId}:${step}:${m.name}:${run.taken}`,
+  });
+  if (res.error) return record(run, { at: nowIso(), value: null, phase: 'error', error: res.error }, limits);
+  const before = run.quality;
+  const canary = { correct: (before?.canary.correct ?? 0) + res.canary.correct, n: (before?.canary.n ?? 0) + res.canary.n };
+  const stable = { correct: (before?.stable.correct ?? 0) + res.stable.correct, n: (before?.stable.n ?? 0) + res.stable.n };
+  run.quality = compareAccuracy(canary, stable, q.confidence, q.max_drop);
+  const phase = run.quality.verdict === 'worse' ? 'failed' : run.quality.verdict === 'not-worse' ? 'successful' : 'inconclusive';
+  record(run, { at: nowIso(), value: Number.isFinite(run.quality.z) ? run.quality.z : run.quality.z > 0 ? 1e9 : -1e9, phase }, limits);
+  if (run.phase === 'failed') {
+    const t = run.quality;
+    run.message = `${m.name}: canary accuracy ${t.canary.accuracy.toFixed(3)} (${t.canary.correct}/${t.canary.n}) is worse than stable ${t.stable.accuracy.toFixed(3)} (${t.stable.correct}/${t.stable.n}) beyond chance: z = ${t.z.toFixed(2)} < -${t.zCritical.toFixed(2)}`;
+  }
+  if (ctx.status.mlflow) {
+    const t = run.quality;
+    const timestamp = new Date().getTime();
+    const key = `rollout.${step === 'bake' ? 'bake' : `step${step}`}.${m.name}`;
+    const metrics = [
+      { key: `${key}.canary_accuracy`, value: t.canary.accuracy },
+      { key: `${key}.stable_accuracy`, value: t.stable.accuracy },
+      { key: `${key}.z`, value: Number.isFinite(t.z) ? t.z : t.z > 0 ? 1e9 : -1e9 },
+    ].map((x) => ({ ...x, step: run.taken, timestamp }));
+    await ctx.acts.tracking.mlflowLogMetrics({ mlflowRunId: ctx.status.mlflow.runId, metrics });
+  }
+}
