@@ -29,11 +29,6 @@ export function bar(done: number, total: number, width = 24): string {
   return `[${'█'.repeat(full)}${'░'.repeat(width - full)}] ${String(Math.floor(frac * 100)).padStart(3)}%`;
 }
 
-/** A canary rollout's weight, where the status carries one (`canary.weight`: percent on the new version). */
-function canaryWeight(view: ReleaseView): number | undefined {
-  const canary = (view as unknown as { canary?: { weight?: unknown } }).canary;
-  return typeof canary?.weight === 'number' ? canary.weight : undefined;
-}
 
 /** The block drawn on a TTY. */
 export function liveLines(view: ReleaseView, now: number, eta: EtaTracker): string[] {
@@ -62,8 +57,8 @@ export function liveLines(view: ReleaseView, now: number, eta: EtaTracker): stri
     const gate = v.error ? red(`failed: ${v.error}`) : v.gate ? (v.gate.passed ? green('gate ✓') : red('gate ✗')) : '';
     lines.push(`  variant ${v.name}: accuracy ${v.metrics?.accuracy ?? '–'}, p99 ${v.metrics?.latency_p99_ms ?? '–'} ms ${gate}`.trimEnd());
   }
-  const weight = canaryWeight(view);
-  if (weight !== undefined) lines.push(`  canary ${bar(weight, 100)} on ${view.deployment?.version ?? 'the new version'}, the rest on ${view.deployment?.previousVersion ?? 'stable'}`);
+  const r = view.rollout;
+  if (r && r.phase !== 'skipped') lines.push(`  canary ${bar(r.weight, 100)} on ${r.canaryVersion}, the rest on ${r.stableVersion ?? 'stable'} (step ${Math.min(r.step + 1, r.steps)} of ${r.steps}, ${r.phase})`);
   const m = view.monitor;
   if (m && view.stage === 'monitoring') lines.push(`  monitor ${bar(m.elapsedMs, m.durationMs)} ${m.samples} samples, ${m.breaches} breaches`);
   if (view.stage === 'awaiting-approval' && view.approval && !view.approval.decision) {

@@ -33,10 +33,10 @@ describe('live view', () => {
     v.stage = 'evaluating';
     v.variants[0]!.stage = 'evaluating';
     v.progress = [{ activity: 'evaluateModel', attempt: 1, done: 50, total: 199, errors: 2 }];
-    Object.assign(v, { canary: { weight: 25 } });
+    v.rollout = { strategy: 'canary', canaryVersion: 'v8', stableVersion: 'v7', phase: 'paused', step: 1, steps: 5, weight: 25, analysisRuns: [], controls: [] };
     const text = liveLines(v, Date.parse('2026-01-01T00:02:00Z'), new EtaTracker()).join('\n');
     expect(text).toContain(`evaluate lr-3e-4 ${bar(50, 199)} 50/199 prompts 2 errors`);
-    expect(text).toContain(`canary ${bar(25, 100)}`);
+    expect(text).toContain(`canary ${bar(25, 100)} on v8, the rest on v7 (step 2 of 5, paused)`);
   });
 
   it('prints a plain line only when the stage or a tenth of training changes', () => {
