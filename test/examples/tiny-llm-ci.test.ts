@@ -108,7 +108,8 @@ describe('the tiny-llm example through its CI workflow (real checks, real traini
     expect(logs[0]).toMatch(/F401 \[\*\] `os` imported but unused\n\s*--> tests\/unit\/test_data\.py:\d+:8/);
     expect(logs[1]).toMatch(/Success: no issues found in \d+ source files/);
     expect(logs[2]).toMatch(/tests\/unit\/test_data\.py::test_generator_reproduces_the_committed_files_byte_for_byte PASSED/);
-    expect(logs[3]).toMatch(/test_train_then_serve_answers_a_chat_completion PASSED[\s\S]*1 passed/);
+    expect(logs[3]).toMatch(/test_a_streamed_answer_is_the_same_answer_in_token_chunks PASSED/);
+    expect(logs[3]).toMatch(/test_train_then_serve_answers_a_chat_completion PASSED[\s\S]*2 passed/);
     expect(await releaseIds()).toEqual([]);
   }, 600_000);
 
