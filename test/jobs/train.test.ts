@@ -42,7 +42,7 @@ describe('trainModel', () => {
     expect(log).toContain('counting-job: starting at step 0 of 10');
     expect(log).toContain(`launch ${JSON.stringify([...input.command, '--steps', '10', '--step-ms', '5', '--checkpoint-every', '4'])}`);
     // The first heartbeat goes out as soon as the job is launched, before any progress.
-    expect(heartbeats[0]).toEqual({ step: null, loss: null, checkpoint: null, checkpointStep: null, checkpointRef: null });
+    expect(heartbeats[0]).toEqual({ step: null, totalSteps: null, loss: null, checkpoint: null, checkpointStep: null, checkpointRef: null });
     // The artifact is in the artifact store under its digest; checkpoints are stored before they are heartbeated.
     expect(result.artifact).toMatchObject({ sha256: result.artifactDigest, size: readFileSync(result.artifactPath).length });
     expect(readFileSync(fileURLToPath(result.artifact.uri))).toEqual(readFileSync(result.artifactPath));
