@@ -1,5 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { optionalTsToDate } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import proto from '@temporalio/proto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -145,10 +146,18 @@ export class SlipwayClient {
   async list(opts: { stage?: Stage; limit?: number } = {}): Promise<ListedRelease[]> {
     const query = ["WorkflowType = 'releasePipeline'", opts.stage ? `SlipwayStage = '${opts.stage}'` : ''].filter(Boolean).join(' AND ');
     const out: ListedRelease[] = [];
-    for await (const wf of this.client.workflow.list({ query })) {
-      out.push({ workflowId: wf.workflowId, stage: String(wf.typedSearchAttributes.get(STAGE_KEY) ?? ''), status: wf.status.name, startTime: wf.startTime.toISOString() });
-      if (out.length >= (opts.limit ?? 50)) break;
-    }
+    const limit = opts.limit ?? 50;
+    // The raw listing: the SDK's list() decodes every memo, and one release whose payloads this client
+    // cannot decrypt (no codec key here) would fail the whole list. Id, stage, state and start need no key.
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await this.client.workflowService.listWorkflowExecutions({ namespace: this.client.options.namespace, query, pageSize: Math.min(limit, 100), nextPageToken });
+      for (const e of page.executions ?? []) {
+        if (out.length >= limit) break;
+        out.push({ workflowId: e.execution?.workflowId ?? '', stage: stageOf(e), status: statusName(e.status), startTime: optionalTsToDate(e.startTime)?.toISOString() ?? '' });
+      }
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken && out.length < limit);
     // Who is awaited is in the release's own status: ask only the releases that wait for someone.
     await Promise.all(
       out
@@ -239,6 +248,17 @@ export class SlipwayClient {
       throw err;
     }
   }
+}
+
+/** The SlipwayStage search attribute of a listed execution (search attributes are never encrypted). */
+function stageOf(e: temporal.api.workflow.v1.IWorkflowExecutionInfo): string {
+  const payload = e.searchAttributes?.indexedFields?.[STAGE_KEY.name];
+  return payload ? String(defaultPayloadConverter.fromPayload(payload) ?? '') : '';
+}
+
+/** `RUNNING`, `COMPLETED`, ... as the SDK names them. */
+function statusName(status: temporal.api.enums.v1.WorkflowExecutionStatus | null | undefined): string {
+  return (proto.temporal.api.enums.v1.WorkflowExecutionStatus[status ?? 0] ?? 'UNSPECIFIED').replace(/^WORKFLOW_EXECUTION_STATUS_/, '');
 }
 
 async function progressOf(client: Client, a: temporal.api.workflow.v1.IPendingActivityInfo): Promise<TrainingProgress> {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findTool } from '../system/tools.js';
-import { freePort } from '../system/ports.js';
+import { freePorts } from '../system/ports.js';
 import { assertPortFree, ManagedProcess } from './process.js';
 
 export interface RayHeadOptions {
@@ -32,19 +32,21 @@ export interface RunningRayHead {
 /** Starts a Ray head and waits until its Jobs API answers and its node is alive. */
 export async function startRayHead(opts: RayHeadOptions): Promise<RunningRayHead> {
   const ray = findTool('ray');
-  const dashboardPort = opts.dashboardPort ?? (await freePort());
+  // Every port Ray would otherwise take at a fixed default, so two heads on one machine do not collide;
+  // drawn together, so that no two of its components are given the same one.
+  const portFlags = ['--port', '--ray-client-server-port', '--dashboard-agent-listen-port', '--dashboard-agent-grpc-port',
+    '--runtime-env-agent-port', '--metrics-export-port', '--node-manager-port', '--object-manager-port'];
+  const [drawnDashboard, ...drawn] = await freePorts(portFlags.length + 1);
+  const dashboardPort = opts.dashboardPort ?? drawnDashboard!;
   await assertPortFree(dashboardPort, 'Ray dashboard', '--ray-dashboard-port');
   const ownTemp = !opts.tempDir;
   const tempDir = opts.tempDir ?? mkdtempSync(path.join(os.tmpdir(), 'slipway-ray-'));
-  // Every port Ray would otherwise take at a fixed default, so two heads on one machine do not collide.
-  const ports = async (...flags: string[]) => (await Promise.all(flags.map(async (f) => [f, String(await freePort())]))).flat();
   const args = [
     'start', '--head', '--block', '--disable-usage-stats',
     '--dashboard-host', '127.0.0.1', '--dashboard-port', String(dashboardPort), '--include-dashboard', 'true',
     '--num-cpus', String(opts.cpus ?? 2), '--num-gpus', String(opts.gpus ?? 0),
     '--temp-dir', tempDir,
-    ...(await ports('--port', '--ray-client-server-port', '--dashboard-agent-listen-port', '--dashboard-agent-grpc-port',
-      '--runtime-env-agent-port', '--metrics-export-port', '--node-manager-port', '--object-manager-port')),
+    ...portFlags.flatMap((flag, i) => [flag, String(drawn[i])]),
   ];
   const proc = ManagedProcess.start('ray head', ray, args, { logFile: opts.logFile, env: { ...process.env, RAY_USAGE_STATS_ENABLED: '0' } });
   const address = `http://127.0.0.1:${dashboardPort}`;

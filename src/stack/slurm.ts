@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { freePort } from '../system/ports.js';
+import { freePorts } from '../system/ports.js';
 import { ManagedProcess } from './process.js';
 
 const run = promisify(execFile);
@@ -83,7 +83,8 @@ export async function startSlurmCluster(opts: SlurmClusterOptions): Promise<Runn
 
   const hw = await nodeHardware(slurmd);
   const conf = path.join(dir, 'slurm.conf');
-  writeFileSync(conf, slurmConf({ dir, socket, nodeName, partition, hw: hw.line, ctldPort: await freePort(), slurmdPort: await freePort() }));
+  const [ctldPort, slurmdPort] = await freePorts(2);
+  writeFileSync(conf, slurmConf({ dir, socket, nodeName, partition, hw: hw.line, ctldPort: ctldPort!, slurmdPort: slurmdPort! }));
   const env = { ...process.env, SLURM_CONF: conf };
 
   const processes: ManagedProcess[] = [];

@@ -20,3 +20,24 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * `count` distinct free ports. Asking freePort() once per port can hand out the same port twice
+ * (each is released before the next is asked for); here all are held until every one is known.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const server = net.createServer();
+      servers.push(server);
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, '127.0.0.1', () => resolve());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}

@@ -113,6 +113,10 @@ describe('encrypted history', () => {
     const withoutOld = await runCli(['status', id, '--json'], cli(onlyNew));
     expect(withoutOld.code).not.toBe(0);
     expect(withoutOld.stderr).toMatch(/key "k1", which is not among the configured keys/);
+    // Listing needs no key: ids, stages and states are search attributes, never encrypted.
+    const listed = await runCli(['list', '--json'], { TEMPORAL_ADDRESS: address });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ workflowId: id, stage: 'completed', status: 'COMPLETED' }));
     // New payloads use the current key.
     const encoded = await fetch(`${base}/encode`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from('"x"').toString('base64') }] }) });
     const k = ((await encoded.json()) as { payloads: Array<{ metadata: Record<string, string> }> }).payloads[0]!.metadata['encryption-key-id'];
