@@ -12,8 +12,12 @@ export interface LatencyBin {
 export function binLatencies(values: number[], bins = 20): LatencyBin[] {
   const finite = values.filter((v) => Number.isFinite(v) && v >= 0);
   if (!finite.length) return [];
-  const min = Math.min(...finite);
-  const max = Math.max(...finite);
+  // A loop, not Math.min(...finite): spreading a large evaluation's latencies overflows the stack.
+  let [min, max] = [Infinity, -Infinity];
+  for (const v of finite) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
   const width = (max - min) / bins || 1;
   const out = Array.from({ length: bins }, (_, i) => ({ fromMs: round(min + i * width), toMs: round(min + (i + 1) * width), count: 0 }));
   for (const v of finite) out[Math.min(bins - 1, Math.floor((v - min) / width))]!.count += 1;
