@@ -55,7 +55,6 @@ function readJson<T>(file: string): T | null {
   }
 }
 
-export { writeJsonAtomic };
 
 export const readState = (dir: string): DeploymentState => readJson<DeploymentState>(statePath(dir)) ?? structuredClone(EMPTY);
 export const writeState = (dir: string, state: DeploymentState) => writeJsonAtomic(statePath(dir), state);

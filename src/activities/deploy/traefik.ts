@@ -2,7 +2,7 @@
 // once per start; its routes live in a file-provider directory that Traefik watches, rewritten
 // atomically (temp file + rename) so a reload never sees half a file and never drops a connection.
 import path from 'node:path';
-import { writeJsonAtomic } from './state.js';
+import { writeJsonAtomic } from '../../system/files.js';
 
 /** One version's upstream and its share of the stable endpoint's traffic (0..100). */
 export interface Route {
