@@ -1,9 +1,10 @@
 // Throughput of the evaluation harness against autocannon, on the same fake model server, with the
-// same request body, at several concurrencies. Both clients get the same number of requests, sized
-// so that each run lasts several seconds (from a calibration run), and both are timed with our own
-// clock from the first request to the last answer: autocannon's own duration is counted in 1-second
-// ticks, which makes runs of a second or two look twice as fast or slow as they were. The server
-// runs as its own process (as a model server does) so that neither client shares its event loop.
+// same request body, at several concurrencies, over equal durations of several seconds, timed on our
+// own clock: autocannon runs in duration mode (its -a amount mode rounds its end up to a 1-second
+// tick) and its requests are divided by the wall time around the whole run; the harness runs on a
+// dataset larger than it can finish and is stopped after the same duration, counting the answers
+// from its first to the stop. The server runs as its own process (as a model server does) so that
+// neither client shares its event loop.
 //   node --import tsx bench/eval-throughput.ts [--seconds 5] [--concurrency 1,16,64] [--rounds 3]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,20 +38,43 @@ function dataset(n: number): string {
   return file;
 }
 
-/** The harness's own figure: attempts per second from its first send to its last answer. */
-async function harness(n: number, concurrency: number): Promise<number> {
-  const s = await runEvaluation({ endpoint, model: 'fake', datasetPath: dataset(n), concurrency, requestTimeoutMs: 30_000, maxRetries: 0, outputDir: path.join(dir, 'out'), runName: 'bench' });
-  if (Object.keys(s.errors).length) throw new Error(`harness errors: ${JSON.stringify(s.errors)}`);
-  return s.requests_per_second;
+/** The harness for `seconds`: answers per second from its first answer until it is stopped. */
+async function harness(rows: string, concurrency: number): Promise<number> {
+  const stop = new AbortController();
+  let first: { at: number; done: number } | undefined;
+  let last = { at: 0, done: 0 };
+  const run = runEvaluation(
+    { endpoint, model: 'fake', datasetPath: rows, concurrency, requestTimeoutMs: 30_000, maxRetries: 0, outputDir: path.join(dir, 'out'), runName: 'bench' },
+    {
+      signal: stop.signal,
+      onProgress: ({ done }) => {
+        last = { at: performance.now(), done };
+        if (!first) {
+          first = last;
+          setTimeout(() => stop.abort(new Error('duration reached')), seconds * 1000);
+        }
+      },
+    },
+  );
+  const finished = await run.then(() => true, (err: unknown) => (stop.signal.aborted ? false : Promise.reject(err)));
+  if (finished) throw new Error(`the harness finished the dataset before ${seconds} s: make it larger`);
+  return (last.done - first!.done) / ((last.at - first!.at) / 1000);
 }
 
-/** autocannon on our clock: requests answered over the wall time of the whole run. */
-async function cannon(n: number, concurrency: number): Promise<number> {
+/** autocannon in duration mode, on our clock: requests answered over the wall time of the whole run. */
+async function cannon(concurrency: number, durationS: number): Promise<number> {
   const started = performance.now();
-  const r = await autocannon({ url: `${endpoint}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: concurrency, amount: n });
+  const r = await autocannon({ url: `${endpoint}/v1/chat/completions`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: concurrency, duration: durationS });
   const wall = (performance.now() - started) / 1000;
   if (r.non2xx || r.errors) throw new Error(`autocannon saw ${r.non2xx} non-2xx and ${r.errors} errors`);
   return r.requests.total / wall;
+}
+
+/** The harness's rate on a short warm-up, to size a dataset it cannot finish in `seconds`. */
+async function warmUp(concurrency: number): Promise<number> {
+  const s = await runEvaluation({ endpoint, model: 'fake', datasetPath: dataset(2000), concurrency, requestTimeoutMs: 30_000, maxRetries: 0, outputDir: path.join(dir, 'out'), runName: 'warm' });
+  await cannon(concurrency, 1);
+  return s.requests_per_second;
 }
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -61,21 +85,20 @@ const mmm = (xs: number[]) => {
 const fmt = (x: { min: number; median: number; max: number }, digits = 0) => `${x.min.toFixed(digits)} / ${x.median.toFixed(digits)} / ${x.max.toFixed(digits)}`;
 
 try {
-  console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), runs of about ${seconds} s, ${rounds} rounds, harness and autocannon alternating`);
-  console.log('| concurrency | requests per run | harness req/s (min / median / max) | autocannon req/s (min / median / max) | ratio of medians |');
-  console.log('|---|---|---|---|---|');
+  console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${seconds} s per run, ${rounds} rounds, harness and autocannon alternating`);
+  console.log('| concurrency | harness req/s (min / median / max) | autocannon req/s (min / median / max) | ratio of medians |');
+  console.log('|---|---|---|---|');
   for (const concurrency of concurrencies) {
-    // Warm-up and calibration: JIT and connections on both sides, then the size of a run.
-    const probe = Math.max(await harness(2000, concurrency), await cannon(2000, concurrency));
-    const n = Math.ceil((probe * seconds) / 1000) * 1000;
+    // The warm-up runs cold (JIT, connections): size generously so the timed run cannot finish early.
+    const rows = dataset(Math.max(100_000, Math.ceil(((await warmUp(concurrency)) * seconds * 5) / 1000) * 1000));
     const h: number[] = [];
     const a: number[] = [];
     for (let i = 0; i < rounds; i++) {
-      h.push(await harness(n, concurrency));
-      a.push(await cannon(n, concurrency));
+      h.push(await harness(rows, concurrency));
+      a.push(await cannon(concurrency, seconds));
     }
     const ratio = mmm(h).median / mmm(a).median;
-    console.log(`| ${concurrency} | ${n} | ${fmt(mmm(h))} | ${fmt(mmm(a))} | ${ratio.toFixed(2)} |`);
+    console.log(`| ${concurrency} | ${fmt(mmm(h))} | ${fmt(mmm(a))} | ${ratio.toFixed(2)} |`);
   }
   console.log('target: harness / autocannon >= 0.8');
 } finally {
