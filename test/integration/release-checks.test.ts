@@ -156,12 +156,13 @@ describe('backends and targets chosen by name', () => {
       ['train.backend', { train: { command: ['true'], backend: 'slurm' } }, 'UnknownJobBackend'],
       ['deploy.target', { deploy: { port: 1, target: 'kserve' } }, 'UnknownDeployTarget'],
     ] as const) {
-      const spec = JSON.parse(readFileSync(writeSpec({ name: 'by-name', deployPort: await freePort() }), 'utf8')) as Record<string, Record<string, unknown>>;
+      const specFile = writeSpec({ name: 'by-name', deployPort: await freePort() });
+      const spec = JSON.parse(readFileSync(specFile, 'utf8')) as Record<string, Record<string, unknown>>;
       for (const [section, values] of Object.entries(override)) spec[section] = { ...spec[section], ...values };
       // The fixture's 3 s heartbeat timeout is for crash tests; here a busy machine must not time the job out first.
       spec.train = { ...spec.train, heartbeat_timeout: '30s' };
       const id = `release:by-name-model:${type}`;
-      await client.workflow.start('releasePipeline', { taskQueue: 'slipway', workflowId: id, args: [{ spec, specDir: '/tmp' }] });
+      await client.workflow.start('releasePipeline', { taskQueue: 'slipway', workflowId: id, args: [{ spec, specDir: path.dirname(specFile) }] });
       const err = await client.workflow.getHandle(id).result().then(() => undefined, (e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
       let inner = err as Error;
