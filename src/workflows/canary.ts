@@ -97,7 +97,8 @@ async function onDeadline<T>(ctx: RunContext, r: RolloutStatus, deadlineMs: numb
   const out = await withinDeadline(deadlineMs, { paused: () => ctx.rolloutControl.paused, progress: taken }, run);
   if (out.done) return out.value;
   const what = step.set_weight !== undefined ? `set_weight ${step.set_weight}` : 'analysis';
-  const reason = `step ${r.step} (${what}) made no progress within progress_deadline ${ctx.spec.rollout.progress_deadline}`;
+  // Numbered from 1, as `slipway rollout status` shows steps.
+  const reason = `step ${r.step + 1}/${r.steps} (${what}) made no progress within progress_deadline ${ctx.spec.rollout.progress_deadline}`;
   const stuck = r.analysisRuns.at(-1);
   if (step.analysis && stuck?.phase === 'running') Object.assign(stuck, { phase: 'failed', message: reason, endedAt: nowIso() });
   ctx.rolloutControl.abort ??= { by: 'system:progress-deadline', reason };

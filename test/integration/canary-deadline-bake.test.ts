@@ -48,7 +48,7 @@ describe('the progress deadline and the bake', () => {
     const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
     expect(result.status).toBe('aborted');
     const r = result.report.rollout!;
-    const reason = 'step 2 (analysis) made no progress within progress_deadline 5s';
+    const reason = 'step 3/4 (analysis) made no progress within progress_deadline 5s';
     expect(r).toMatchObject({ phase: 'aborted', weight: 0, step: 2, abort: { by: 'system:progress-deadline', reason } });
     expect(r.analysisRuns).toMatchObject([{ step: 2, phase: 'failed', message: reason, metrics: [{ name: 'quality', taken: 0 }] }]);
     expect(result.modelVersion).toBeUndefined();

@@ -45,7 +45,7 @@ describe('the progress deadline', () => {
       phase: 'aborted',
       step: 1,
       weight: 0,
-      abort: { by: 'system:progress-deadline', reason: 'step 1 (set_weight 50) made no progress within progress_deadline 2s' },
+      abort: { by: 'system:progress-deadline', reason: 'step 2/3 (set_weight 50) made no progress within progress_deadline 2s' },
     });
     // The abort came while 50% was still being applied; 100% was never asked for.
     expect(weights).toEqual([20, 50, 0]);
