@@ -81,7 +81,10 @@ export const RolloutSection = z
       .object({ interval: Duration.default('1m'), consecutive_error_limit: z.number().int().min(0).default(4) })
       .strict()
       .default({ interval: '1m', consecutive_error_limit: 4 }),
-    /** An analysis step that cannot finish within this (count × interval) is refused. */
+    /**
+     * Argo's progressDeadlineSeconds: a set_weight or analysis step that makes no progress (a weight
+     * applied, a measurement taken) for this long aborts the canary. Pauses do not count (see README).
+     */
     progress_deadline: Duration.default('10m'),
     /** After the last step (100% canary, promoted): watch once more and roll back on failure. */
     bake: z.object({ analysis: z.array(AnalysisMetric).min(1) }).strict().optional(),
@@ -95,8 +98,9 @@ export const RolloutSection = z
     const deadline = ms(r.progress_deadline);
     const check = (metrics: AnalysisMetric[], at: (string | number)[]) =>
       metrics.forEach((m, j) => {
-        const total = m.count * ms(m.interval ?? r.analysis.interval);
-        if (total > deadline) ctx.addIssue({ code: 'custom', path: [...at, j, 'count'], message: `count × interval (${total / 1000}s) exceeds progress_deadline ${r.progress_deadline}` });
+        // Each measurement restarts the deadline's clock, so only the wait for one must fit in it.
+        const interval = m.interval ?? r.analysis.interval;
+        if (ms(interval) >= deadline) ctx.addIssue({ code: 'custom', path: [...at, j, 'interval'], message: `interval ${interval} is not shorter than progress_deadline ${r.progress_deadline}: no measurement could come in time` });
       });
     r.steps.forEach((s, i) => s.analysis && check(s.analysis, ['steps', i, 'analysis']));
     if (r.bake) check(r.bake.analysis, ['bake', 'analysis']);

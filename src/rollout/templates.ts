@@ -11,8 +11,10 @@ export interface TemplateDefaults {
   meaning: string;
 }
 
+// A service without requests in the window answers nothing rather than 0/0 = NaN: the stable side then
+// counts as 0 (during the bake it takes no traffic), and a canary without traffic stays inconclusive.
 const traefikErrorRate = (svc: string) =>
-  `((sum(rate(traefik_service_requests_total{service="${svc}",code=~"5.."}[{{window}}])) or vector(0)) / sum(rate(traefik_service_requests_total{service="${svc}"}[{{window}}])))`;
+  `((sum(rate(traefik_service_requests_total{service="${svc}",code=~"5.."}[{{window}}])) or vector(0)) / (sum(rate(traefik_service_requests_total{service="${svc}"}[{{window}}])) > 0))`;
 const traefikP99 = (svc: string) => `histogram_quantile(0.99, sum by (le) (rate(traefik_service_request_duration_seconds_bucket{service="${svc}"}[{{window}}])))`;
 const vllmP99 = (metric: string, version: string) =>
   `histogram_quantile(0.99, sum by (le) (rate(${metric}_bucket{slipway_deployment="{{deployment}}",slipway_version="${version}"}[{{window}}])))`;

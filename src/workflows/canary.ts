@@ -1,13 +1,14 @@
 // The canary rollout stage: the candidate takes traffic in the spec's steps (set_weight, pause,
 // analysis) beside the live version; an analysis that fails aborts it in one router update, an
 // inconclusive one waits for a person. People promote, abort, pause and resume at any time.
-import { condition } from '@temporalio/workflow';
+import { condition, patched } from '@temporalio/workflow';
 import { conditionsOf, newRun, phaseOf, record, type MetricRun } from '../rollout/analysis.js';
-import { pauseMs, type AnalysisMetric } from '../rollout/spec.js';
+import { pauseMs, type AnalysisMetric, type RolloutStep } from '../rollout/spec.js';
 import { compareAccuracy } from '../rollout/stats.js';
 import { TEMPLATES, type TemplateName } from '../rollout/templates.js';
 import { durationMs } from '../spec/schema.js';
 import { enterStage, notify, nowIso, resolvePath, type RunContext } from './context.js';
+import { withinDeadline } from './progress-deadline.js';
 import type { AnalysisRun, RolloutStatus } from './status.js';
 
 /** What people asked for; the handlers only record it and the stage acts on it. */
@@ -40,6 +41,8 @@ export async function runCanary(ctx: RunContext, canary: string): Promise<Canary
   status.rollout = r;
   enterStage(ctx, 'canary');
   const steps = spec.rollout.steps;
+  // Runs recorded before the deadline was enforced waited on their steps without a clock.
+  const deadlineMs = patched('canary-progress-deadline') ? durationMs(spec.rollout.progress_deadline) : null;
   for (; r.step < steps.length; r.step++) {
     await condition(() => !ctl.paused || ctl.full || ctl.abort !== undefined);
     if (ctl.abort) return abortCanary(ctx, r);
@@ -48,7 +51,8 @@ export async function runCanary(ctx: RunContext, canary: string): Promise<Canary
     const promotesBefore = ctl.promotes;
     const moveOn = () => ctl.promotes > promotesBefore || ctl.full || ctl.abort !== undefined;
     if (step.set_weight !== undefined) {
-      await setWeight(ctx, r, step.set_weight);
+      const weight = step.set_weight;
+      await onDeadline(ctx, r, deadlineMs, step, () => setWeight(ctx, r, weight));
     } else if (step.pause !== undefined) {
       const ms = pauseMs(step.pause);
       r.pause = { reason: ms === null ? 'waiting for a person to promote' : `pause for ${ms / 1000}s`, since: nowIso() };
@@ -58,10 +62,12 @@ export async function runCanary(ctx: RunContext, canary: string): Promise<Canary
       r.pause = undefined;
       r.phase = 'progressing';
     } else if (step.analysis) {
-      const run = await runAnalysis(ctx, r, r.step, step.analysis, moveOn);
-      if (run.phase === 'failed') {
+      const metrics = step.analysis;
+      const run = await onDeadline(ctx, r, deadlineMs, step, () => runAnalysis(ctx, r, r.step, metrics, moveOn));
+      // No run: the deadline passed and ordered the abort, acted on below.
+      if (run?.phase === 'failed') {
         ctl.abort ??= { by: 'system:analysis', reason: run.message ?? 'analysis failed' };
-      } else if (run.phase === 'inconclusive') {
+      } else if (run?.phase === 'inconclusive') {
         // No traffic, or no clear answer: a person decides, the rollout never guesses.
         r.pause = { reason: `inconclusive analysis: ${run.message ?? ''}`, since: nowIso() };
         r.phase = 'paused';
@@ -78,6 +84,25 @@ export async function runCanary(ctx: RunContext, canary: string): Promise<Canary
   if (ctl.abort) return abortCanary(ctx, r);
   r.phase = 'promoting';
   return 'promoted';
+}
+
+/**
+ * Runs a step that takes weight or measures under the progress deadline (when this run has one):
+ * the clock restarts at each measurement taken and stops while a person has paused the rollout.
+ * Past the deadline the step is cancelled and the canary aborted; undefined comes back.
+ */
+async function onDeadline<T>(ctx: RunContext, r: RolloutStatus, deadlineMs: number | null, step: RolloutStep, run: () => Promise<T>): Promise<T | undefined> {
+  if (deadlineMs === null) return run();
+  const taken = () => r.analysisRuns.reduce((n, a) => n + a.metrics.reduce((k, m) => k + m.taken, 0), 0);
+  const out = await withinDeadline(deadlineMs, { paused: () => ctx.rolloutControl.paused, progress: taken }, run);
+  if (out.done) return out.value;
+  const what = step.set_weight !== undefined ? `set_weight ${step.set_weight}` : 'analysis';
+  // Numbered from 1, as `slipway rollout status` shows steps.
+  const reason = `step ${r.step + 1}/${r.steps} (${what}) made no progress within progress_deadline ${ctx.spec.rollout.progress_deadline}`;
+  const stuck = r.analysisRuns.at(-1);
+  if (step.analysis && stuck?.phase === 'running') Object.assign(stuck, { phase: 'failed', message: reason, endedAt: nowIso() });
+  ctx.rolloutControl.abort ??= { by: 'system:progress-deadline', reason };
+  return undefined;
 }
 
 async function setWeight(ctx: RunContext, r: RolloutStatus, weight: number): Promise<void> {

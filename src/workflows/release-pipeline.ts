@@ -142,21 +142,11 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   }
   const promoted = await acts.serving.promoteVersion({ target: spec.deploy.target, deploymentName: spec.name, version, port: spec.deploy.port });
   status.deployment = { version, endpoint: promoted.endpoint, previousVersion: promoted.previousVersion };
-  if (status.mlflow) {
-    // The registry only takes sources inside a run's artifacts: upload the model there first.
-    const fileName = winner.artifactPath?.split('/').at(-1) ?? 'model';
-    // The model crosses hosts by URI; runs recorded before that name the GPU host's path.
-    const source = winner.artifact ? { artifact: winner.artifact } : { localPath: winner.artifactPath ?? '' };
-    await acts.tracking.mlflowLogFile({ mlflowRunId: status.mlflow.runId, artifactPath: `model/${fileName}`, ...source });
-    const { version: modelVersion } = await acts.tracking.mlflowRegisterModelVersion({
-      modelName: spec.model.name,
-      source: `runs:/${status.mlflow.runId}/model`,
-      mlflowRunId: status.mlflow.runId,
-      workflowId: status.workflowId,
-    });
-    const { previousChampion } = await acts.tracking.mlflowPromote({ modelName: spec.model.name, version: modelVersion });
-    Object.assign(status.deployment, { modelVersion, previousModelVersion: previousChampion });
-  }
+  // With a bake the rollout completes when the bake passes: only then does the champion move, so a
+  // bake that fails rolls back traffic without touching the registry. Runs before this moved it first.
+  const baking = status.rollout?.phase === 'promoting' && spec.rollout.bake !== undefined && !ctx.rollbackRequest;
+  const championAfterBake = baking && patched('champion-after-bake');
+  if (!championAfterBake) await makeChampion(ctx, winner);
   await notify(ctx, 'deployed', `Release ${status.workflowId} is live at ${promoted.endpoint} (version ${version}).`);
   if (status.rollout && status.rollout.phase !== 'skipped') {
     status.rollout.phase = 'completed';
@@ -168,6 +158,7 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
     }
   }
   if (ctx.rollbackRequest) return rolledBack(ctx);
+  if (championAfterBake) await makeChampion(ctx, winner);
 
   enterStage(ctx, 'smoke-testing');
   const smoke = await acts.serving.smokeTest({ endpoint: promoted.endpoint, cases: spec.smoke.cases, timeoutMs: spec.smoke.timeout_ms });
@@ -207,6 +198,25 @@ function result(ctx: RunContext, outcome: ReleaseResult['status']): ReleaseResul
     approval: ctx.status.approval?.decision,
     report: ctx.status,
   };
+}
+
+/** Registers the deployed model in MLflow and moves its `champion` alias there (the previous one is kept for a rollback). */
+async function makeChampion(ctx: RunContext, winner: VariantStatus): Promise<void> {
+  const { spec, status, acts } = ctx;
+  if (!status.mlflow || !status.deployment) return;
+  // The registry only takes sources inside a run's artifacts: upload the model there first.
+  const fileName = winner.artifactPath?.split('/').at(-1) ?? 'model';
+  // The model crosses hosts by URI; runs recorded before that name the GPU host's path.
+  const source = winner.artifact ? { artifact: winner.artifact } : { localPath: winner.artifactPath ?? '' };
+  await acts.tracking.mlflowLogFile({ mlflowRunId: status.mlflow.runId, artifactPath: `model/${fileName}`, ...source });
+  const { version: modelVersion } = await acts.tracking.mlflowRegisterModelVersion({
+    modelName: spec.model.name,
+    source: `runs:/${status.mlflow.runId}/model`,
+    mlflowRunId: status.mlflow.runId,
+    workflowId: status.workflowId,
+  });
+  const { previousChampion } = await acts.tracking.mlflowPromote({ modelName: spec.model.name, version: modelVersion });
+  Object.assign(status.deployment, { modelVersion, previousModelVersion: previousChampion });
 }
 
 /** The best candidate that passed the gate: highest accuracy, then lowest p99. */

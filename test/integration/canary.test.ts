@@ -1,128 +1,36 @@
 // Canary rollouts end to end: the real dev server, MLflow, a worker process, Traefik as the stable
 // endpoint and a real Prometheus (started here, scraping what the worker deploys), with the fake
-// model server (a real HTTP server standing in for vLLM) as each version.
-import { Client, Connection } from '@temporalio/client';
+// model server (a real HTTP server standing in for vLLM) as each version (see canary-harness.ts).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { PipelineSpecInput } from '../../src/spec/schema.js';
-import { startPrometheusServer, type RunningPrometheus } from '../../src/stack/prometheus-server.js';
-import { freePort } from '../../src/system/ports.js';
-import { findTool, packageRoot } from '../../src/system/tools.js';
+import { describe, expect, it } from 'vitest';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
-import { statusQuery } from '../../src/workflows/messages.js';
+import { findTool } from '../../src/system/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus } from '../../src/workflows/status.js';
-import { stopLocalDeployments } from '../support/deployments.js';
 import { recordHistory } from '../support/histories.js';
-import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { runCli } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { writeSpec } from './fixtures.js';
+import { canaryHarness } from './canary-harness.js';
 
 const exec = promisify(execFile);
-const address = inject('temporalAddress');
-const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-canary-'));
-/** The load loop's prompt; a broken canary fails exactly this one (evaluation and smoke prompts still pass). */
-const LOAD_PROMPT = 'production traffic';
-const serve = [process.execPath, '--import', 'tsx', path.join(packageRoot, 'test', 'support', 'openai-server-main.ts'), '--port', '{port}', '--model', '{model}'];
-
-let connection: Connection;
-let client: Client;
-let worker: WorkerProcess | undefined;
-let prometheus: RunningPrometheus | undefined;
-let port: number;
-
-beforeAll(async () => {
-  connection = await Connection.connect({ address });
-  client = new Client({ connection });
-  port = await freePort();
-  // Only this suite needs Prometheus: it starts its own, scraping every second.
-  prometheus = await startPrometheusServer({
-    port: await freePort(),
-    stateDir: path.join(stateDir, 'prometheus-server'),
-    targetsDir: path.join(stateDir, 'prometheus', 'targets'),
-    logFile: path.join(stateDir, 'prometheus.log'),
-    scrapeInterval: '1s',
-  });
-  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl'), SLIPWAY_PROMETHEUS_URL: prometheus.url });
-}, 120_000);
-
-afterAll(async () => {
-  for await (const wf of client.workflow.list({ query: "ExecutionStatus = 'Running'" })) {
-    if (wf.workflowId.startsWith('release:canary-it-model:')) await client.workflow.getHandle(wf.workflowId).terminate('test cleanup');
-  }
-  await worker?.kill();
-  await stopLocalDeployments(stateDir);
-  await prometheus?.stop();
-  await connection?.close();
-});
-
-/** 20 probe prompts, each answered right by the fake server's echo; a "wrong" canary gets the first six wrong. */
-const PROBES = Array.from({ length: 20 }, (_, i) => `probe question ${i}`);
-const WRONG = PROBES.slice(0, 6).flatMap((p) => ['--wrong-prompt', p]);
-
-const spec = (over: Partial<PipelineSpecInput> & { failOnLoad?: boolean; slowOnLoad?: boolean; wrongOnProbes?: boolean } = {}) => {
-  const { failOnLoad, slowOnLoad, wrongOnProbes, ...rest } = over;
-  const command = [...serve, ...(failOnLoad ? ['--fail-prompt', LOAD_PROMPT] : []), ...(slowOnLoad ? ['--slow-prompt', LOAD_PROMPT, '--slow-ms', '300'] : []), ...(wrongOnProbes ? WRONG : [])];
-  const file = writeSpec({ name: 'canary-it', deployPort: port, serve: { command, cwd: packageRoot }, monitor: { duration: '1s', interval: '1s' }, ...rest });
-  writeFileSync(path.join(path.dirname(file), 'probes.jsonl'), PROBES.map((p) => JSON.stringify({ prompt: p, expected: p, scorer: 'contains' })).join('\n') + '\n');
-  return file;
-};
-
-async function start(file: string, label: string): Promise<string> {
-  const started = await runCli(['run', file, '--release', label, '--json'], { TEMPORAL_ADDRESS: address });
-  expect(started.code, started.stderr).toBe(0);
-  return (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
-}
-
-const status = (id: string) => client.workflow.getHandle(id).query(statusQuery);
-
-/** Sends requests to the stable endpoint until stopped (bounded); counts answers by the version that served them. */
-function loadLoop() {
-  const byVersion = new Map<string, number>();
-  const byStatus = new Map<number, number>();
-  let stop = false;
-  const done = (async () => {
-    for (let i = 0; i < 20_000 && !stop; i++) {
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: LOAD_PROMPT }] }),
-        });
-        await res.arrayBuffer();
-        const v = res.headers.get('x-slipway-version') ?? 'none';
-        byVersion.set(v, (byVersion.get(v) ?? 0) + 1);
-        byStatus.set(res.status, (byStatus.get(res.status) ?? 0) + 1);
-      } catch {
-        byStatus.set(0, (byStatus.get(0) ?? 0) + 1);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return {
-    byVersion,
-    byStatus,
-    reset: () => (byVersion.clear(), byStatus.clear()),
-    stop: async () => {
-      stop = true;
-      await done;
-    },
-  };
-}
+const h = canaryHarness('canary-it');
+const { address, stateDir, spec, start, status, loadLoop } = h;
+const port = () => h.port;
 
 describe('canary rollouts through Traefik, judged by Prometheus', () => {
   let stable: string;
+  /** The MLflow model version of the stable deployment: where `champion` must point while a canary runs or after it is aborted. */
+  let stableModel: string;
 
   it('the first release has nothing to compare with: it goes all at once', async () => {
     const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 50 }] } }), 'r1');
-    const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+    const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
     expect(result.status).toBe('completed');
     expect(result.report.rollout).toMatchObject({ phase: 'skipped' });
     stable = result.deployedVersion!;
+    stableModel = result.modelVersion!;
+    expect(await h.champion()).toBe(stableModel);
   }, 240_000);
 
   it('no traffic: the analysis is inconclusive and the rollout waits; a promote sent with `temporal workflow signal` continues it; then 60% of answers come from the canary and it completes', async () => {
@@ -136,6 +44,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
       'r2',
     );
     await waitFor(async () => (await status(id)).rollout?.pause?.reason.startsWith('inconclusive') === true, 'the inconclusive pause', 180_000, 500);
+    expect(await h.champion()).toBe(stableModel); // the champion waits for the rollout to complete
     const paused = (await status(id)).rollout!;
     expect(paused).toMatchObject({ step: 1, weight: 20, phase: 'paused' });
     expect(paused.analysisRuns[0]?.metrics[0]).toMatchObject({ name: 'errors', phase: 'inconclusive', inconclusives: 1 });
@@ -155,7 +64,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     } finally {
       await load.stop();
     }
-    const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+    const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
     expect(result.status).toBe('completed');
     expect(result.report.rollout).toMatchObject({ phase: 'completed', weight: 100 });
     expect(result.report.rollout!.controls).toMatchObject([{ action: 'promote', by: 'ops' }]);
@@ -164,8 +73,13 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     // An equal canary goes on: the same 20 probes right on both, z = 0.
     expect(last.metrics[1]).toMatchObject({ name: 'quality', phase: 'successful', quality: { canary: { correct: 20, n: 20 }, stable: { correct: 20, n: 20 }, z: 0, verdict: 'not-worse' } });
     expect(last.metrics[0]!.measurements.map((m) => m.value)).toEqual([0, 0]);
+    // The rollout completed: the registry's champion is the version it registered, no longer the old one.
+    expect(result.modelVersion).toBeDefined();
+    expect(result.modelVersion).not.toBe(stableModel);
+    expect(await h.champion()).toBe(result.modelVersion);
     stable = result.deployedVersion!;
-    await recordHistory(client.workflow.getHandle(id), 'canary-inconclusive-then-promoted');
+    stableModel = result.modelVersion!;
+    await recordHistory(h.client.workflow.getHandle(id), 'canary-inconclusive-then-promoted');
   }, 360_000);
 
   it('5xx on the canary: the analysis fails, all traffic goes back to stable, the champion stays, and the status names the measurement', async () => {
@@ -177,10 +91,11 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     try {
       await waitFor(async () => (await status(id)).rollout?.weight === 50, 'weight 50', 180_000, 200);
       load = loadLoop();
-      const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+      const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
       expect(result.status).toBe('aborted');
-      await recordHistory(client.workflow.getHandle(id), 'canary-aborted-by-analysis');
+      await recordHistory(h.client.workflow.getHandle(id), 'canary-aborted-by-analysis');
       expect(result.modelVersion).toBeUndefined(); // never registered, never champion
+      expect(await h.champion()).toBe(stableModel);
       const r = result.report.rollout!;
       expect(r).toMatchObject({ phase: 'aborted', weight: 0, abort: { by: 'system:analysis' } });
       expect(r.abort!.reason).toContain('errors: 1 failed measurement');
@@ -207,13 +122,14 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     try {
       await waitFor(async () => (await status(id)).rollout?.weight === 50, 'weight 50', 180_000, 200);
       load = loadLoop();
-      const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+      const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
       expect(result.status).toBe('aborted');
       const m = result.report.rollout!.analysisRuns[0]!.metrics[0]!;
       expect(m).toMatchObject({ name: 'latency', phase: 'failed' });
       expect(m.taken).toBeLessThanOrEqual(2);
       expect(m.measurements.at(-1)!.value).toBeGreaterThan(1.5); // canary p99 / stable p99
       expect(result.report.rollout!.abort!.reason).toContain('latency: 1 failed measurement');
+      expect(await h.champion()).toBe(stableModel);
       load.reset();
       await new Promise((res) => setTimeout(res, 1_000));
       expect([...load.byVersion.keys()]).toEqual([stable]);
@@ -224,18 +140,19 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
 
   it('a canary that answers 30% of the probes wrong is aborted with its test statistic', async () => {
     const id = await start(spec({ wrongOnProbes: true, rollout: { strategy: 'canary', steps: [{ set_weight: 10 }, { analysis: [{ name: 'quality', quality: { dataset: 'probes.jsonl', sample: 20, confidence: 0.95 }, interval: '1s' }] }, { set_weight: 100 }] } }), 'r5');
-    const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+    const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
     expect(result.status).toBe('aborted');
     const q = result.report.rollout!.analysisRuns[0]!.metrics[0]!;
     expect(q).toMatchObject({ phase: 'failed', quality: { canary: { correct: 14, n: 20 }, stable: { correct: 20, n: 20 }, verdict: 'worse' } });
     expect(q.quality!.z).toBeCloseTo(-2.657, 3);
+    expect(await h.champion()).toBe(stableModel);
     expect(result.report.rollout!.abort!.reason).toMatch(/canary accuracy 0\.700 \(14\/20\) is worse than stable 1\.000 \(20\/20\) beyond chance: z = -2\.66 < -1\.64/);
   }, 300_000);
 
   it('abort during a pause puts all traffic on stable at once; a bad order is refused', async () => {
     const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }] } }), 'r4');
     await waitFor(async () => (await status(id)).rollout?.phase === 'paused', 'the pause', 180_000, 200);
-    const handle = client.workflow.getHandle(id);
+    const handle = h.client.workflow.getHandle(id);
     const env = { TEMPORAL_ADDRESS: address };
     const refused = await runCli(['rollout', 'resume', id, '--as', 'ops'], env);
     expect(refused.code).toBe(4);
@@ -247,8 +164,9 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     const result = (await handle.result()) as ReleaseResult;
     expect(result.status).toBe('aborted');
     expect(result.report.rollout).toMatchObject({ weight: 0, abort: { by: 'ops', reason: 'saw something odd' } });
+    expect(await h.champion()).toBe(stableModel);
     for (let i = 0; i < 20; i++) {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
+      const res = await fetch(`http://127.0.0.1:${port()}/health`);
       expect(res.headers.get('x-slipway-version')).toBe(stable);
     }
     await recordHistory(handle, 'canary-aborted-during-pause');
@@ -263,8 +181,8 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     const canary = (await status(id)).rollout!.canaryVersion;
     expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [stable]: 70, [canary]: 30 });
 
-    await worker!.kill('SIGKILL');
-    worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl'), SLIPWAY_PROMETHEUS_URL: prometheus!.url });
+    await h.worker!.kill('SIGKILL');
+    h.worker = await h.startWorker();
     const env = { TEMPORAL_ADDRESS: address };
     expect((await runCli(['rollout', 'promote', id, '--as', 'ops'], env)).code).toBe(0);
     await waitFor(async () => (await status(id)).rollout?.step === 3, 'the second pause', 120_000, 200);
@@ -278,9 +196,11 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     expect((await runCli(['rollout', 'resume', id, '--as', 'ops'], env)).code).toBe(0);
     const full = await runCli(['rollout', 'promote', id, '--as', 'ops', '--full', '--json'], env);
     expect(full.code, full.stderr).toBe(0);
-    const result = (await client.workflow.getHandle(id).result()) as ReleaseResult;
+    const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
     expect(result.status).toBe('completed');
     expect(result.report.rollout!.controls.map((c) => c.action)).toEqual(['promote', 'pause', 'resume', 'promote --full']);
     expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [canary]: 100 });
+    expect(await h.champion()).toBe(result.modelVersion);
+    expect(result.modelVersion).not.toBe(stableModel);
   }, 300_000);
 });

@@ -46,8 +46,13 @@ describe('rollout spec', () => {
     expect(issues({ strategy: 'canary', steps: [{ set_weight: 5 }, { analysis: [{ name: 'q', query: 'up', success_condition: 'result <' }] }] })[0]).toMatch(
       /^rollout\.steps\.1\.analysis\.0\.success_condition: expected a condition over result such as "result < 0.05": unexpected end/,
     );
-    expect(issues({ strategy: 'canary', steps: [{ set_weight: 5 }, { analysis: [{ name: 'e', template: 'error-rate', count: 20 }] }] })).toEqual([
-      'rollout.steps.1.analysis.0.count: count × interval (1200s) exceeds progress_deadline 10m',
+    // Measurements restart the progress deadline's clock: many of them fit, one slower than it does not.
+    expect(issues({ strategy: 'canary', steps: [{ set_weight: 5 }, { analysis: [{ name: 'e', template: 'error-rate', count: 20 }] }] })).toEqual([]);
+    expect(issues({ strategy: 'canary', progress_deadline: '5m', steps: [{ set_weight: 5 }, { analysis: [{ name: 'e', template: 'error-rate', interval: '5m' }] }] })).toEqual([
+      'rollout.steps.1.analysis.0.interval: interval 5m is not shorter than progress_deadline 5m: no measurement could come in time',
+    ]);
+    expect(issues({ strategy: 'canary', progress_deadline: '30s', steps: [{ set_weight: 5 }], bake: { analysis: [{ name: 'e', template: 'error-rate' }] } })).toEqual([
+      'rollout.bake.analysis.0.interval: interval 1m is not shorter than progress_deadline 30s: no measurement could come in time',
     ]);
   });
 });
