@@ -42,6 +42,7 @@ afterAll(async () => {
   await connection?.close();
 });
 
+// Two outages, each waited out with the MLflow activities' back-off (2 s, doubling, up to a minute): a longer bound than the default.
 it('waits while MLflow is down, at the approval and again at deploy, and registers exactly one version once it is back', async () => {
   const slipway = new SlipwayClient(new Client({ connection }));
   const spec = writeSpec({ name: 'mlflow-outage', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' } });
@@ -83,4 +84,4 @@ it('waits while MLflow is down, at the approval and again at deploy, and registe
   const running = servingProcesses(stateDir);
   expect(running.modelServers).toHaveLength(1);
   expect(running.routers).toHaveLength(1);
-});
+}, 480_000);
