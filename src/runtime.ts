@@ -47,7 +47,8 @@ export function resolveRuntime(o: RuntimeOptions): SlipwayRuntime {
     mlflow: o.mlflow,
     env: o.env,
     jobBackends: withDefaultBackends(o, stateDir),
-    deployTargets: o.deployTargets?.local ? o.deployTargets : { local: new LocalDeployTarget({ stateDir }), ...o.deployTargets },
+    // SLIPWAY_TEST_PAUSE_AT: a test hook (see LocalDeployTargetOptions.testPauseAt), unset in production.
+    deployTargets: o.deployTargets?.local ? o.deployTargets : { local: new LocalDeployTarget({ stateDir, testPauseAt: o.env.SLIPWAY_TEST_PAUSE_AT }), ...o.deployTargets },
     artifacts: typeof o.artifacts === 'object' ? o.artifacts : artifactStore(o.artifacts ?? 'local', stateDir, o.mlflow, o.artifactsDir, jobAuthorization(o.env)),
   };
 }

@@ -3,7 +3,8 @@
 import proto from '@temporalio/proto';
 import type { DataConverter } from '@temporalio/common';
 import { slipwayDataConverter } from './codec/aes-gcm-codec.js';
-import { NativeConnection, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
+import { startReconciler, type ReleaseRunning } from './activities/deploy/reconciler.js';
 import { TemporalUnreachableError } from './errors.js';
 import { slipwayPlugin } from './plugin.js';
 import { DEFAULT_QUEUES, ROLES, type Role, type SlipwayQueues } from './queues.js';
@@ -34,6 +35,11 @@ export interface SlipwayWorkerOptions extends RuntimeOptions {
    * history; see the README's upgrade procedure. Unset: unversioned (every worker takes any task).
    */
   deployment?: WorkerDeployment;
+  /**
+   * Serving role: how often the reconciler repairs this host's deployments (a dead router, a
+   * half-done switch, candidates of releases that no longer run); default 5 s, 0 turns it off.
+   */
+  reconcileIntervalMs?: number;
 }
 
 export interface WorkerDeployment {
@@ -102,11 +108,23 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
       );
     }
     const shutdown = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
+    const reconcileMs = opts.reconcileIntervalMs ?? 5_000;
     return {
       workers,
       roles,
       queues,
       run: async () => {
+        const logger = Runtime.instance().logger;
+        const reconciler =
+          roles.includes('serving') && reconcileMs > 0
+            ? startReconciler({
+                targets: runtime.deployTargets,
+                isRunning: releaseRunning(connection, opts.namespace),
+                intervalMs: reconcileMs,
+                onRepair: (repair) => logger.warn('deployment reconciled', { ...repair }),
+                onError: (err) => logger.warn('deployment reconcile failed; trying again next pass', { error: String(err) }),
+              })
+            : undefined;
         // One role failing stops the others, and its error (not a later one) is what the caller sees.
         const results = await Promise.allSettled(
           workers.map((w) =>
@@ -116,6 +134,7 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
             }),
           ),
         );
+        await reconciler?.stop();
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
       },
@@ -127,6 +146,19 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
     throw err;
   }
 }
+
+/** Asks Temporal whether a release still runs: NOT_FOUND means gone; any other failure means "cannot tell now". */
+function releaseRunning(connection: NativeConnection, namespace: string): ReleaseRunning {
+  return async (workflowId) => {
+    try {
+      const { workflowExecutionInfo } = await connection.workflowService.describeWorkflowExecution({ namespace, execution: { workflowId } });
+      return workflowExecutionInfo?.status === proto.temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+    } catch (err) {
+      return (err as { code?: number }).code === GRPC_NOT_FOUND ? false : undefined;
+    }
+  };
+}
+const GRPC_NOT_FOUND = 5;
 
 /**
  * Registers the SlipwayStage search attribute when the cluster lacks it (the dev server gets it

@@ -10,7 +10,7 @@ import { approveUpdate, rejectUpdate, rollbackUpdate, rolloutUpdates, statusQuer
 import { releaseQueues } from '../workflows/activities.js';
 import type { ReleaseInput, ReleaseResult } from '../workflows/release-pipeline.js';
 import { rollbackWorkflowId, type RollbackReleaseInput, type RollbackReleaseResult } from '../workflows/rollback-release.js';
-import type { PipelineStatus, Stage } from '../workflows/status.js';
+import { FINAL_STAGES, type PipelineStatus, type Stage } from '../workflows/status.js';
 import { decodePayload } from './payloads.js';
 import { completedRollback, startInput } from './release-status.js';
 import { RELEASE_ID_POLICIES, releaseStart } from './release-start.js';
@@ -47,7 +47,10 @@ export interface ReleaseView extends PipelineStatus {
 
 export interface ListedRelease {
   workflowId: string;
+  /** The release's stage; for one ended from outside (terminated, timed out), that end: `terminated`, `timed-out`. */
   stage: string;
+  /** The stage it was in when it ended from outside; absent otherwise. */
+  endedIn?: string;
   status: string;
   startTime: string;
   /** Who may decide, for a release waiting for approval. */
@@ -144,7 +147,9 @@ export class SlipwayClient {
   }
 
   async list(opts: { stage?: Stage; limit?: number } = {}): Promise<ListedRelease[]> {
-    const query = ["WorkflowType = 'releasePipeline'", opts.stage ? `SlipwayStage = '${opts.stage}'` : ''].filter(Boolean).join(' AND ');
+    // A release terminated from outside keeps the stage it last set: only running ones are in a stage that is not final.
+    const stageFilter = opts.stage ? `SlipwayStage = '${opts.stage}'${FINAL_STAGES.has(opts.stage) ? '' : " AND ExecutionStatus = 'Running'"}` : '';
+    const query = ["WorkflowType = 'releasePipeline'", stageFilter].filter(Boolean).join(' AND ');
     const out: ListedRelease[] = [];
     const limit = opts.limit ?? 50;
     // The raw listing: the SDK's list() decodes every memo, and one release whose payloads this client
@@ -154,7 +159,7 @@ export class SlipwayClient {
       const page = await this.client.workflowService.listWorkflowExecutions({ namespace: this.client.options.namespace, query, pageSize: Math.min(limit, 100), nextPageToken });
       for (const e of page.executions ?? []) {
         if (out.length >= limit) break;
-        out.push({ workflowId: e.execution?.workflowId ?? '', stage: stageOf(e), status: statusName(e.status), startTime: optionalTsToDate(e.startTime)?.toISOString() ?? '' });
+        out.push({ workflowId: e.execution?.workflowId ?? '', ...listedStage(stageOf(e), statusName(e.status)), status: statusName(e.status), startTime: optionalTsToDate(e.startTime)?.toISOString() ?? '' });
       }
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken && out.length < limit);
@@ -254,6 +259,15 @@ export class SlipwayClient {
 function stageOf(e: temporal.api.workflow.v1.IWorkflowExecutionInfo): string {
   const payload = e.searchAttributes?.indexedFields?.[STAGE_KEY.name];
   return payload ? String(defaultPayloadConverter.fromPayload(payload) ?? '') : '';
+}
+
+/**
+ * The stage to show: the search attribute's, unless the execution ended without reaching a final
+ * stage (terminated, timed out, reset away): then how it ended, since the attribute can no longer change.
+ */
+export function listedStage(stage: string, status: string): { stage: string; endedIn?: string } {
+  if (status === 'RUNNING' || status === 'CONTINUED_AS_NEW' || FINAL_STAGES.has(stage as Stage)) return { stage };
+  return { stage: status === 'CANCELED' ? 'cancelled' : status.toLowerCase().replaceAll('_', '-'), ...(stage ? { endedIn: stage } : {}) };
 }
 
 /** `RUNNING`, `COMPLETED`, ... as the SDK names them. */

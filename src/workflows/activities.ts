@@ -54,10 +54,14 @@ export function pipelineActivities(spec: PipelineSpec, queues: ReleaseQueues = {
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['ModelServerFailedToStart'] },
     })),
-    /** serving — promote, stop, rollback and the smoke test on the stable endpoint. */
+    /**
+     * serving — promote, stop, rollback and the smoke test on the stable endpoint. They heartbeat, so a
+     * serving worker killed mid-promote is noticed in 30 s and the retry finishes the switch.
+     */
     serving: s(proxyActivities<ServingActivities>({
       taskQueue: serving,
       startToCloseTimeout: '15m',
+      heartbeatTimeout: '30s',
       retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['NoPreviousVersion'] },
     })),
     /** serving — one canary analysis measurement: short, and a failure is an answer the analysis counts, not a retry. */

@@ -1,5 +1,9 @@
+// MLflow stopped twice during one release: while it waits for approval (the approval's tags cannot
+// be written) and as it enters deploying (a test hook holds the promote until MLflow is down, so the
+// model upload and registration find it down every time). The release waits each time, and once
+// MLflow is back it registers exactly one model version, as MLflow's own registry lists it.
 import { Client, Connection } from '@temporalio/client';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,9 +15,12 @@ import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { isPausedAt, pausedAt, registeredVersions, servingProcesses } from '../chaos/support.js';
+import { waitFor } from '../support/wait.js';
 
 const address = inject('temporalAddress');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-outage-'));
+const stateDir = path.join(dir, 'state');
 let mlflowPort: number;
 let mlflow: RunningMlflow | undefined;
 let worker: WorkerProcess | undefined;
@@ -24,17 +31,19 @@ const startMlflow = () => startMlflowServer({ port: mlflowPort, stateDir: path.j
 beforeAll(async () => {
   mlflowPort = await freePort();
   mlflow = await startMlflow();
-  worker = await startWorkerProcess(['--address', address, '--state-dir', path.join(dir, 'state')], { MLFLOW_TRACKING_URI: mlflow.url });
+  // The test hook holds the promote (SLIPWAY_TEST_PAUSE_AT) until the test has stopped MLflow.
+  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: mlflow.url, SLIPWAY_TEST_PAUSE_AT: 'promote:after-intent' });
   connection = await Connection.connect({ address });
 });
 afterAll(async () => {
   await worker?.kill();
-  await stopLocalDeployments(path.join(dir, 'state'));
+  await stopLocalDeployments(stateDir);
   await mlflow?.stop();
   await connection?.close();
 });
 
-it('waits while MLflow is down and completes once it is back', async () => {
+// Two outages, each waited out with the MLflow activities' back-off (2 s, doubling, up to a minute): a longer bound than the default.
+it('waits while MLflow is down, at the approval and again at deploy, and registers exactly one version once it is back', async () => {
   const slipway = new SlipwayClient(new Client({ connection }));
   const spec = writeSpec({ name: 'mlflow-outage', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' } });
   const started = await runCli(['run', spec, '--release', 'outage', '--json'], { TEMPORAL_ADDRESS: address });
@@ -57,7 +66,22 @@ it('waits while MLflow is down and completes once it is back', async () => {
   expect(waiting.stage).toBe('awaiting-approval');
 
   mlflow = await startMlflow();
+
+  // Deploying: MLflow goes down between the decision to promote and the model's registration.
+  await waitFor(() => isPausedAt(stateDir, 'mlflow-outage'), 'the promote to reach the hook', 120_000);
+  await mlflow.stop();
+  rmSync(pausedAt(stateDir, 'mlflow-outage'));
+  const registering = await poll((v) => v.progress.some((p) => ['mlflowLogFile', 'mlflowRegisterModelVersion'].includes(p.activity) && p.attempt >= 2));
+  expect(registering.execution.status).toBe('RUNNING');
+  expect(registering.stage).toBe('deploying');
+
+  mlflow = await startMlflow();
   const res = (await slipway.result(id)) as ReleaseResult;
   expect(res.status).toBe('completed');
   expect(res.modelVersion).toBe('1');
-});
+  // The registry itself, not only the result: one version, no duplicate from the retries.
+  expect(await registeredVersions(mlflow.url, 'mlflow-outage-model')).toEqual(['1']);
+  const running = servingProcesses(stateDir);
+  expect(running.modelServers).toHaveLength(1);
+  expect(running.routers).toHaveLength(1);
+}, 480_000);

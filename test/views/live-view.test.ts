@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatList } from '../../src/client/commands/status.js';
 import { bar, EtaTracker, liveLines, plainKey, plainLine } from '../../src/client/live-view.js';
-import type { ReleaseView } from '../../src/client/slipway-client.js';
+import { listedStage, type ReleaseView } from '../../src/client/slipway-client.js';
 
 function training(step: number): ReleaseView {
   return {
@@ -51,15 +51,23 @@ describe('live view', () => {
       [
         { workflowId: 'release:tiny-llm:v7', stage: 'awaiting-approval', status: 'RUNNING', startTime: '2026-01-01T00:00:00Z', awaiting: ['alice', 'bob'] },
         { workflowId: 'release:tiny-llm:v6', stage: 'completed', status: 'COMPLETED', startTime: '2026-01-03T01:57:55Z' },
-        { workflowId: 'release:tiny-llm:v5', stage: 'training', status: 'TERMINATED', startTime: '2026-01-03T01:59:15Z' },
+        { workflowId: 'release:tiny-llm:v5', stage: 'terminated', endedIn: 'training', status: 'TERMINATED', startTime: '2026-01-03T01:59:15Z' },
       ],
       now,
     );
     expect(lines).toEqual([
-      'ID                   STAGE                  AGE     AWAITING',
-      'release:tiny-llm:v7  awaiting-approval      2d 02h  alice, bob',
-      'release:tiny-llm:v6  completed              2m 05s',
-      'release:tiny-llm:v5  training (terminated)  45s',
+      'ID                   STAGE                     AGE     AWAITING',
+      'release:tiny-llm:v7  awaiting-approval         2d 02h  alice, bob',
+      'release:tiny-llm:v6  completed                 2m 05s',
+      'release:tiny-llm:v5  terminated (in training)  45s',
     ]);
+  });
+
+  it('lists a release ended from outside by how it ended, with the stage it was in', () => {
+    expect(listedStage('awaiting-approval', 'TERMINATED')).toEqual({ stage: 'terminated', endedIn: 'awaiting-approval' });
+    expect(listedStage('monitoring', 'TIMED_OUT')).toEqual({ stage: 'timed-out', endedIn: 'monitoring' });
+    expect(listedStage('training', 'CANCELED')).toEqual({ stage: 'cancelled', endedIn: 'training' });
+    expect(listedStage('awaiting-approval', 'RUNNING')).toEqual({ stage: 'awaiting-approval' });
+    expect(listedStage('rolled-back', 'COMPLETED')).toEqual({ stage: 'rolled-back' });
   });
 });

@@ -1,6 +1,7 @@
 // Deploy and production-metrics activities. Each takes one small JSON input and returns one small
 // JSON result; typed failures become ApplicationFailures whose `type` the workflow branches on.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { heartbeating } from '../heartbeating.js';
 import { asActivityFailure } from '../../errors.js';
 import { sampleServing, windowStats, type Snapshot, type WindowStats } from '../metrics/prometheus.js';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
@@ -41,16 +42,6 @@ export interface SampleProductionMetricsResult {
   reason?: string;
 }
 
-/** Heartbeats while a long wait (a model server loading weights) runs, so a dead worker is noticed. */
-async function heartbeating<T>(fn: () => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const timer = setInterval(() => ctx.heartbeat(), 5_000);
-  try {
-    return await fn();
-  } finally {
-    clearInterval(timer);
-  }
-}
 
 const errorText = (err: unknown) => (err instanceof Error ? (err.cause instanceof Error ? `${err.message}: ${err.cause.message}` : err.message) : String(err));
 
@@ -75,7 +66,9 @@ export function createDeployActivities(deps: DeployActivityDeps) {
       const started = await heartbeating(async () => {
         const local = artifact ? await asActivityFailure(() => deps.artifacts.fetch(artifact)) : artifactPath;
         if (!local) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: 'deployCandidate needs an artifact ({ uri, sha256 })' });
-        return asActivityFailure(() => target.ensureCandidate({ ...request, artifactPath: local }));
+        // The owner lets the serving worker's reconciler stop this server once the release is gone.
+        const owner = Context.current().info.workflowExecution?.workflowId;
+        return asActivityFailure(() => target.ensureCandidate({ ...request, artifactPath: local, ...(owner ? { owner } : {}) }));
       });
       log.info('candidate ready', { deployment: input.deploymentName, version: input.version, endpoint: started.endpoint });
       return { endpoint: started.endpoint };
@@ -84,7 +77,7 @@ export function createDeployActivities(deps: DeployActivityDeps) {
     /** Points the stable endpoint at `version`, keeping the replaced version for rollback. */
     async promoteVersion(input: PromoteVersionInput): Promise<PromoteResult> {
       const [target, request] = targetOf(input);
-      const result = await asActivityFailure(() => target.promote(request));
+      const result = await heartbeating(() => asActivityFailure(() => target.promote(request)));
       log.info('version promoted', { deployment: input.deploymentName, version: input.version, previous: result.previousVersion });
       return result;
     },
@@ -100,13 +93,13 @@ export function createDeployActivities(deps: DeployActivityDeps) {
     /** What the target serves now: the live and previous versions and the stable endpoint. */
     async describeDeployment(input: OnTarget & { deploymentName: string }): Promise<DeploymentStatus> {
       const [target, request] = targetOf(input);
-      return asActivityFailure(() => target.status(request));
+      return heartbeating(() => asActivityFailure(() => target.status(request)));
     },
 
     /** Stops a candidate that was not promoted (e.g. it lost at the gate); a live version is left running. */
     async stopCandidate(input: StopCandidateInput): Promise<void> {
       const [target, request] = targetOf(input);
-      const { stopped } = await asActivityFailure(() => target.stop(request));
+      const { stopped } = await heartbeating(() => asActivityFailure(() => target.stop(request)));
       log.info(stopped ? 'candidate stopped' : 'candidate not running or live; nothing stopped', { deployment: input.deploymentName, version: input.version });
     },
 

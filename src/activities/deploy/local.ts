@@ -1,13 +1,15 @@
 // The local deploy target: each version is a model-server process on its own port, and the stable
 // endpoint is Traefik, weighting the live version and a canary. Everything lives under
 // <stateDir>/deployments/<name>/ so a restarted worker picks up where the last one stopped.
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { tail } from '../../system/files.js';
 import { freePort } from '../../system/ports.js';
 import { isOurs, probe, spawnDetached, stopGroup, waitReady } from './processes.js';
 import { ensureRouter, routerHealthy, stopRouter } from './stable-endpoint.js';
 import { writeJsonAtomic } from '../../system/files.js';
-import { deploymentDir, logPath, readRouter, readState, removeSafe, statePath, withLock, writeState, type DeploymentState, type VersionRecord } from './state.js';
+import { deploymentDir, logPath, pausedAtPath, readRouter, readState, removeSafe, statePath, withLock, writeState, type DeploymentState, type PendingSwitch, type VersionRecord } from './state.js';
 import type { CandidateRequest, CanaryRequest, CanaryResult, DeploymentStatus, DeployTarget, PromoteRequest, PromoteResult, RollbackRequest, RollbackResult } from './target.js';
 import { serviceLabel, type Route } from './traefik.js';
 import { DeployError } from './target.js';
@@ -40,6 +42,24 @@ export interface LocalDeployTargetOptions {
   stateDir: string;
   /** Where Prometheus' file_sd finds the servers to scrape (default `<stateDir>/prometheus/targets`). */
   prometheusTargetsDir?: string;
+  /**
+   * TEST HOOK, inert unless set (the worker reads SLIPWAY_TEST_PAUSE_AT): a promote or rollback that
+   * reaches this named point (`promote:after-intent`, `rollback:after-intent`) writes the point's
+   * name to `<deployment>/test-paused-at` and waits until the test deletes that file, so a test can
+   * kill the worker there, or break something else (MLflow) before letting it go on.
+   */
+  testPauseAt?: string;
+}
+
+/** What one reconcile pass over a deployment did. */
+export interface DeploymentRepair {
+  deploymentName: string;
+  /** A promote or rollback that a crashed call left half done, now finished. */
+  finishedSwitch: boolean;
+  /** Traefik was down while the deployment has a live version, and runs again with the same routes. */
+  routerRestarted: boolean;
+  /** Candidates whose owning release no longer runs, now stopped. */
+  stoppedOrphans: string[];
 }
 
 /** Deploys versions as local processes behind Traefik on the stable port. */
@@ -47,10 +67,48 @@ export class LocalDeployTarget implements DeployTarget {
   readonly kind = 'local';
   private readonly stateDir: string;
   private readonly targetsDir: string;
+  private readonly testPauseAt: string | undefined;
 
   constructor(opts: LocalDeployTargetOptions) {
     this.stateDir = opts.stateDir;
     this.targetsDir = opts.prometheusTargetsDir ?? path.join(path.resolve(opts.stateDir), 'prometheus', 'targets');
+    this.testPauseAt = opts.testPauseAt || undefined;
+  }
+
+  /** The test hook (see testPauseAt): waits at the chosen point until the test lets go; a no-op everywhere else. */
+  private async pausePoint(dir: string, point: string): Promise<void> {
+    if (this.testPauseAt !== point) return;
+    writeFileSync(pausedAtPath(dir), point);
+    while (existsSync(pausedAtPath(dir))) await sleep(100);
+  }
+
+  /**
+   * A traffic switch in three steps that a crash cannot leave half done: the new state is saved
+   * with `switching` (the intent), then the router moves, then the replaced versions stop, and only
+   * then is `switching` cleared. Whoever takes the lock next finishes it (see settled()).
+   */
+  private async switchTo(dir: string, state: DeploymentState, pending: PendingSwitch): Promise<void> {
+    state.switching = pending;
+    this.save(dir, state);
+    await this.pausePoint(dir, `${pending.op}:after-intent`);
+    await this.finishSwitch(dir, state);
+  }
+
+  private async finishSwitch(dir: string, state: DeploymentState): Promise<void> {
+    const pending = state.switching!;
+    await ensureRouter(dir, pending.port, routesOf(state));
+    for (const version of pending.stop) {
+      if (version !== state.live && version !== state.previous) await this.stopVersion(dir, state, version);
+    }
+    state.switching = null;
+    this.save(dir, state);
+  }
+
+  /** The deployment's state, with a switch that a crashed call left half done finished first. Call it under the lock. */
+  private async settled(dir: string): Promise<DeploymentState> {
+    const state = readState(dir);
+    if (state.switching) await this.finishSwitch(dir, state);
+    return state;
   }
 
   /** Saves the state and tells Prometheus (file_sd) which servers this deployment runs. */
@@ -84,7 +142,7 @@ export class LocalDeployTarget implements DeployTarget {
   async ensureCandidate(req: CandidateRequest): Promise<LocalCandidate> {
     const dir = this.dir(req.deploymentName);
     return withLock(dir, async () => {
-      const state = readState(dir);
+      const state = await this.settled(dir);
       const existing = state.versions[req.version];
       if (existing && isOurs(existing.pid, this.tag(dir, req.version))) {
         if (existing.artifactPath !== req.artifactPath) {
@@ -92,7 +150,10 @@ export class LocalDeployTarget implements DeployTarget {
           await stopGroup(existing.pid);
         } else {
           const outcome = await waitReady(url(existing.port) + existing.serve.healthPath, existing.pid, existing.serve.startupTimeoutMs);
-          if (outcome === 'ready') return { endpoint: url(existing.port), port: existing.port, pid: existing.pid };
+          if (outcome === 'ready') {
+            if (req.owner && existing.owner !== req.owner) this.save(dir, { ...state, versions: { ...state.versions, [req.version]: { ...existing, owner: req.owner } } });
+            return { endpoint: url(existing.port), port: existing.port, pid: existing.pid };
+          }
           if (outcome === 'timeout') throw await this.notStarted(dir, state, req.version, existing, existing.pid, outcome);
           // It died after an earlier call started it: not a failed start of this call. Start it again.
         }
@@ -104,6 +165,7 @@ export class LocalDeployTarget implements DeployTarget {
         logFile: logPath(dir, req.version),
         serve: req.serve,
         env: req.env ?? {},
+        ...(req.owner ? { owner: req.owner } : {}),
       };
       return this.start(dir, state, req.version, record);
     });
@@ -160,7 +222,7 @@ export class LocalDeployTarget implements DeployTarget {
     const dir = this.dir(req.deploymentName);
     const endpoint = url(req.port);
     const previousVersion = await withLock(dir, async () => {
-      const state = readState(dir);
+      const state = await this.settled(dir);
       const record = state.versions[req.version];
       if (!record || !isOurs(record.pid, this.tag(dir, req.version))) {
         throw new DeployError('VersionNotDeployed', `version ${req.version} of ${req.deploymentName} is not running; deploy it as a candidate first`, { version: req.version });
@@ -171,11 +233,9 @@ export class LocalDeployTarget implements DeployTarget {
         state.live = req.version;
         state.lastRollback = null;
         state.canary = null;
-        // The new routes first, so no request goes to a version that is being stopped.
-        await this.route(dir, state, req.port);
-        if (retired && retired !== state.live && retired !== state.previous) await this.stopVersion(dir, state, retired);
-      }
-      await this.route(dir, state, req.port);
+        // The new routes before the stop, so no request goes to a version that is being stopped.
+        await this.switchTo(dir, state, { op: 'promote', port: req.port, stop: retired ? [retired] : [] });
+      } else await this.route(dir, state, req.port);
       return state.previous;
     });
     return { endpoint, previousVersion };
@@ -191,7 +251,7 @@ export class LocalDeployTarget implements DeployTarget {
     }
     const dir = this.dir(req.deploymentName);
     return withLock(dir, async () => {
-      const state = readState(dir);
+      const state = await this.settled(dir);
       if (req.weight === 0) {
         if (state.canary?.version === req.version) state.canary = null;
       } else {
@@ -212,7 +272,7 @@ export class LocalDeployTarget implements DeployTarget {
   async rollback(req: RollbackRequest): Promise<RollbackResult> {
     const dir = this.dir(req.deploymentName);
     return withLock(dir, async () => {
-      const state = readState(dir);
+      const state = await this.settled(dir);
       const router = readRouter(dir);
       if (req.expectedLive && state.live !== req.expectedLive) {
         if (state.lastRollback?.rolledBackVersion === req.expectedLive && router) return { endpoint: url(router.port), ...state.lastRollback };
@@ -242,9 +302,7 @@ export class LocalDeployTarget implements DeployTarget {
       state.canary = null;
       state.lastRollback = { restoredVersion, rolledBackVersion };
       // Traffic moves first; then the bad version can go.
-      await this.route(dir, state, router.port);
-      await this.stopVersion(dir, state, rolledBackVersion);
-      this.save(dir, state);
+      await this.switchTo(dir, state, { op: 'rollback', port: router.port, stop: [rolledBackVersion] });
       return { endpoint: url(router.port), restoredVersion, rolledBackVersion };
     });
   }
@@ -258,7 +316,7 @@ export class LocalDeployTarget implements DeployTarget {
   async stop(req: { deploymentName: string; version: string }): Promise<{ stopped: boolean }> {
     const dir = this.dir(req.deploymentName);
     return withLock(dir, async () => {
-      const state = readState(dir);
+      const state = await this.settled(dir);
       if (state.live === req.version) return { stopped: false };
       const router = readRouter(dir);
       if (state.canary?.version === req.version) {
@@ -302,6 +360,44 @@ export class LocalDeployTarget implements DeployTarget {
       weights: weightsOf(state),
       routerMetrics: routerUp ? `http://127.0.0.1:${router.adminPort}/metrics` : null,
     };
+  }
+
+  /** The deployments in this target's state dir. */
+  deployments(): string[] {
+    const root = path.join(path.resolve(this.stateDir), 'deployments');
+    return existsSync(root) ? readdirSync(root).filter((name) => existsSync(statePath(path.join(root, name)))) : [];
+  }
+
+  /** Running candidates (neither live nor previous) and the release that owns each; read without the lock. */
+  candidates(deploymentName: string): Array<{ version: string; owner: string }> {
+    const dir = this.dir(deploymentName);
+    const state = readState(dir);
+    return Object.entries(state.versions)
+      .filter(([version, r]) => version !== state.live && version !== state.previous && r.owner && isOurs(r.pid, this.tag(dir, version)))
+      .map(([version, r]) => ({ version, owner: r.owner! }));
+  }
+
+  /**
+   * One reconcile pass over a deployment: finishes a half-done switch, starts a dead Traefik again
+   * with the routes the state asks for (the live version stays), and stops the candidates whose
+   * owner is in `goneOwners` (releases that no longer run); a canary among them loses its traffic first.
+   */
+  async repair(deploymentName: string, goneOwners: ReadonlySet<string>): Promise<DeploymentRepair> {
+    const dir = this.dir(deploymentName);
+    return withLock(dir, async () => {
+      const finishedSwitch = Boolean(readState(dir).switching);
+      const state = await this.settled(dir);
+      const router = readRouter(dir);
+      const routerRestarted = Boolean(state.live && router && !(await routerHealthy(dir, router, router.port)));
+      const stoppedOrphans = Object.entries(state.versions)
+        .filter(([version, r]) => version !== state.live && version !== state.previous && r.owner && goneOwners.has(r.owner))
+        .map(([version]) => version);
+      if (stoppedOrphans.includes(state.canary?.version ?? '')) state.canary = null;
+      if (router && (routerRestarted || stoppedOrphans.length)) await this.route(dir, state, router.port);
+      for (const version of stoppedOrphans) await this.stopVersion(dir, state, version);
+      if (stoppedOrphans.length) this.save(dir, state);
+      return { deploymentName, finishedSwitch, routerRestarted, stoppedOrphans };
+    });
   }
 
   /** Stops Traefik and every version, and forgets the deployment (logs stay). For tests and teardown. */

@@ -2,6 +2,7 @@
 // measurement through Prometheus. A failed measurement is an answer (it counts against the
 // analysis' error limit), never a retried activity.
 import { log } from '@temporalio/activity';
+import { heartbeating } from '../heartbeating.js';
 import { createHash } from 'node:crypto';
 import { loadDataset, type DatasetRow } from '../evaluation/dataset.js';
 import { ChatClient } from '../evaluation/http.js';
@@ -90,7 +91,7 @@ export function createRolloutActivities(deps: { targets: Record<string, DeployTa
     async setCanaryWeight({ target: name = 'local', ...request }: SetCanaryWeightInput): Promise<CanaryResult> {
       const target = deps.targets[name];
       if (!target) throw unknownImplementation('DeployTarget', name, deps.targets);
-      const result = await asActivityFailure(() => target.setCanary(request));
+      const result = await heartbeating(() => asActivityFailure(() => target.setCanary(request)));
       log.info('canary weight set', { deployment: request.deploymentName, version: request.version, weights: result.weights });
       return result;
     },

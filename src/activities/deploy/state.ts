@@ -13,6 +13,21 @@ export interface VersionRecord {
   logFile: string;
   serve: ServeConfig;
   env: Record<string, string>;
+  /** The release (workflow id) that started it as a candidate; the reconciler stops it once that release is gone. */
+  owner?: string;
+}
+
+/**
+ * A switch of traffic that was decided but maybe not finished: the state around it is already the
+ * new one. Written before the router changes, cleared after the replaced versions are stopped, so
+ * a call that finds it (after a worker crash) finishes the switch instead of leaving it half done.
+ */
+export interface PendingSwitch {
+  op: 'promote' | 'rollback';
+  /** The stable endpoint's port. */
+  port: number;
+  /** Versions to stop once traffic has moved away from them. */
+  stop: string[];
 }
 
 export interface DeploymentState {
@@ -23,6 +38,8 @@ export interface DeploymentState {
   /** A version taking `weight`% of the stable endpoint's traffic next to the live one; absent in older files. */
   canary?: { version: string; weight: number } | null;
   versions: Record<string, VersionRecord>;
+  /** A promote or rollback under way (see PendingSwitch); absent or null when none is. */
+  switching?: PendingSwitch | null;
 }
 
 /** The deployment's Traefik: its pid, the stable port, and the admin port (/ping, API, /metrics). */
@@ -41,6 +58,8 @@ export function deploymentDir(stateDir: string, deploymentName: string): string 
 
 export const statePath = (dir: string) => path.join(dir, 'state.json');
 export const routerPath = (dir: string) => path.join(dir, 'router.json');
+/** Written by the test pause hook (LocalDeployTargetOptions.testPauseAt) when a call stops at its point. */
+export const pausedAtPath = (dir: string) => path.join(dir, 'test-paused-at');
 /** Versions are free text (MLflow numbers, tags); keep file names tame. */
 export const logPath = (dir: string, version: string) => path.join(dir, 'logs', `${version.replace(/[^A-Za-z0-9._-]/g, '_')}.log`);
 

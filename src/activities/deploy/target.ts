@@ -19,6 +19,8 @@ export interface CandidateRequest {
   artifactPath: string;
   serve: ServeConfig;
   env?: Record<string, string>;
+  /** The release that wants this candidate (its workflow id): a reconciler may stop it once that release is gone. */
+  owner?: string;
 }
 
 export interface CandidateEndpoint {

@@ -2,6 +2,7 @@
 // evaluateModel heartbeats progress (so a lost worker is noticed and cancellation is delivered)
 // and aborts its requests when cancelled; its only retries are the bounded per-request ones.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
+import { heartbeating } from '../heartbeating.js';
 import { evaluateWithCache } from './cached.js';
 import { EvalError, type EvalErrorCode } from './errors.js';
 import { runSmokeTest } from './smoke.js';
@@ -71,7 +72,7 @@ export function createEvaluationActivities(deps: EvaluationDeps) {
 
     /** The post-deploy smoke test; returns the report (a failed case is data, not an error). */
     async smokeTest(input: SmokeInput): Promise<SmokeReport> {
-      const report = await runSmokeTest(input);
+      const report = await heartbeating(() => runSmokeTest(input));
       if (!report.passed) log.warn('smoke test failed', { failure: report.failure });
       return report;
     },

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { FINAL_STAGES, STAGES, type Stage } from '../../workflows/status.js';
+import { STAGES, type Stage } from '../../workflows/status.js';
 import { ExitError, EXIT } from '../errors.js';
 import { formatDuration } from '../../workflows/metadata.js';
 import { formatRelease, printJson, printLines } from '../output.js';
@@ -58,9 +58,9 @@ export function registerStatusCommands(program: Command): void {
     });
 }
 
-/** Releases as a table: id, stage (with the execution's state when it ended mid-stage, e.g. terminated), age, and who is awaited. */
+/** Releases as a table: id, stage (for one ended from outside, how it ended and in which stage), age, and who is awaited. */
 export function formatList(rows: ListedRelease[], now: number): string[] {
-  const cells = rows.map((r) => [r.workflowId, r.status === 'RUNNING' || FINAL_STAGES.has(r.stage as Stage) ? r.stage : `${r.stage} (${r.status.toLowerCase()})`, age(now - Date.parse(r.startTime)), r.awaiting?.join(', ') ?? '']);
+  const cells = rows.map((r) => [r.workflowId, r.endedIn ? `${r.stage} (in ${r.endedIn})` : r.stage, age(now - Date.parse(r.startTime)), r.awaiting?.join(', ') ?? '']);
   const table = [['ID', 'STAGE', 'AGE', 'AWAITING'], ...cells];
   const widths = [0, 1, 2].map((i) => Math.max(...table.map((c) => c[i]!.length)));
   return table.map((c) => c.map((x, i) => (i < 3 ? x.padEnd(widths[i]!) : x)).join('  ').trimEnd());

@@ -20,6 +20,7 @@ interface WorkerFlags extends ConnectionFlags, QueueFlags {
   buildId?: string;
   rayAddress?: string;
   slurmConf?: string;
+  reconcileInterval: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -36,6 +37,7 @@ export function registerWorkerCommand(program: Command): void {
         .option('--slurm-conf <file>', "offer the `slurm` job backend on this Slurm cluster's slurm.conf (default: SLURM_CONF)", process.env.SLURM_CONF)
         .option('--artifacts <store>', `where models and checkpoints travel between hosts: ${ARTIFACT_STORE_KINDS.join(' or ')} (use mlflow when hosts share no disk)`, process.env.SLIPWAY_ARTIFACTS ?? 'local')
         .option('--deployment-name <name>', 'Worker Versioning: the worker deployment this process belongs to (with --build-id)', process.env.SLIPWAY_DEPLOYMENT_NAME)
+        .option('--reconcile-interval <seconds>', 'serving role: how often to repair this host\'s deployments (a dead router, a half-done switch, candidates of releases that no longer run); 0 turns it off', '5')
         .option('--build-id <id>', 'Worker Versioning: this code\'s build id; releases stay pinned to the build they started on', process.env.SLIPWAY_BUILD_ID),
     ),
   )
@@ -83,6 +85,10 @@ export function registerWorkerCommand(program: Command): void {
       } catch (err) {
         throw new ExitError(`--ray-address: ${(err as Error).message}`, EXIT.usage);
       }
+      const reconcileSeconds = Number(flags.reconcileInterval);
+      if (!Number.isFinite(reconcileSeconds) || reconcileSeconds < 0) {
+        throw new ExitError(`--reconcile-interval ${flags.reconcileInterval}: expected a number of seconds, 0 or more (0 turns the reconciler off)`, EXIT.usage);
+      }
       const connection = resolveConnection(flags);
       const { address, namespace } = connection;
       const queues = queuesFrom(flags);
@@ -98,6 +104,7 @@ export function registerWorkerCommand(program: Command): void {
         mlflow,
         env,
         deployment,
+        reconcileIntervalMs: reconcileSeconds * 1000,
       });
       for (const s of ['SIGINT', 'SIGTERM'] as const) process.once(s, () => workers.shutdown());
       const polling = workers.roles.map((r) => `${r} on ${workers.queues[r]}`).join(', ');

@@ -1,0 +1,66 @@
+// Outside interference: a release waiting for approval, its candidate model server running, is
+// terminated with the real `temporal workflow terminate`. The workflow can clean nothing up any more;
+// the serving worker's reconciler sees that the candidate's owner no longer runs and stops it, and
+// `slipway list` shows the release terminated (in awaiting-approval), not still awaiting approval.
+import { Client, Connection } from '@temporalio/client';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { isAlive } from '../../src/activities/deploy/processes.js';
+import type { ListedRelease } from '../../src/client/slipway-client.js';
+import { SlipwayClient } from '../../src/client/slipway-client.js';
+import { freePort } from '../../src/system/ports.js';
+import { findTool } from '../../src/system/tools.js';
+import { writeSpec } from '../integration/fixtures.js';
+import { stopLocalDeployments } from '../support/deployments.js';
+import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
+import { readDeployment, registeredVersions, servingProcesses, waitForRelease } from './support.js';
+
+const address = inject('temporalAddress');
+const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-chaos-terminated-'));
+let worker: WorkerProcess | undefined;
+let connection: Connection;
+let slipway: SlipwayClient;
+
+beforeAll(async () => {
+  connection = await Connection.connect({ address });
+  slipway = new SlipwayClient(new Client({ connection }));
+  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
+});
+afterAll(async () => {
+  await worker?.kill();
+  await stopLocalDeployments(stateDir);
+  await connection?.close();
+});
+
+it('stops the candidate of a release terminated from outside, and lists the release as terminated', async () => {
+  const name = 'chaos-terminated';
+  const spec = writeSpec({ name, deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' } });
+  const env = { TEMPORAL_ADDRESS: address };
+  const started = await runCli(['run', spec, '--release', 'r1', '--json'], env);
+  expect(started.code).toBe(0);
+  const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
+  await waitForRelease(slipway, id, (v) => v.stage === 'awaiting-approval', 'awaiting-approval');
+  const candidates = Object.entries(readDeployment(stateDir, name).versions).filter(([, r]) => r.owner === id);
+  expect(candidates).toHaveLength(1);
+  const [version, { pid }] = candidates[0]!;
+  expect(isAlive(pid!)).toBe(true);
+
+  await promisify(execFile)(findTool('temporal'), ['workflow', 'terminate', '--workflow-id', id, '--address', address, '--reason', 'chaos: terminated from outside']);
+
+  await waitFor(() => !isAlive(pid!), `the candidate ${version} to be stopped`, 60_000, 250);
+  expect(readDeployment(stateDir, name).versions[version]).toBeUndefined();
+  expect(servingProcesses(stateDir)).toEqual({ modelServers: [], routers: [] });
+
+  const listed = await runCli(['list', '--json'], env);
+  expect(listed.code).toBe(0);
+  expect((JSON.parse(listed.stdout) as ListedRelease[]).find((r) => r.workflowId === id)).toMatchObject({ stage: 'terminated', endedIn: 'awaiting-approval', status: 'TERMINATED' });
+  const waiting = await runCli(['list', '--stage', 'awaiting-approval', '--json'], env);
+  expect((JSON.parse(waiting.stdout) as ListedRelease[]).map((r) => r.workflowId)).not.toContain(id);
+  // Nothing was registered for a release that never deployed.
+  expect(await registeredVersions(inject('mlflowUrl'), `${name}-model`)).toEqual([]);
+});
