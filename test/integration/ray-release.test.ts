@@ -16,7 +16,7 @@ import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { recordHistory } from '../support/histories.js';
 import { useRayHead } from '../support/ray.js';
-import { writeSpec } from './fixtures.js';
+import { writeSpec, writeTinyLlmSpec } from './fixtures.js';
 
 const CPUS = 2;
 const address = inject('temporalAddress');
@@ -74,6 +74,36 @@ async function waitForStatus(id: string, done: (v: ReleaseView) => boolean, what
 }
 
 describe('releases trained on Ray (train.backend: ray)', () => {
+  it('the tiny-llm example, few steps, releases end to end: trained as one Ray job through the Python helper, evaluated, deployed', async () => {
+    const deployPort = await freePort();
+    const spec = writeTinyLlmSpec({ name: 'ray-tiny', deployPort, backend: 'ray' });
+    const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
+    expect(started.stderr).toBe('');
+    const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
+    const res = (await slipway.result(id)) as ReleaseResult;
+    expect(res.status).toBe('completed');
+    expect(res.deployedVersion).toBe('ray-tiny-r1-default');
+    const [variant] = res.report.variants;
+    expect(variant).toMatchObject({ stage: 'done', cachedTraining: false });
+    // The helper stored the model in the worker's artifact store from inside the Ray job.
+    expect(variant!.artifact?.uri).toBe(`file://${path.join(stateDir, 'artifacts', 'ray-tiny-r1-default', 'model.pt')}`);
+    expect(variant!.metrics?.accuracy).toBeGreaterThanOrEqual(0);
+    expect(variant!.gate?.passed).toBe(true);
+    const jobs = await rayJobs('ray-tiny-r1');
+    expect(jobs.map((j) => j.status)).toEqual(['SUCCEEDED']);
+    const log = await ray.logs(jobs[0]!.id);
+    expect(log).toMatch(/\{"type":"checkpoint","step":10,"path":"[^"]+","uri":"file:\/\/[^"]+\/checkpoints\/ckpt-000010\.pt","sha256":"[0-9a-f]{64}"/);
+    expect(log).toContain('"type":"progress","step":20,"total_steps":20');
+    // The stable endpoint serves the released model.
+    const answer = await fetch(`http://127.0.0.1:${deployPort}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny-llm', messages: [{ role: 'user', content: 'What is 2+3?' }], max_tokens: 4 }),
+    });
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).not.toBe('');
+  }, 300_000);
+
   it('SIGKILL of the gpu worker while the Ray job runs: one submission, and the release completes with its artifact', async () => {
     const id = await startRelease('ray-kill', 'r1', { params: { steps: 300, 'step-ms': 100, 'checkpoint-every': 10 } });
     await waitForStatus(id, (v) => v.progress.some((p) => (p.step ?? 0) >= 5), 'training progress from the Ray job');

@@ -5,7 +5,7 @@
 // in the MLflow artifact store and a retry resumes from the checkpoint's URI. (Queue time not eating run time, and a
 // failing job's exit code, are checked end to end in test/integration/ray-release.test.ts.)
 import { ApplicationFailure } from '@temporalio/common';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { RayJobBackend } from '../../src/activities/jobs/ray.js';
@@ -14,6 +14,7 @@ import type { TrainHeartbeat, TrainInput } from '../../src/activities/jobs/types
 import { MlflowArtifactStore } from '../../src/activities/artifacts/mlflow.js';
 import { REPO_ROOT } from '../contracts/support.js';
 import { useRayHead } from '../support/ray.js';
+import { copyDataJob, dvcProject, pullWitness } from './dvc-project.js';
 import { activityEnv, fixtureInput, localJobDeps, removeTempDirs, runActivity, tempDir, waitFor } from './support.js';
 
 const rayAddress = useRayHead({ cpus: 1 });
@@ -91,6 +92,22 @@ describe('trainModel on Ray', () => {
     await ray.cancel(blocker);
     await waitFor(async () => (await submissions(ray, job.jobName)).every((s) => s.status !== 'PENDING' && s.status !== 'RUNNING'), 'the queued job to end', 60_000);
     expect((await submissions(ray, job.jobName)).map((s) => s.status)).toEqual(['STOPPED']);
+  });
+
+  it('DVC-tracked inputs are pulled inside the Ray job, on its node: the job\'s log in Ray shows the pull in the job\'s own process', async () => {
+    const { ray, deps } = setup();
+    const { dir } = dvcProject();
+    // Only the DVC remote has the bytes; the worker pulls nothing (it would need DVC's cache or the file).
+    rmSync(path.join(dir, 'data.bin'));
+    rmSync(path.join(dir, '.dvc', 'cache'), { recursive: true, force: true });
+    const job = fixtureInput(dir, { backend: 'ray', command: copyDataJob, params: {}, data: ['data.bin'] });
+    const { env } = activityEnv();
+    const result = await runActivity(env, createJobActivities(deps).trainModel, job);
+    expect(readFileSync(result.artifactPath, 'utf8')).toBe('first version of the data\n');
+    const [sub] = await submissions(ray, job.jobName);
+    const { pulled, jobPid } = pullWitness(await ray.client.logs(sub!.submission_id));
+    expect(pulled).toMatchObject({ targets: ['data.bin.dvc'], cwd: dir });
+    expect(pulled?.pid).toBe(jobPid);
   });
 
   it('more GPUs than any node has fails at once, typed and non-retryable, with nothing submitted', async () => {
