@@ -1,4 +1,4 @@
-// Releases whose training runs on a real single-node Ray head (this file starts it): a
+// Releases whose training runs on a real single-node Ray head (the run's shared one): a
 // `slipway worker --ray-address` process submits each job through the Jobs API, and Ray's own job
 // list is the witness of what was submitted and how it ended.
 import { Client, Connection } from '@temporalio/client';
@@ -15,16 +15,15 @@ import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { recordHistory } from '../support/histories.js';
-import { useRayHead } from '../support/ray.js';
+import { RAY_CPUS, useRayHead } from '../support/ray.js';
 import { writeSpec, writeTinyLlmSpec } from './fixtures.js';
 
-const CPUS = 2;
 const address = inject('temporalAddress');
 const queues: SlipwayQueues = { orchestration: 'ray-orch', serving: 'ray-serving', gpu: 'ray-gpu' };
 const queueFlags = ['--task-queue', queues.orchestration, '--serving-task-queue', queues.serving, '--gpu-task-queue', queues.gpu];
 const countingJob = path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-ray-worker-'));
-const rayAddress = useRayHead({ cpus: CPUS });
+const rayAddress = useRayHead();
 
 let ray: RayJobsClient;
 let worker: WorkerProcess;
@@ -148,10 +147,10 @@ describe('releases trained on Ray (train.backend: ray)', () => {
 
   it('waits pending, with Ray\'s reason in `slipway status`, while the only slot is busy, without eating its run time', async () => {
     const blocker = `blocker-${Date.now()}`;
-    await ray.submit({ submission_id: blocker, entrypoint: 'sleep 600', entrypoint_num_cpus: CPUS });
+    await ray.submit({ submission_id: blocker, entrypoint: 'sleep 600', entrypoint_num_cpus: RAY_CPUS });
     try {
       // train.timeout (15 s) is shorter than the wait in the queue (20 s): only the run counts against it.
-      const id = await startRelease('ray-queue', 'r1', { params: { steps: 3, 'step-ms': 10 }, resources: { cpus: CPUS }, timeout: '15s', queue_timeout: '10m' });
+      const id = await startRelease('ray-queue', 'r1', { params: { steps: 3, 'step-ms': 10 }, resources: { cpus: RAY_CPUS }, timeout: '15s', queue_timeout: '10m' });
       const view = await waitForStatus(id, (v) => v.progress.some((p) => p.job?.state === 'pending'), 'the training job to wait pending');
       expect(view.progress.find((p) => p.job)?.job?.reason).toMatch(/waiting for resources/);
       const shown = await runCli(['status', id], { TEMPORAL_ADDRESS: address });

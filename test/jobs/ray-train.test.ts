@@ -1,4 +1,4 @@
-// trainModel on a real single-node Ray head (one CPU, so one job at a time when jobs ask for it), in
+// trainModel on a real single-node Ray head (the run's shared one; a job asking for all its CPUs takes its only slot), in
 // the SDK's MockActivityEnvironment (a test double of the activity context): a retry follows the job
 // its crashed attempt left instead of submitting again; a wait past queue_timeout and a request the
 // cluster can never satisfy come back as typed failures; the Python helper stores a job's files
@@ -13,11 +13,11 @@ import { createJobActivities } from '../../src/activities/jobs/train.js';
 import type { TrainHeartbeat, TrainInput } from '../../src/activities/jobs/types.js';
 import { MlflowArtifactStore } from '../../src/activities/artifacts/mlflow.js';
 import { REPO_ROOT } from '../contracts/support.js';
-import { useRayHead } from '../support/ray.js';
+import { RAY_CPUS, useRayHead } from '../support/ray.js';
 import { copyDataJob, dvcProject, pullWitness } from './dvc-project.js';
 import { activityEnv, fixtureInput, localJobDeps, removeTempDirs, runActivity, tempDir, waitFor } from './support.js';
 
-const rayAddress = useRayHead({ cpus: 1 });
+const rayAddress = useRayHead();
 const launched: Array<{ ray: RayJobBackend; id: string }> = [];
 
 function setup() {
@@ -80,10 +80,10 @@ describe('trainModel on Ray', () => {
 
   it('a wait in the queue longer than queue_timeout fails, non-retryable, and the job is stopped', async () => {
     const { ray, deps, input } = setup();
-    const blocker = await ray.launch({ name: `blocker-${Date.now()}`, command: ['sleep', '600'], cwd: '/', env: {}, resources: { cpus: 1 } });
+    const blocker = await ray.launch({ name: `blocker-${Date.now()}`, command: ['sleep', '600'], cwd: '/', env: {}, resources: { cpus: RAY_CPUS } });
     launched.push({ ray, id: blocker.id });
     await waitFor(async () => (await ray.poll(blocker)).state === 'running', 'the blocker to run', 60_000);
-    const job = input({ resources: { cpus: 1 }, queueTimeoutMs: 2_000 });
+    const job = input({ resources: { cpus: RAY_CPUS }, queueTimeoutMs: 2_000 });
     const { env } = activityEnv();
     const err = await runActivity(env, createJobActivities(deps).trainModel, job).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
