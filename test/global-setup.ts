@@ -6,6 +6,7 @@ import { freePort } from '../src/system/ports.js';
 import { startMlflowServer } from '../src/stack/mlflow-server.js';
 import { startTemporalDevServer } from '../src/stack/temporal-server.js';
 import { secretsInHistories } from './support/history-secrets.js';
+import { stopSharedRayHead } from './support/shared-ray-head.js';
 import { ALL_TEST_SECRETS } from './support/secrets.js';
 
 declare module 'vitest' {
@@ -36,6 +37,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('temporalAddress', temporal.value.address);
   project.provide('mlflowUrl', mlflow.value.url);
+  // Also where servers shared by several test files keep their records (the Ray head: support/shared-ray-head.ts).
   project.provide('servicesDir', dir);
   return async () => {
     try {
@@ -48,7 +50,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       if (leaks.length) process.exitCode = 1;
       if (leaks.length) throw new Error(`secret values found in Temporal histories of this test run:\n${leaks.join('\n')}`);
     } finally {
-      await Promise.all([temporal.value.stop(), mlflow.value.stop()]);
+      await Promise.all([temporal.value.stop(), mlflow.value.stop(), stopSharedRayHead(dir)]);
       rmSync(dir, { recursive: true, force: true });
     }
   };

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tail } from '../system/files.js';
@@ -42,8 +42,20 @@ export class ManagedProcess {
     });
   }
 
-  static start(name: string, command: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string }): ManagedProcess {
+  /**
+   * `outlive`: the process writes its log file itself (no pipe through this process) and does not
+   * keep this process alive, so it can go on after this process exits (a server shared by several
+   * test files, stopped by whoever holds its pid: see stopProcessGroup).
+   */
+  static start(name: string, command: string, args: string[], opts: { logFile: string; env?: NodeJS.ProcessEnv; cwd?: string; outlive?: boolean }): ManagedProcess {
     mkdirSync(path.dirname(opts.logFile), { recursive: true });
+    if (opts.outlive) {
+      const fd = openSync(opts.logFile, 'a');
+      const child = spawn(command, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ['ignore', fd, fd] });
+      closeSync(fd);
+      child.unref();
+      return new ManagedProcess(name, child, opts.logFile);
+    }
     const log = createWriteStream(opts.logFile, { flags: 'a' });
     const child = spawn(command, args, {
       cwd: opts.cwd,
@@ -91,6 +103,25 @@ export class ManagedProcess {
     signalGroup('SIGKILL');
     if (timedOut) await this.exit;
   }
+}
+
+/**
+ * Stops a process group this process did not start itself (a server another process left running on
+ * purpose): SIGTERM to the group, SIGKILL to whatever is left after `graceMs`.
+ */
+export async function stopProcessGroup(pgid: number, graceMs: number): Promise<void> {
+  const signalGroup = (signal: NodeJS.Signals | 0): boolean => {
+    try {
+      process.kill(-pgid, signal);
+      return true;
+    } catch {
+      return false; // no process left in the group
+    }
+  };
+  if (!signalGroup('SIGTERM')) return;
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && signalGroup(0)) await sleep(100);
+  signalGroup('SIGKILL');
 }
 
 export async function httpOk(url: string): Promise<boolean> {

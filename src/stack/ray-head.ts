@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { findTool } from '../system/tools.js';
 import { freePorts } from '../system/ports.js';
-import { assertPortFree, ManagedProcess } from './process.js';
+import { assertPortFree, ManagedProcess, stopProcessGroup } from './process.js';
 
 export interface RayHeadOptions {
   /** The dashboard (Jobs API) port; a free one when left out. */
@@ -18,6 +18,8 @@ export interface RayHeadOptions {
   /** Ray's session folder; short, because Ray puts unix sockets in it (default: a fresh one in the system temp dir). */
   tempDir?: string;
   startupTimeoutMs?: number;
+  /** Let the head go on after this process exits (test files sharing one head); stop it with stopDetachedRayHead. */
+  outlive?: boolean;
 }
 
 export interface RunningRayHead {
@@ -48,10 +50,10 @@ export async function startRayHead(opts: RayHeadOptions): Promise<RunningRayHead
     '--temp-dir', tempDir,
     ...portFlags.flatMap((flag, i) => [flag, String(drawn[i])]),
   ];
-  const proc = ManagedProcess.start('ray head', ray, args, { logFile: opts.logFile, env: { ...process.env, RAY_USAGE_STATS_ENABLED: '0' } });
+  const proc = ManagedProcess.start('ray head', ray, args, { logFile: opts.logFile, env: { ...process.env, RAY_USAGE_STATS_ENABLED: '0' }, outlive: opts.outlive ?? false });
   const address = `http://127.0.0.1:${dashboardPort}`;
   const stop = async () => {
-    await proc.stop(15_000);
+    await proc.stop(STOP_GRACE_MS);
     if (ownTemp) rmSync(tempDir, { recursive: true, force: true });
   };
   try {
@@ -63,7 +65,20 @@ export async function startRayHead(opts: RayHeadOptions): Promise<RunningRayHead
   return { address, tempDir, process: proc, stop };
 }
 
-async function nodeAlive(address: string): Promise<boolean> {
+/**
+ * Ray's own orderly shutdown on SIGTERM takes 30 s and more on a busy machine, and gains nothing here:
+ * every process of the head is in its process group (SIGKILLed after this grace), its jobs die with it
+ * either way, and its session folder is thrown away.
+ */
+const STOP_GRACE_MS = 2_000;
+
+/** Stops a head started with `outlive` from another process: its process group, then its session folder. */
+export async function stopDetachedRayHead(head: { pid: number; tempDir: string }): Promise<void> {
+  await stopProcessGroup(head.pid, STOP_GRACE_MS);
+  rmSync(head.tempDir, { recursive: true, force: true });
+}
+
+export async function nodeAlive(address: string): Promise<boolean> {
   const res = await fetch(`${address}/api/v0/nodes`, { signal: AbortSignal.timeout(3000) });
   if (!res.ok) return false;
   const body = (await res.json()) as { data?: { result?: { result?: Array<{ state?: string }> } } };

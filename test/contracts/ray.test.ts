@@ -1,20 +1,19 @@
 // The Ray job backend against the JobBackend contract and the cluster contract, on a real
-// single-node Ray head (4 CPUs, no GPUs) started here.
+// single-node Ray head (the run's shared one: RAY_CPUS CPUs, no GPUs).
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RayJobBackend } from '../../src/activities/jobs/ray.js';
-import { useRayHead } from '../support/ray.js';
+import { RAY_CPUS, useRayHead } from '../support/ray.js';
 import { describeClusterBackendContract } from './cluster-backend-contract.js';
 import { describeJobBackendContract } from './job-backend-contract.js';
 
-const CPUS = 4;
-const rayAddress = useRayHead({ cpus: CPUS });
+const rayAddress = useRayHead();
 const backend = (stateDir: string) => new RayJobBackend({ address: rayAddress(), outputRoot: path.join(stateDir, 'ray-jobs') });
 
 describeJobBackendContract('ray', backend, { waitMs: 120_000 });
 
 describeClusterBackendContract('ray', backend, {
-  slot: { cpus: CPUS }, // the node's every CPU: while one such job runs, the next one waits
+  slot: { cpus: RAY_CPUS }, // the node's every CPU: while one such job runs, the next one waits
   unsatisfiable: { gpus: 1 }, // the head offers no GPUs
   engine: {
     // Ray's own job list, through the Jobs API directly (not the backend's reading of it).

@@ -1,4 +1,4 @@
-// Releases whose training runs on a real single-node Ray head (this file starts it): a
+// Releases whose training runs on a real single-node Ray head (the run's shared one): a
 // `slipway worker --ray-address` process submits each job through the Jobs API, and Ray's own job
 // list is the witness of what was submitted and how it ended.
 import { Client, Connection } from '@temporalio/client';
@@ -15,16 +15,15 @@ import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { recordHistory } from '../support/histories.js';
-import { useRayHead } from '../support/ray.js';
-import { writeSpec } from './fixtures.js';
+import { RAY_CPUS, useRayHead } from '../support/ray.js';
+import { writeSpec, writeTinyLlmSpec } from './fixtures.js';
 
-const CPUS = 2;
 const address = inject('temporalAddress');
 const queues: SlipwayQueues = { orchestration: 'ray-orch', serving: 'ray-serving', gpu: 'ray-gpu' };
 const queueFlags = ['--task-queue', queues.orchestration, '--serving-task-queue', queues.serving, '--gpu-task-queue', queues.gpu];
 const countingJob = path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-ray-worker-'));
-const rayAddress = useRayHead({ cpus: CPUS });
+const rayAddress = useRayHead();
 
 let ray: RayJobsClient;
 let worker: WorkerProcess;
@@ -74,6 +73,36 @@ async function waitForStatus(id: string, done: (v: ReleaseView) => boolean, what
 }
 
 describe('releases trained on Ray (train.backend: ray)', () => {
+  it('the tiny-llm example, few steps, releases end to end: trained as one Ray job through the Python helper, evaluated, deployed', async () => {
+    const deployPort = await freePort();
+    const spec = writeTinyLlmSpec({ name: 'ray-tiny', deployPort, backend: 'ray' });
+    const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
+    expect(started.stderr).toBe('');
+    const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
+    const res = (await slipway.result(id)) as ReleaseResult;
+    expect(res.status).toBe('completed');
+    expect(res.deployedVersion).toBe('ray-tiny-r1-default');
+    const [variant] = res.report.variants;
+    expect(variant).toMatchObject({ stage: 'done', cachedTraining: false });
+    // The helper stored the model in the worker's artifact store from inside the Ray job.
+    expect(variant!.artifact?.uri).toBe(`file://${path.join(stateDir, 'artifacts', 'ray-tiny-r1-default', 'model.pt')}`);
+    expect(variant!.metrics?.accuracy).toBeGreaterThanOrEqual(0);
+    expect(variant!.gate?.passed).toBe(true);
+    const jobs = await rayJobs('ray-tiny-r1');
+    expect(jobs.map((j) => j.status)).toEqual(['SUCCEEDED']);
+    const log = await ray.logs(jobs[0]!.id);
+    expect(log).toMatch(/\{"type":"checkpoint","step":10,"path":"[^"]+","uri":"file:\/\/[^"]+\/checkpoints\/ckpt-000010\.pt","sha256":"[0-9a-f]{64}"/);
+    expect(log).toContain('"type":"progress","step":20,"total_steps":20');
+    // The stable endpoint serves the released model.
+    const answer = await fetch(`http://127.0.0.1:${deployPort}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny-llm', messages: [{ role: 'user', content: 'What is 2+3?' }], max_tokens: 4 }),
+    });
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).not.toBe('');
+  }, 300_000);
+
   it('SIGKILL of the gpu worker while the Ray job runs: one submission, and the release completes with its artifact', async () => {
     const id = await startRelease('ray-kill', 'r1', { params: { steps: 300, 'step-ms': 100, 'checkpoint-every': 10 } });
     await waitForStatus(id, (v) => v.progress.some((p) => (p.step ?? 0) >= 5), 'training progress from the Ray job');
@@ -118,10 +147,10 @@ describe('releases trained on Ray (train.backend: ray)', () => {
 
   it('waits pending, with Ray\'s reason in `slipway status`, while the only slot is busy, without eating its run time', async () => {
     const blocker = `blocker-${Date.now()}`;
-    await ray.submit({ submission_id: blocker, entrypoint: 'sleep 600', entrypoint_num_cpus: CPUS });
+    await ray.submit({ submission_id: blocker, entrypoint: 'sleep 600', entrypoint_num_cpus: RAY_CPUS });
     try {
       // train.timeout (15 s) is shorter than the wait in the queue (20 s): only the run counts against it.
-      const id = await startRelease('ray-queue', 'r1', { params: { steps: 3, 'step-ms': 10 }, resources: { cpus: CPUS }, timeout: '15s', queue_timeout: '10m' });
+      const id = await startRelease('ray-queue', 'r1', { params: { steps: 3, 'step-ms': 10 }, resources: { cpus: RAY_CPUS }, timeout: '15s', queue_timeout: '10m' });
       const view = await waitForStatus(id, (v) => v.progress.some((p) => p.job?.state === 'pending'), 'the training job to wait pending');
       expect(view.progress.find((p) => p.job)?.job?.reason).toMatch(/waiting for resources/);
       const shown = await runCli(['status', id], { TEMPORAL_ADDRESS: address });

@@ -17,7 +17,7 @@ import { PipelineSpecSchema } from '../../src/spec/schema.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
-import { writeSpec } from './fixtures.js';
+import { writeSpec, writeTinyLlmSpec } from './fixtures.js';
 
 const address = inject('temporalAddress');
 const queues: SlipwayQueues = { orchestration: 'slurm-orch', serving: 'slurm-serving', gpu: 'slurm-gpu' };
@@ -82,6 +82,35 @@ async function waitForStatus(id: string, done: (v: ReleaseView) => boolean, what
 const specHasResources = PipelineSpecSchema.safeParse({ name: 'x', model: { name: 'x' }, train: { command: ['x'], resources: { gpus: 1 } }, serve: { command: ['x'] }, evaluate: { dataset: 'x' } }).success;
 
 describe('releases trained on Slurm (train.backend: slurm)', () => {
+  it('the tiny-llm example, few steps, releases end to end: trained as one sbatch job through the Python helper, evaluated, deployed', async () => {
+    const deployPort = await freePort();
+    const spec = writeTinyLlmSpec({ name: 'slurm-tiny', deployPort, backend: 'slurm' });
+    const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
+    expect(started.stderr).toBe('');
+    const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
+    const res = (await slipway.result(id)) as ReleaseResult;
+    expect(res.status).toBe('completed');
+    expect(res.deployedVersion).toBe('slurm-tiny-r1-default');
+    const [variant] = res.report.variants;
+    expect(variant).toMatchObject({ stage: 'done', cachedTraining: false });
+    // The helper stored the model in the worker's artifact store from inside the Slurm job.
+    expect(variant!.artifact?.uri).toBe(`file://${path.join(stateDir, 'artifacts', 'slurm-tiny-r1-default', 'model.pt')}`);
+    expect(variant!.gate?.passed).toBe(true);
+    const jobs = slurmJobs('slurm-tiny-r1');
+    expect(jobs.map((j) => j.state)).toEqual(['COMPLETED']);
+    const log = readFileSync(path.join(stateDir, 'slurm-jobs', jobs[0]!.name, `slurm-${jobs[0]!.id}.log`), 'utf8');
+    expect(log).toMatch(/\{"type":"checkpoint","step":10,"path":"[^"]+","uri":"file:\/\/[^"]+\/checkpoints\/ckpt-000010\.pt","sha256":"[0-9a-f]{64}"/);
+    expect(log).toContain('"type":"progress","step":20,"total_steps":20');
+    // The stable endpoint serves the released model.
+    const answer = await fetch(`http://127.0.0.1:${deployPort}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny-llm', messages: [{ role: 'user', content: 'What is 2+3?' }], max_tokens: 4 }),
+    });
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { choices: Array<{ message: { content: string } }> }).choices[0]!.message.content).not.toBe('');
+  }, 300_000);
+
   it('completes with the Slurm job’s artifact: one submission, COMPLETED', async () => {
     const id = await startRelease('slurm-ok', 'r1', { steps: 10, 'step-ms': 20, 'checkpoint-every': 5 });
     const res = (await slipway.result(id)) as ReleaseResult;

@@ -1,11 +1,11 @@
-// trainModel on a real single-node Ray head (one CPU, so one job at a time when jobs ask for it), in
+// trainModel on a real single-node Ray head (the run's shared one; a job asking for all its CPUs takes its only slot), in
 // the SDK's MockActivityEnvironment (a test double of the activity context): a retry follows the job
 // its crashed attempt left instead of submitting again; a wait past queue_timeout and a request the
 // cluster can never satisfy come back as typed failures; the Python helper stores a job's files
 // in the MLflow artifact store and a retry resumes from the checkpoint's URI. (Queue time not eating run time, and a
 // failing job's exit code, are checked end to end in test/integration/ray-release.test.ts.)
 import { ApplicationFailure } from '@temporalio/common';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { RayJobBackend } from '../../src/activities/jobs/ray.js';
@@ -13,10 +13,11 @@ import { createJobActivities } from '../../src/activities/jobs/train.js';
 import type { TrainHeartbeat, TrainInput } from '../../src/activities/jobs/types.js';
 import { MlflowArtifactStore } from '../../src/activities/artifacts/mlflow.js';
 import { REPO_ROOT } from '../contracts/support.js';
-import { useRayHead } from '../support/ray.js';
+import { RAY_CPUS, useRayHead } from '../support/ray.js';
+import { copyDataJob, dvcProject, pullWitness } from './dvc-project.js';
 import { activityEnv, fixtureInput, localJobDeps, removeTempDirs, runActivity, tempDir, waitFor } from './support.js';
 
-const rayAddress = useRayHead({ cpus: 1 });
+const rayAddress = useRayHead();
 const launched: Array<{ ray: RayJobBackend; id: string }> = [];
 
 function setup() {
@@ -79,10 +80,10 @@ describe('trainModel on Ray', () => {
 
   it('a wait in the queue longer than queue_timeout fails, non-retryable, and the job is stopped', async () => {
     const { ray, deps, input } = setup();
-    const blocker = await ray.launch({ name: `blocker-${Date.now()}`, command: ['sleep', '600'], cwd: '/', env: {}, resources: { cpus: 1 } });
+    const blocker = await ray.launch({ name: `blocker-${Date.now()}`, command: ['sleep', '600'], cwd: '/', env: {}, resources: { cpus: RAY_CPUS } });
     launched.push({ ray, id: blocker.id });
     await waitFor(async () => (await ray.poll(blocker)).state === 'running', 'the blocker to run', 60_000);
-    const job = input({ resources: { cpus: 1 }, queueTimeoutMs: 2_000 });
+    const job = input({ resources: { cpus: RAY_CPUS }, queueTimeoutMs: 2_000 });
     const { env } = activityEnv();
     const err = await runActivity(env, createJobActivities(deps).trainModel, job).then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
@@ -91,6 +92,22 @@ describe('trainModel on Ray', () => {
     await ray.cancel(blocker);
     await waitFor(async () => (await submissions(ray, job.jobName)).every((s) => s.status !== 'PENDING' && s.status !== 'RUNNING'), 'the queued job to end', 60_000);
     expect((await submissions(ray, job.jobName)).map((s) => s.status)).toEqual(['STOPPED']);
+  });
+
+  it('DVC-tracked inputs are pulled inside the Ray job, on its node: the job\'s log in Ray shows the pull in the job\'s own process', async () => {
+    const { ray, deps } = setup();
+    const { dir } = dvcProject();
+    // Only the DVC remote has the bytes; the worker pulls nothing (it would need DVC's cache or the file).
+    rmSync(path.join(dir, 'data.bin'));
+    rmSync(path.join(dir, '.dvc', 'cache'), { recursive: true, force: true });
+    const job = fixtureInput(dir, { backend: 'ray', command: copyDataJob, params: {}, data: ['data.bin'] });
+    const { env } = activityEnv();
+    const result = await runActivity(env, createJobActivities(deps).trainModel, job);
+    expect(readFileSync(result.artifactPath, 'utf8')).toBe('first version of the data\n');
+    const [sub] = await submissions(ray, job.jobName);
+    const { pulled, jobPid } = pullWitness(await ray.client.logs(sub!.submission_id));
+    expect(pulled).toMatchObject({ targets: ['data.bin.dvc'], cwd: dir });
+    expect(pulled?.pid).toBe(jobPid);
   });
 
   it('more GPUs than any node has fails at once, typed and non-retryable, with nothing submitted', async () => {

@@ -1,15 +1,11 @@
 // DVC-tracked training inputs: a file or folder that DVC tracks (a `<path>.dvc` file beside it, or an
 // `outs` entry of a dvc.lock) is identified by the md5 DVC recorded, so the cache key never reads
-// gigabytes again; and before a job runs, `dvc pull` brings those inputs from the DVC remote.
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+// gigabytes again; and the job's own host runs `dvc pull` for them before the job starts (withDvcPull).
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { findTool } from '../../system/tools.js';
-
-const run = promisify(execFile);
+import { findTool, packageRoot } from '../../system/tools.js';
 
 /** A tracked input: the md5 DVC recorded (`<hex>` or `<hex>.dir`), and the file DVC pulls it by. */
 export interface DvcTracked {
@@ -45,22 +41,22 @@ export async function dvcTracked(abs: string): Promise<DvcTracked | null> {
   }
 }
 
-/** Raised when `dvc pull` fails; the message carries DVC's own words. */
-export class DvcPullError extends Error {
-  readonly code = 'SLIPWAY_DVC_PULL_FAILED';
-}
+/** The wrapper that pulls on the job's host (python/slipway-job/slipway_job/dvc_pull.py), passed as `python -c`. */
+const WRAPPER = path.join(packageRoot, 'python', 'slipway-job', 'slipway_job', 'dvc_pull.py');
+let wrapperText: string | undefined;
+
+/** The event the wrapper prints when `dvc pull` failed on the job's host; the job then exits without running. */
+export const DVC_PULL_FAILED = 'dvc_pull_failed';
 
 /**
- * `dvc pull` of the tracked inputs in `cwd` (their `.dvc` files, or the paths of dvc.lock outs), so
- * the job finds them on this host; DVC skips those already there.
+ * The job's command, run through the DVC wrapper when some inputs are tracked: on the job's own host
+ * (a Ray or Slurm node, or this one for `local`), the wrapper runs `dvc pull` of their `.dvc` files
+ * (or, for dvc.lock outs, their paths) in the job's cwd, then execs the command. The worker never
+ * reads or moves the bytes. Without tracked inputs the command is returned as it is.
  */
-export async function dvcPull(cwd: string, inputs: Array<{ abs: string; tracked: DvcTracked }>, signal?: AbortSignal): Promise<void> {
-  if (inputs.length === 0) return;
-  const targets = [...new Set(inputs.map(({ abs, tracked }) => (tracked.target.endsWith('.dvc') ? tracked.target : abs)))];
-  try {
-    await run(findTool('dvc'), ['pull', '--quiet', ...targets], { cwd, signal, maxBuffer: 16 * 2 ** 20 });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new DvcPullError(`dvc pull ${targets.map((t) => path.relative(cwd, t)).join(' ')} failed: ${(e.stderr || e.message).trim().split('\n').slice(-5).join('\n')}`);
-  }
+export function withDvcPull(cwd: string, inputs: Array<{ abs: string; tracked: DvcTracked }>, command: string[]): string[] {
+  if (inputs.length === 0) return command;
+  const targets = [...new Set(inputs.map(({ abs, tracked }) => path.relative(cwd, tracked.target.endsWith('.dvc') ? tracked.target : abs)))];
+  wrapperText ??= readFileSync(WRAPPER, 'utf8');
+  return [findTool('python'), '-c', wrapperText, ...targets, '--', ...command];
 }

@@ -1,5 +1,6 @@
 // Folds a launch's protocol events into what the activity heartbeats and returns.
 import { storedRef, type ArtifactEvent, type CheckpointEvent, type JobEvent, type ProgressEvent, type ResumedEvent } from './backend.js';
+import { DVC_PULL_FAILED } from './dvc.js';
 import type { LossPoint, TrainHeartbeat } from './types.js';
 
 export const MAX_LOSS_POINTS = 200;
@@ -23,6 +24,8 @@ export class TrainProgress {
   artifact: ArtifactEvent | null = null;
   readonly losses: LossPoint[] = [];
   job: TrainHeartbeat['job'];
+  /** Why the job's inputs could not be had on its host (the DVC wrapper's report), if they could not. */
+  dataError: string | null = null;
 
   /** `resume` seeds the checkpoint, so a retry that dies before its first checkpoint still
    * heartbeats the one it resumed from, and the attempt after it does not start over. */
@@ -69,6 +72,9 @@ export class TrainProgress {
         return true;
       case 'artifact':
         this.artifact = event as ArtifactEvent;
+        return false;
+      case DVC_PULL_FAILED:
+        this.dataError = typeof event.message === 'string' ? event.message : 'dvc pull failed on the job host';
         return false;
       default:
         return false;

@@ -67,7 +67,7 @@ export class SlurmJobBackend implements JobBackend {
     mkdirSync(outputDir, { recursive: true });
     return withLock(dir, async () => {
       let replaced: string | undefined;
-      for (const live of await this.liveJobs(spec.name)) {
+      for (const live of await this.jobsOf(spec.name, LIVE_STATES)) {
         await this.cancelId(live.id);
         replaced = live.id;
       }
@@ -85,12 +85,18 @@ export class SlurmJobBackend implements JobBackend {
     });
   }
 
-  /** The newest pending or running job of this name on the cluster, as a handle to follow. */
+  /**
+   * The newest job of this name on the cluster while it is pending or running, or once it completed
+   * (exit 0) while no worker watched it: the retry collects its result instead of training again.
+   * Null when the newest failed or was cancelled, or the controller no longer lists it (MinJobAge).
+   */
   async attach(name: string): Promise<JobHandle | null> {
-    const newest = (await this.liveJobs(name)).at(-1);
+    const newest = (await this.jobsOf(name, 'all')).at(-1);
     if (!newest) return null;
     const rec = await this.record(newest.id);
     if (!rec?.stdout) return null;
+    const status = toJobStatus(rec.state, rec.reason, rec.exitCode, rec.exitSignal);
+    if (!isLive(status) && status.state !== 'succeeded') return null;
     const submitted = Date.parse(rec.submitTime); // the cluster's local time, as this host reads it
     return {
       backend: 'slurm',
@@ -175,9 +181,9 @@ export class SlurmJobBackend implements JobBackend {
     ];
   }
 
-  /** Live jobs of this name (and comment: another tool's job of the same name is not ours), oldest first. */
-  private async liveJobs(name: string): Promise<Array<{ id: string; state: string }>> {
-    const res = await this.cmd('squeue', ['-h', `--name=${this.slurmName(name)}`, `--states=${LIVE_STATES}`, '-o', '%i|%T|%k']);
+  /** Jobs of this name in `states` (and comment: another tool's job of the same name is not ours), oldest first. */
+  private async jobsOf(name: string, states: string): Promise<Array<{ id: string; state: string }>> {
+    const res = await this.cmd('squeue', ['-h', `--name=${this.slurmName(name)}`, `--states=${states}`, '-o', '%i|%T|%k']);
     if (res.code !== 0) throw new JobLaunchError(`job ${name}: squeue failed (exit ${res.code}): ${res.stderr.trim()}`, false);
     return res.stdout
       .split('\n')

@@ -12,7 +12,7 @@ import { unknownImplementation } from '../registry.js';
 import { downsample, TrainProgress } from './progress.js';
 import type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 import { expandCommand } from '../command.js';
-import { DvcPullError, dvcPull } from './dvc.js';
+import { withDvcPull } from './dvc.js';
 
 export type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 
@@ -145,7 +145,7 @@ export function createJobActivities(deps: JobActivityDeps) {
      * Trains a model with the job protocol (see backend.ts). Heartbeats `TrainHeartbeat`; a retry
      * (attempt > 1 with heartbeat details) resumes from the last heartbeated checkpoint. Throws
      * `TrainingJobFailed` (retryable; non-retryable when the command cannot start) and
-     * `TrainingDataMissing` (non-retryable). On a cluster: a retry follows the job its earlier
+     * `TrainingDataMissing` (non-retryable when inputs are unreadable here; retryable when the job's host could not `dvc pull` them). On a cluster: a retry follows the job its earlier
      * attempt left there (`attach`); `TrainingResourcesUnsatisfiable` and `TrainingQueueTimeout`
      * are non-retryable, `TrainingRunTimeout` is retryable (the retry resumes from the checkpoint).
      */
@@ -160,11 +160,12 @@ export function createJobActivities(deps: JobActivityDeps) {
       let code: string;
       try {
         data = await digestData(cwd, input.data);
-        const tracked = data.flatMap((d) => (d.dvc ? [path.resolve(cwd, d.path)] : []));
-        code = await digestTree(cwd, { exclude: [deps.stateDir, ...tracked] });
+        const trackedPaths = data.flatMap((d) => (d.dvc ? [path.resolve(cwd, d.path)] : []));
+        code = await digestTree(cwd, { exclude: [deps.stateDir, ...trackedPaths] });
       } catch (err) {
         throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: `training inputs unreadable: ${(err as Error).message}`, nonRetryable: true });
       }
+      const tracked = data.flatMap((d) => (d.dvc ? [{ abs: path.resolve(cwd, d.path), tracked: d.dvc }] : []));
       const cacheKey = trainCacheKey({ command: input.command, params: input.params, data, code, env: input.env, codeVersion: input.codeVersion });
       if (input.useCache) {
         const hit = await lookupTrainCache(deps.stateDir, cacheKey);
@@ -176,14 +177,6 @@ export function createJobActivities(deps: JobActivityDeps) {
         }
       }
 
-      // Inputs DVC tracks come from the DVC remote before the job runs (DVC skips those already here).
-      const tracked = data.flatMap((d) => (d.dvc ? [{ abs: path.resolve(cwd, d.path), tracked: d.dvc }] : []));
-      try {
-        await dvcPull(cwd, tracked, ctx.cancellationSignal);
-      } catch (err) {
-        if (!(err instanceof DvcPullError)) throw err;
-        throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: err.message, nonRetryable: false });
-      }
       // A retry first looks for the launch its earlier attempt left on the cluster: a live job is
       // followed (it keeps its place in the queue and its progress), never submitted again.
       const attached = ctx.info.attempt > 1 && backend.attach ? await backend.attach(input.jobName) : null;
@@ -197,7 +190,8 @@ export function createJobActivities(deps: JobActivityDeps) {
         try {
           handle = await backend.launch({
             name: input.jobName,
-            command: [...expandCommand(input.command), ...paramsToFlags(input.params)],
+            // Inputs DVC tracks come from the DVC remote to the job's own host, pulled there before it starts.
+            command: withDvcPull(cwd, tracked, [...expandCommand(input.command), ...paramsToFlags(input.params)]),
             cwd,
             env: { ...artifacts.jobEnv?.(input.jobName), ...input.env },
             ...(resume ? { resumeFrom: resume.checkpoint } : {}),
@@ -215,6 +209,9 @@ export function createJobActivities(deps: JobActivityDeps) {
       }
 
       const status = await follow(ctx, backend, handle, progress, cwd, { queueMs: input.queueTimeoutMs, runMs: input.runTimeoutMs });
+      if (status.exitCode !== 0 && progress.dataError) {
+        throw ApplicationFailure.create({ type: 'TrainingDataMissing', message: `training job ${input.jobName}: ${progress.dataError}`, details: [{ exitCode: status.exitCode, logPath: handle.logPath }], nonRetryable: false });
+      }
       if (status.exitCode !== 0) {
         const why = status.exitCode === null ? 'ended without an exit code' : `exited with code ${status.exitCode}`;
         throw await failure(backend, handle, input.jobName, status.exitCode, why);
