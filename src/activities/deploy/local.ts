@@ -184,10 +184,16 @@ export class LocalDeployTarget implements DeployTarget {
     });
   }
 
-  /** Switches the stable endpoint to `version` (all its traffic) and stops the version that was previous before. */
+  /**
+   * Switches the stable endpoint to `version` (all its traffic) and stops the version that was
+   * previous before. The lock covers the switch only: the retired server takes no traffic once the
+   * routes are applied, so it is stopped after the lock is released (its record stays until then,
+   * so a crash in between leaves it findable), and promotes of other releases need not wait for it.
+   */
   async promote(req: PromoteRequest): Promise<PromoteResult> {
     const dir = this.dir(req.deploymentName);
     const endpoint = url(req.port);
+    let retired: { version: string; pid: number } | null = null;
     const previousVersion = await withLock(dir, async () => {
       const state = readState(dir);
       const record = state.versions[req.version];
@@ -195,19 +201,31 @@ export class LocalDeployTarget implements DeployTarget {
         throw new DeployError('VersionNotDeployed', `version ${req.version} of ${req.deploymentName} is not running; deploy it as a candidate first`, { version: req.version });
       }
       if (state.live !== req.version) {
-        const retired = state.previous;
+        const old = state.previous;
         state.previous = state.live;
         state.live = req.version;
         state.lastRollback = null;
         state.canary = null;
-        // The new routes first, so no request goes to a version that is being stopped.
-        await this.route(dir, state, req.port);
-        if (retired && retired !== state.live && retired !== state.previous) await this.stopVersion(dir, state, retired);
+        const oldPid = old ? state.versions[old]?.pid : null;
+        if (old && old !== state.live && old !== state.previous && oldPid) retired = { version: old, pid: oldPid };
       }
+      // The new routes first, so no request goes to a version that is being stopped.
       await this.route(dir, state, req.port);
       return state.previous;
     });
+    if (retired) await this.retire(dir, retired);
     return { endpoint, previousVersion };
+  }
+
+  /** Stops a version that lost its traffic, then forgets it unless it came back meanwhile. */
+  private async retire(dir: string, { version, pid }: { version: string; pid: number }): Promise<void> {
+    if (isOurs(pid, this.tag(dir, version))) await stopGroup(pid);
+    await withLock(dir, async () => {
+      const state = readState(dir);
+      if (state.versions[version]?.pid !== pid || state.live === version || state.previous === version || state.canary?.version === version) return;
+      delete state.versions[version];
+      this.save(dir, state);
+    });
   }
 
   /**
