@@ -43,7 +43,7 @@ export interface SlipwayWorkerOptions extends RuntimeOptions {
  * it costs nothing here and replays its history when the decision comes (a few ms). Temporal's own
  * default sizes the cache by heap (about 900 on a 4 GB heap), where each workflow takes ~1.5 MB.
  */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 250;
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 100;
 
 /**
  * The orchestration worker's workflow cache: least recently used workflows are evicted first, so
