@@ -22,6 +22,19 @@ export interface LocalCandidate {
 
 const url = (port: number) => `http://127.0.0.1:${port}`;
 
+/**
+ * A free port that no version of the deployment has on record. A server spawned a moment ago may
+ * not have bound its port yet (its health is awaited outside the lock), so the kernel can offer
+ * that port again; the state, written before the lock is released, remembers it.
+ */
+async function unusedPort(state: DeploymentState): Promise<number> {
+  const taken = new Set(Object.values(state.versions).map((r) => r.port));
+  for (;;) {
+    const port = await freePort();
+    if (!taken.has(port)) return port;
+  }
+}
+
 /** Each version's share of the stable endpoint (only versions that get traffic). */
 export function weightsOf(state: DeploymentState): Record<string, number> {
   if (!state.live) return {};
@@ -110,7 +123,7 @@ export class LocalDeployTarget implements DeployTarget {
       await stopGroup(existing.pid);
     }
     const record: VersionRecord = {
-      port: await freePort(),
+      port: await unusedPort(state),
       pid: null,
       artifactPath: req.artifactPath,
       logFile: logPath(dir, req.version),
@@ -282,7 +295,7 @@ export class LocalDeployTarget implements DeployTarget {
       const restored = state.versions[restoredVersion];
       if (!restored) throw new DeployError('NoPreviousVersion', `previous version ${restoredVersion} has no record to restart from`, { live: state.live });
       if (!isOurs(restored.pid, this.tag(dir, restoredVersion))) {
-        await this.start(dir, state, restoredVersion, { ...restored, port: await freePort(), pid: null });
+        await this.start(dir, state, restoredVersion, { ...restored, port: await unusedPort(state), pid: null });
       }
       state.live = restoredVersion;
       state.previous = null;
