@@ -40,6 +40,28 @@ export interface SlipwayWorkerOptions extends RuntimeOptions {
    * half-done switch, candidates of releases that no longer run); default 5 s, 0 turns it off.
    */
   reconcileIntervalMs?: number;
+  /** How many workflows stay in memory between their tasks (default {@link DEFAULT_MAX_CACHED_WORKFLOWS}); see workflowCacheOptions. */
+  maxCachedWorkflows?: number;
+}
+
+/**
+ * Workflows kept in memory between tasks. A release waiting days for approval needs none: evicted,
+ * it costs nothing here and replays its history when the decision comes (a few ms). Temporal's own
+ * default sizes the cache by heap (about 900 on a 4 GB heap), where each workflow takes ~1.5 MB.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 100;
+
+/**
+ * The orchestration worker's workflow cache: least recently used workflows are evicted first, so
+ * the ones waiting for a person leave room for the ones at work. An evicted workflow's next task
+ * replays its history on this worker (or any other), so nothing is lost, only a replay paid.
+ */
+export function workflowCacheOptions(maxCachedWorkflows = DEFAULT_MAX_CACHED_WORKFLOWS): Pick<WorkerOptions, 'maxCachedWorkflows' | 'maxConcurrentWorkflowTaskExecutions'> {
+  if (!Number.isInteger(maxCachedWorkflows) || maxCachedWorkflows < 2) {
+    throw new RangeError(`maxCachedWorkflows ${maxCachedWorkflows}: expected a whole number of at least 2 (workflows kept in memory between tasks)`);
+  }
+  // The SDK allows no more concurrent workflow tasks than cached workflows (its default is 40).
+  return { maxCachedWorkflows, maxConcurrentWorkflowTaskExecutions: Math.min(maxCachedWorkflows, 40) };
 }
 
 export interface WorkerDeployment {
@@ -96,6 +118,7 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
           plugins: [slipwayPlugin({ ...runtime, role })],
           ...deploymentOptions(opts.deployment),
           ...(dataConverter ? { dataConverter } : {}),
+          ...(role === 'orchestration' ? workflowCacheOptions(opts.maxCachedWorkflows) : {}),
           ...(role === 'gpu'
             ? {
                 maxConcurrentActivityTaskExecutions: opts.gpus ?? 1,

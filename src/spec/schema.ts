@@ -119,6 +119,12 @@ const Approval = z
     separate_duties: z.boolean().default(false),
     /** A signed decision older (or newer) than this, by the workflow's clock, is refused as stale. */
     signature_max_age: Duration.default('10m'),
+    /**
+     * Keep the winning candidate's model server running while the release waits for a decision
+     * (a faster deploy, at the price of a server and its GPU per waiting release). Default: it stops
+     * after evaluation and starts again from its artifact at deploy.
+     */
+    keep_candidate_warm: z.boolean().default(false),
   })
   .strict()
   .refine((a) => a.on_timeout !== 'escalate' || a.escalate_to.length > 0, {

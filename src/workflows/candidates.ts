@@ -121,25 +121,12 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
 
   v.stage = 'serving';
   if (status.stage === 'training') enterStage(ctx, 'evaluating');
-  const served = await acts.candidates.deployCandidate({
-    target: spec.deploy.target,
-    deploymentName: spec.name,
-    version: jobName,
-    // Runs recorded before artifacts travelled by URI have only the path.
-    ...(trained.artifact ? { artifact: trained.artifact } : { artifactPath: trained.artifactPath }),
-    serve: {
-      command: spec.serve.command,
-      cwd: resolvePath(input.specDir, spec.serve.cwd),
-      healthPath: spec.serve.health_path,
-      startupTimeoutMs: durationMs(spec.serve.startup_timeout),
-    },
-  });
-  v.endpoint = served.endpoint;
+  const endpoint = await serveCandidate(ctx, v, jobName);
 
   v.stage = 'evaluating';
   const summary = await acts.candidates.evaluateModel({
-    endpoint: served.endpoint,
-    metricsUrl: `${served.endpoint}/metrics`,
+    endpoint,
+    metricsUrl: `${endpoint}/metrics`,
     datasetPath: resolvePath(input.specDir, spec.evaluate.dataset),
     concurrency: spec.evaluate.concurrency,
     requestTimeoutMs: spec.evaluate.request_timeout_ms,
@@ -168,6 +155,30 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
     });
     await acts.tracking.mlflowEndRun({ mlflowRunId: childRun, status: 'FINISHED' });
   }
+}
+
+/**
+ * Starts `v`'s model server as deployment version `version` from its artifact, and records its
+ * endpoint. The serving host fetches the artifact by URI (verified by digest), so this also
+ * restarts a candidate that was stopped while its release waited for approval.
+ */
+export async function serveCandidate(ctx: RunContext, v: VariantStatus, version: string): Promise<string> {
+  const { spec, input } = ctx;
+  const served = await ctx.acts.candidates.deployCandidate({
+    target: spec.deploy.target,
+    deploymentName: spec.name,
+    version,
+    // Runs recorded before artifacts travelled by URI have only the path.
+    ...(v.artifact ? { artifact: v.artifact } : { artifactPath: v.artifactPath }),
+    serve: {
+      command: spec.serve.command,
+      cwd: resolvePath(input.specDir, spec.serve.cwd),
+      healthPath: spec.serve.health_path,
+      startupTimeoutMs: durationMs(spec.serve.startup_timeout),
+    },
+  });
+  v.endpoint = served.endpoint;
+  return served.endpoint;
 }
 
 async function startChildRun(ctx: RunContext, name: string, params: Params): Promise<string | undefined> {

@@ -3,7 +3,7 @@ import { formatGateReport } from '../quality/gate.js';
 import { pipelineActivities, releaseQueues } from './activities.js';
 import { awaitApproval } from './approval.js';
 import { auditTags } from './audit.js';
-import { runCandidates, safeName } from './candidates.js';
+import { runCandidates, safeName, serveCandidate } from './candidates.js';
 import { describeFailure, enterStage, initialStatus, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
 import { newRolloutControl, runAnalysis, runCanary } from './canary.js';
 import { registerHandlers } from './handlers.js';
@@ -88,7 +88,11 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
     const metrics = Object.entries(winner.metrics).map(([key, value]) => ({ key, value, step: 0, timestamp }));
     await acts.tracking.mlflowLogMetrics({ mlflowRunId: status.mlflow.runId, metrics });
   }
-  await stopCandidates(ctx, variants, winner);
+  // Nothing is held while a person decides: unless the spec keeps it warm, the winner's server
+  // stops with the others and starts again from its artifact at deploy.
+  const coldWinner = stopsWhileWaiting(spec);
+  await stopCandidates(ctx, variants, coldWinner ? undefined : winner);
+  if (coldWinner) winner.endpoint = undefined;
 
   let newer: string | undefined;
   if (spec.approval?.required && patched('supersede-waiting-releases')) {
@@ -132,6 +136,7 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
 
   enterStage(ctx, 'deploying');
   const version = candidateVersion(ctx, winner);
+  if (coldWinner) await serveCandidate(ctx, winner, version);
   // A canary takes traffic in steps before it becomes the live version; MLflow's champion moves
   // only after that, so an aborted canary never becomes champion.
   // Runs recorded before input validation carry their spec as given, without a rollout section.
@@ -229,6 +234,11 @@ function pickWinner(variants: VariantStatus[]): VariantStatus | undefined {
 /** A candidate's deployment version: the same name its training job had. */
 function candidateVersion(ctx: RunContext, v: VariantStatus): string {
   return safeName(ctx.spec.name, ctx.input.release, v.name);
+}
+
+/** Whether the winner stops during the approval wait (runs recorded before this kept it running). */
+function stopsWhileWaiting(spec: PipelineSpec): boolean {
+  return spec.approval?.required === true && !spec.approval.keep_candidate_warm && patched('cold-candidate-while-awaiting-approval');
 }
 
 async function stopCandidates(ctx: RunContext, variants: VariantStatus[], keep: VariantStatus | undefined): Promise<void> {

@@ -24,6 +24,19 @@ export interface LocalCandidate {
 
 const url = (port: number) => `http://127.0.0.1:${port}`;
 
+/**
+ * A free port that no version of the deployment has on record. A server spawned a moment ago may
+ * not have bound its port yet (its health is awaited outside the lock), so the kernel can offer
+ * that port again; the state, written before the lock is released, remembers it.
+ */
+async function unusedPort(state: DeploymentState): Promise<number> {
+  const taken = new Set(Object.values(state.versions).map((r) => r.port));
+  for (;;) {
+    const port = await freePort();
+    if (!taken.has(port)) return port;
+  }
+}
+
 /** Each version's share of the stable endpoint (only versions that get traffic). */
 export function weightsOf(state: DeploymentState): Record<string, number> {
   if (!state.live) return {};
@@ -138,40 +151,65 @@ export class LocalDeployTarget implements DeployTarget {
     return `model:${dir}:${version}`;
   }
 
-  /** Ensures `version` runs and is healthy; a retry finds the server the first attempt started. */
+  /**
+   * Ensures `version` runs and is healthy; a retry finds the server the first attempt started. The
+   * lock covers finding or spawning it; the wait for health runs outside, so a slow model load does
+   * not hold up the promotes and starts of other releases of the deployment.
+   */
   async ensureCandidate(req: CandidateRequest): Promise<LocalCandidate> {
     const dir = this.dir(req.deploymentName);
-    return withLock(dir, async () => {
-      const state = await this.settled(dir);
-      const existing = state.versions[req.version];
-      if (existing && isOurs(existing.pid, this.tag(dir, req.version))) {
-        if (existing.artifactPath !== req.artifactPath) {
-          // Same version name, other weights: not the desired state. The router follows the new port.
-          await stopGroup(existing.pid);
-        } else {
-          const outcome = await waitReady(url(existing.port) + existing.serve.healthPath, existing.pid, existing.serve.startupTimeoutMs);
-          if (outcome === 'ready') {
-            if (req.owner && existing.owner !== req.owner) this.save(dir, { ...state, versions: { ...state.versions, [req.version]: { ...existing, owner: req.owner } } });
-            return { endpoint: url(existing.port), port: existing.port, pid: existing.pid };
-          }
-          if (outcome === 'timeout') throw await this.notStarted(dir, state, req.version, existing, existing.pid, outcome);
-          // It died after an earlier call started it: not a failed start of this call. Start it again.
-        }
+    for (;;) {
+      const { record, pid, spawned } = await withLock(dir, () => this.findOrSpawn(dir, req));
+      const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs);
+      if (outcome === 'ready') {
+        if (spawned) await this.followRestart(dir, req.version, pid);
+        return { endpoint: url(record.port), port: record.port, pid };
       }
-      const record: VersionRecord = {
-        port: await freePort(),
-        pid: null,
-        artifactPath: req.artifactPath,
-        logFile: logPath(dir, req.version),
-        serve: req.serve,
-        env: req.env ?? {},
-        ...(req.owner ? { owner: req.owner } : {}),
-      };
-      return this.start(dir, state, req.version, record);
+      // It died after an earlier call started it: not a failed start of this call. Start it again.
+      if (outcome === 'exited' && !spawned) continue;
+      throw await withLock(dir, () => this.notStarted(dir, readState(dir), req.version, record, pid, outcome));
+    }
+  }
+
+  /** The running server for `req` (same artifact), or a new one spawned and recorded. */
+  private async findOrSpawn(dir: string, req: CandidateRequest): Promise<{ record: VersionRecord; pid: number; spawned: boolean }> {
+    const state = await this.settled(dir);
+    const existing = state.versions[req.version];
+    if (existing && isOurs(existing.pid, this.tag(dir, req.version))) {
+      if (existing.artifactPath === req.artifactPath) {
+        if (req.owner && existing.owner !== req.owner) {
+          state.versions[req.version] = { ...existing, owner: req.owner };
+          this.save(dir, state);
+        }
+        return { record: existing, pid: existing.pid, spawned: false };
+      }
+      // Same version name, other weights: not the desired state. The router follows the new port.
+      await stopGroup(existing.pid);
+    }
+    const record: VersionRecord = {
+      port: await unusedPort(state),
+      pid: null,
+      artifactPath: req.artifactPath,
+      logFile: logPath(dir, req.version),
+      serve: req.serve,
+      env: req.env ?? {},
+      ...(req.owner ? { owner: req.owner } : {}),
+    };
+    return { record, pid: this.spawn(dir, state, req.version, record), spawned: true };
+  }
+
+  /** A routed version that came back on a new port: Traefik follows it. */
+  private async followRestart(dir: string, version: string, pid: number): Promise<void> {
+    if (!readRouter(dir) || !(version in weightsOf(readState(dir)))) return;
+    await withLock(dir, async () => {
+      const state = readState(dir);
+      const router = readRouter(dir);
+      if (router && state.versions[version]?.pid === pid && version in weightsOf(state)) await this.route(dir, state, router.port);
     });
   }
 
-  private async start(dir: string, state: DeploymentState, version: string, record: VersionRecord): Promise<LocalCandidate> {
+  /** Spawns `version`'s server and records its pid (before health, so a crash during start-up leaves a pid to find or stop). */
+  private spawn(dir: string, state: DeploymentState, version: string, record: VersionRecord): number {
     const argv = expandCommand(record.serve.command).map((a) => a.replaceAll('{model}', record.artifactPath).replaceAll('{port}', String(record.port)));
     const child = spawnDetached(argv, {
       cwd: record.serve.cwd,
@@ -183,10 +221,14 @@ export class LocalDeployTarget implements DeployTarget {
     if (child.pid === undefined) {
       throw this.failedToStart(version, record, `could not be spawned (${argv[0]} not found or not executable in ${record.serve.cwd})`);
     }
-    // Recorded before health, so that a worker crash during start-up leaves a pid to find or stop.
     state.versions[version] = { ...record, pid: child.pid };
     this.save(dir, state);
-    return this.awaitHealthy(dir, state, version, record, child.pid);
+    return child.pid;
+  }
+
+  private async start(dir: string, state: DeploymentState, version: string, record: VersionRecord): Promise<LocalCandidate> {
+    const pid = this.spawn(dir, state, version, record);
+    return this.awaitHealthy(dir, state, version, record, pid);
   }
 
   private async awaitHealthy(dir: string, state: DeploymentState, version: string, record: VersionRecord, pid: number): Promise<LocalCandidate> {
@@ -201,10 +243,13 @@ export class LocalDeployTarget implements DeployTarget {
   /** Stops a server that did not come up and forgets it; the error to throw says why, with its log tail. */
   private async notStarted(dir: string, state: DeploymentState, version: string, record: VersionRecord, pid: number, outcome: 'exited' | 'timeout'): Promise<DeployError> {
     await stopGroup(pid);
-    // The previous version keeps its record (pid null) so that rollback can still start it.
-    if (state.previous === version) state.versions[version] = { ...record, pid: null };
-    else delete state.versions[version];
-    this.save(dir, state);
+    // A later call may have started the version again meanwhile: its record is that call's.
+    if (state.versions[version]?.pid === pid) {
+      // The previous version keeps its record (pid null) so that rollback can still start it.
+      if (state.previous === version) state.versions[version] = { ...record, pid: null };
+      else delete state.versions[version];
+      this.save(dir, state);
+    }
     return this.failedToStart(version, record, outcome === 'exited' ? 'exited during start-up' : `was not healthy after ${record.serve.startupTimeoutMs} ms`);
   }
 
@@ -217,7 +262,7 @@ export class LocalDeployTarget implements DeployTarget {
     });
   }
 
-  /** Switches the stable endpoint to `version` (all its traffic) and stops the version that was previous before. */
+  /** Switches the stable endpoint to `version` (all its traffic) and stops the version that was previous before (see switchTo). */
   async promote(req: PromoteRequest): Promise<PromoteResult> {
     const dir = this.dir(req.deploymentName);
     const endpoint = url(req.port);
@@ -295,7 +340,7 @@ export class LocalDeployTarget implements DeployTarget {
       const restored = state.versions[restoredVersion];
       if (!restored) throw new DeployError('NoPreviousVersion', `previous version ${restoredVersion} has no record to restart from`, { live: state.live });
       if (!isOurs(restored.pid, this.tag(dir, restoredVersion))) {
-        await this.start(dir, state, restoredVersion, { ...restored, port: await freePort(), pid: null });
+        await this.start(dir, state, restoredVersion, { ...restored, port: await unusedPort(state), pid: null });
       }
       state.live = restoredVersion;
       state.previous = null;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mlflowConfigFromEnv } from '../../activities/mlflow/client.js';
 import { parseRoles, type Role } from '../../queues.js';
 import { ARTIFACT_STORE_KINDS, rayBackends, type ArtifactStoreKind } from '../../runtime.js';
-import { createSlipwayWorkers } from '../../worker.js';
+import { createSlipwayWorkers, DEFAULT_MAX_CACHED_WORKFLOWS } from '../../worker.js';
 import { resolveConnection } from '../connection.js';
 import { EXIT, ExitError } from '../errors.js';
 import { printLines } from '../output.js';
@@ -21,6 +21,7 @@ interface WorkerFlags extends ConnectionFlags, QueueFlags {
   rayAddress?: string;
   slurmConf?: string;
   reconcileInterval: string;
+  maxCachedWorkflows: string;
 }
 
 export function registerWorkerCommand(program: Command): void {
@@ -32,6 +33,7 @@ export function registerWorkerCommand(program: Command): void {
         .option('--roles <list>', 'comma-separated roles this host serves', 'orchestration,serving,gpu')
         .option('--state-dir <dir>', "this worker's own directory: job logs, checkpoints, caches, deployments", process.env.SLIPWAY_STATE_DIR ?? '.slipway')
         .option('--gpus <n>', 'training jobs this worker runs at once (gpu role)', '1')
+        .option('--max-cached-workflows <n>', 'workflows kept in memory between tasks (orchestration role); releases waiting for approval beyond it are evicted and replay when decided', process.env.SLIPWAY_MAX_CACHED_WORKFLOWS ?? String(DEFAULT_MAX_CACHED_WORKFLOWS))
         .option('--artifacts-dir <dir>', "the local store's directory: one every host mounts (default <state-dir>/artifacts)", process.env.SLIPWAY_ARTIFACTS_DIR)
         .option('--ray-address <url>', "a Ray cluster's dashboard (http://host:8265): offers train.backend ray", process.env.RAY_ADDRESS)
         .option('--slurm-conf <file>', "offer the `slurm` job backend on this Slurm cluster's slurm.conf (default: SLURM_CONF)", process.env.SLURM_CONF)
@@ -98,6 +100,7 @@ export function registerWorkerCommand(program: Command): void {
         queues,
         stateDir: flags.stateDir,
         gpus: positiveInt(flags.gpus, '--gpus'),
+        maxCachedWorkflows: cacheSize(flags.maxCachedWorkflows),
         artifacts: flags.artifacts as ArtifactStoreKind,
         artifactsDir: flags.artifactsDir,
         slurmConf: flags.slurmConf,
@@ -117,4 +120,11 @@ export function registerWorkerCommand(program: Command): void {
         await workers.close();
       }
     });
+}
+
+/** --max-cached-workflows: at least 2 (the SDK's floor for a cache that is on). */
+function cacheSize(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < 2) throw new ExitError(`--max-cached-workflows: expected a whole number of at least 2, got ${JSON.stringify(text)}`, EXIT.usage);
+  return n;
 }

@@ -1,0 +1,171 @@
+// Many releases waiting for approval on ONE worker: what they hold while they wait, and how fast
+// approving them all goes. Per run, on a real Temporal dev server and a fresh `slipway worker`
+// process: N releases of one trivial pipeline (the counting-job fixture trains, a stdlib Python
+// echo server serves) run to the approval gate; then it prints the worker's RSS and the model server
+// processes alive, approves every release and prints releases approved and completed per second.
+//   node --import tsx bench/waiting-releases.ts [--releases 1000] [--runs 1] [--mlflow] [--keep-warm] [--max-cached-workflows N]
+import { Client, Connection, type WorkflowClient } from '@temporalio/client';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { SlipwayClient } from '../src/client/slipway-client.js';
+import { loadSpec } from '../src/client/spec-file.js';
+import { startMlflowServer, type RunningMlflow } from '../src/stack/mlflow-server.js';
+import { startTemporalDevServer } from '../src/stack/temporal-server.js';
+import { freePort } from '../src/system/ports.js';
+import { packageRoot } from '../src/system/tools.js';
+import { approveUpdate } from '../src/workflows/messages.js';
+import { writeSpec } from '../test/integration/fixtures.js';
+import { stopLocalDeployments } from '../test/support/deployments.js';
+
+const { values } = parseArgs({
+  options: {
+    releases: { type: 'string', default: '1000' },
+    runs: { type: 'string', default: '1' },
+    mlflow: { type: 'boolean', default: false },
+    'keep-warm': { type: 'boolean', default: false },
+    'max-cached-workflows': { type: 'string' },
+  },
+});
+const releases = Number(values.releases);
+const runs = Number(values.runs);
+if (!(Number.isInteger(releases) && releases > 0 && Number.isInteger(runs) && runs > 0)) throw new Error('--releases and --runs: expected positive whole numbers');
+const server = path.join(packageRoot, 'bench', 'fixtures', 'echo-model-server.py');
+const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-waiting-'));
+const GOALS = { rssMiB: 1024, serversPerWaiting: 0, approvalsPerS: 20 };
+
+/** At most `limit` of `fn` at once over 0..n-1. */
+async function pooled(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
+    while (next < n) await fn(next++);
+  }));
+}
+
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+/** Live (not zombie) processes running the echo model server. */
+function modelServers(): number {
+  let n = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const running = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+      if (running && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(server)) n++;
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return n;
+}
+const count = async (wf: WorkflowClient, query: string) => (await wf.count(`WorkflowType = 'releasePipeline' AND ${query}`)).count;
+
+async function startWorker(address: string, stateDir: string, mlflow: RunningMlflow | undefined): Promise<ChildProcess> {
+  const cache = values['max-cached-workflows'] ? ['--max-cached-workflows', values['max-cached-workflows']] : [];
+  const worker = spawn(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', 'worker', '--address', address, '--state-dir', stateDir, ...cache], {
+    cwd: packageRoot,
+    stdio: ['ignore', 'pipe', openSync(path.join(dir, `worker-${path.basename(stateDir)}.log`), 'a')],
+    env: { ...process.env, ...(mlflow ? { MLFLOW_TRACKING_URI: mlflow.url } : {}) },
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker.stdout!.on('data', (d: Buffer) => d.toString().includes('polling') && resolve());
+    worker.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  return worker;
+}
+
+interface RunFigures {
+  rssMiB: number;
+  servers: number;
+  waitingS: number;
+  approvalsPerS: number;
+  completedPerS: number;
+}
+
+async function oneRun(run: number, address: string, slipway: SlipwayClient, wf: WorkflowClient, mlflow: RunningMlflow | undefined): Promise<RunFigures> {
+  const stateDir = path.join(dir, `state-${run}`);
+  const worker = await startWorker(address, stateDir, mlflow);
+  try {
+    const name = `waiting-bench-${run}`;
+    const loaded = loadSpec(writeSpec({
+      name,
+      deployPort: await freePort(),
+      train: { command: [process.execPath, path.join(packageRoot, 'test/fixtures/jobs/counting-job.mjs')], params: { steps: 3, 'step-ms': 5 } },
+      serve: { command: ['python3', server, '--port', '{port}', '--model', '{model}'], cwd: packageRoot },
+      approval: { approvers: ['bench'], timeout: '1h', keep_candidate_warm: values['keep-warm'] },
+      mlflow: { enabled: values.mlflow },
+      monitor: { duration: '1s', interval: '1s' },
+    }));
+    // One model per release: releases of one model supersede each other at the gate, but releases of
+    // one pipeline (one deployment, one deployment lock) that wait side by side are what is measured.
+    const ids: string[] = [];
+    const started = Date.now();
+    await pooled(releases, 32, async (i) => {
+      const spec = { ...loaded, spec: { ...loaded.spec, model: { ...loaded.spec.model, name: `wb${run}-m${i}` } } };
+      ids[i] = (await slipway.start(spec, { release: `r${i}` })).workflowId;
+    });
+    const scope = `WorkflowId STARTS_WITH 'release:wb${run}-'`;
+    for (let waiting = 0; waiting < releases; ) {
+      await sleep(2_000);
+      waiting = await count(wf, `${scope} AND SlipwayStage = 'awaiting-approval' AND ExecutionStatus = 'Running'`);
+      const failed = await count(wf, `${scope} AND ExecutionStatus != 'Running'`);
+      if (failed) throw new Error(`${failed} releases ended before the approval gate (the worker's log: ${dir})`);
+      process.stdout.write(`\r  run ${run + 1}: ${waiting}/${releases} awaiting approval after ${((Date.now() - started) / 1000).toFixed(0)} s   `);
+    }
+    const waitingS = (Date.now() - started) / 1000;
+    // Let the worker settle (stops after the gate, evictions) before measuring what it holds.
+    await sleep(3_000);
+    const figures = { rssMiB: rssMiB(worker.pid!), servers: modelServers() };
+    console.log(`\n  run ${run + 1}: all ${releases} waiting after ${waitingS.toFixed(1)} s; worker RSS ${figures.rssMiB.toFixed(0)} MiB; model server processes ${figures.servers}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+    const t0 = Date.now();
+    await pooled(releases, 64, async (i) => {
+      await wf.getHandle(ids[i]!).executeUpdate(approveUpdate, { args: [{ approver: 'bench', reason: 'bench' }] });
+    });
+    const approvedS = (Date.now() - t0) / 1000;
+    for (let done = 0; done < releases; ) {
+      await sleep(250);
+      done = await count(wf, `${scope} AND ExecutionStatus != 'Running'`);
+    }
+    const doneS = (Date.now() - t0) / 1000;
+    const completed = await count(wf, `${scope} AND ExecutionStatus = 'Completed'`);
+    if (completed !== releases) throw new Error(`${releases - completed} releases did not complete after approval`);
+    console.log(`  run ${run + 1}: ${releases} approvals accepted in ${approvedS.toFixed(1)} s, all deployed and completed in ${doneS.toFixed(1)} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    return { ...figures, waitingS, approvalsPerS: releases / approvedS, completedPerS: releases / doneS };
+  } finally {
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
+    await stopLocalDeployments(stateDir);
+  }
+}
+
+const temporal = await startTemporalDevServer({ port: await freePort(), logFile: path.join(dir, 'temporal.log') });
+const mlflow = values.mlflow ? await startMlflowServer({ port: await freePort(), stateDir: path.join(dir, 'mlflow'), logFile: path.join(dir, 'mlflow.log') }) : undefined;
+const connection = await Connection.connect({ address: temporal.address });
+const client = new Client({ connection });
+const slipway = new SlipwayClient(client);
+let finished = false;
+try {
+  const all: RunFigures[] = [];
+  for (let run = 0; run < runs; run++) all.push(await oneRun(run, temporal.address, slipway, client.workflow, mlflow));
+  const mmm = (pick: (f: RunFigures) => number, digits = 1) => {
+    const s = all.map(pick).sort((a, b) => a - b);
+    return `${s[0]!.toFixed(digits)} / ${s[Math.floor(s.length / 2)]!.toFixed(digits)} / ${s.at(-1)!.toFixed(digits)}`;
+  };
+  console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}); ${releases} releases per run, ${runs} run(s); MLflow ${values.mlflow ? 'on' : 'off'}; keep_candidate_warm ${values['keep-warm']}; max cached workflows ${values['max-cached-workflows'] ?? 'default'}`);
+  console.log(`min / median / max over runs                     goal`);
+  console.log(`worker RSS, all waiting (MiB):       ${mmm((f) => f.rssMiB, 0)}   < ${GOALS.rssMiB}`);
+  console.log(`model servers per waiting release:   ${mmm((f) => f.servers / releases, 3)}   ${GOALS.serversPerWaiting} (plus nothing: no server was live before)`);
+  console.log(`approvals accepted per second:       ${mmm((f) => f.approvalsPerS)}`);
+  console.log(`releases approved → completed per s: ${mmm((f) => f.completedPerS)}   >= ${GOALS.approvalsPerS}`);
+  console.log(`time to get all to the gate (s):     ${mmm((f) => f.waitingS)}`);
+  console.log(`load average at the end:             ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  finished = true;
+} finally {
+  await connection.close();
+  await mlflow?.stop();
+  await temporal.stop();
+  // Kept when a run failed: the worker's log tells why.
+  if (finished) rmSync(dir, { recursive: true, force: true });
+}
