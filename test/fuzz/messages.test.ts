@@ -164,6 +164,27 @@ describe('fuzzed signals and updates to a release awaiting approval', () => {
     expect(after.approval?.decision).toBeUndefined();
   });
 
+  it("refuses an approver's 400,000-character reason: the update by its validator, out of history; the signal recorded by its size only", async () => {
+    const big = { approver: 'alice', reason: 'x'.repeat(400_000) };
+    const historyChars = async () => JSON.stringify((await handle().fetchHistory()).events).length;
+    const before = await historyChars();
+    const refused = await handle()
+      .executeUpdate('approveRelease', { args: [big] })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'InvalidMessage', message: expect.stringMatching(/message too large: 4000\d\d characters as JSON, the limit is 16384/) });
+    expect((await historyChars()) - before).toBeLessThan(10_000);
+
+    await handle().signal('approve', big);
+    const after = await status();
+    expect(after.invalidMessages.at(-1)).toMatchObject({ name: 'approve', error: expect.stringMatching(/message too large: 4000\d\d characters .*its content was not kept/) });
+    expect(after.approval?.decision).toBeUndefined();
+    expect(JSON.stringify(after).length).toBeLessThan(200_000);
+  });
+
   it('has the CLI refuse an oversized reason or name before sending: exit 2, the flag, its size and the limit', async () => {
     const cli = (args: string[]) => runCli([...args, '--address', address]);
     const events = async () => (await handle().fetchHistory()).events?.length;
