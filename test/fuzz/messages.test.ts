@@ -40,7 +40,8 @@ let workflowId: string;
 let firstRunId: string;
 
 beforeAll(async () => {
-  connection = await Connection.connect({ address });
+  // A page of this history may hold many signals just under the server's limit: more than gRPC's 4 MB default.
+  connection = await Connection.connect({ address, channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 } });
   slipway = new SlipwayClient(new Client({ connection }));
   worker = await startWorkerProcess(['--address', address, '--state-dir', path.join(dir, 'state')], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
   const spec = writeSpec({ name: 'msgfuzz', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' }, monitor: { duration: '1s', interval: '1s' } });
