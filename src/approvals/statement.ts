@@ -22,8 +22,8 @@ export interface Statement {
 /** What a signed decision carries besides `approver`/`requestedBy` and `reason`. */
 export const SignatureSchema = z
   .object({
-    workflowId: z.string().min(1),
-    runId: z.string().min(1),
+    workflowId: z.string().min(1).max(1000),
+    runId: z.string().min(1).max(100),
     time: z.string().datetime({ message: 'expected the ISO time the statement was signed' }),
     nonce: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'expected 16 to 64 letters, digits, "_" or "-"'),
     sshsig: z.string().min(1).max(4000),

@@ -1,11 +1,9 @@
-// Waiting for a human: approve/reject by signal (Web UI) or update (CLI), with a deadline; signed
-// decisions, a quorum of distinct approvers, and separated duties when the spec asks for them.
-import { condition } from '@temporalio/workflow';
-import { signaturesRequired } from '../approvals/signers.js';
+// Deciding a release: who may approve, reject or roll back now, and how a decision is counted —
+// signed decisions, a quorum of distinct approvers, separated duties. The wait is in approval-wait.ts.
 import type { SignatureInput } from '../approvals/statement.js';
-import { durationMs, type PipelineSpec } from '../spec/schema.js';
+import type { PipelineSpec } from '../spec/schema.js';
 import { audit, thisRelease, verifyDecision } from './audit.js';
-import { enterStage, notify, nowIso, type RunContext } from './context.js';
+import { nowIso, type RunContext } from './context.js';
 import type { ApprovalStatus, Decision } from './status.js';
 
 /** Why the release takes no decision now (not at the gate, or decided already), or undefined. */
@@ -100,65 +98,9 @@ export function recordDecision(ctx: RunContext, decision: Decision['decision'], 
   return undefined;
 }
 
-function stillNeeded(ctx: RunContext, approval: ApprovalStatus): { count: number; from: string[] } {
+/** Who may still approve while the quorum is not met (shown in the status). */
+export function stillNeeded(ctx: RunContext, approval: ApprovalStatus): { count: number; from: string[] } {
   const voted = new Set((approval.votes ?? []).map((v) => v.by));
   const from = [...new Set(allowedApprovers(ctx))].filter((a) => !voted.has(a) && !(ctx.spec.approval?.separate_duties && a === ctx.status.startedBy));
   return { count: (approval.minApprovals ?? 1) - voted.size, from };
-}
-
-/**
- * Waits for a decision until the spec's timeout (days are normal), reminding the approvers half
- * way. On timeout the spec says: reject, or escalate once to `escalate_to` and wait again.
- */
-export async function awaitApproval(ctx: RunContext): Promise<Decision> {
-  const approval = ctx.spec.approval;
-  if (!approval?.required) return { decision: 'approved', by: 'system:not-required', at: nowIso(), reason: 'approval not required by the spec' };
-  const timeout = durationMs(approval.timeout);
-  ctx.status.approval = { approvers: approval.approvers, escalated: false, refused: [] };
-  // Only what this spec asks for is shown: runs recorded before quorums keep their old status.
-  if (approval.min_approvals > 1) {
-    ctx.status.approval.minApprovals = approval.min_approvals;
-    ctx.status.approval.votes = [];
-    ctx.status.approval.stillNeeded = stillNeeded(ctx, ctx.status.approval);
-  }
-  if (signaturesRequired(ctx.spec)) ctx.status.approval.requireSignature = true;
-  enterStage(ctx, 'awaiting-approval');
-  const decided = () => ctx.status.approval?.decision !== undefined;
-
-  const rounds = approval.on_timeout === 'escalate' ? 2 : 1;
-  for (let round = 0; round < rounds && !decided(); round++) {
-    if (round === 1) {
-      ctx.status.approval.escalated = true;
-      if (ctx.status.approval.stillNeeded) ctx.status.approval.stillNeeded = stillNeeded(ctx, ctx.status.approval);
-      await notify(ctx, 'approval-escalated', `Approval for ${ctx.status.workflowId} timed out; escalated to ${approval.escalate_to.join(', ')}.`);
-    }
-    ctx.status.approval.deadline = new Date(new Date().getTime() + timeout).toISOString();
-    await notify(ctx, 'awaiting-approval', approvalMessage(ctx), { approvers: allowedApprovers(ctx).join(', '), deadline: ctx.status.approval.deadline });
-    if (await condition(decided, timeout / 2)) break;
-    await notify(ctx, 'approval-reminder', `Reminder: ${approvalMessage(ctx)}`);
-    await condition(decided, timeout - timeout / 2);
-  }
-  if (!ctx.status.approval.decision) {
-    const reason = `no decision within ${approval.timeout}`;
-    ctx.status.approval.decision = { decision: 'rejected', by: 'system:timeout', at: nowIso(), reason };
-    audit(ctx.status, { action: 'timeout', by: 'system:timeout', at: nowIso(), reason, counted: true, signed: false, via: 'workflow' });
-  }
-  return ctx.status.approval.decision;
-}
-
-function approvalMessage(ctx: RunContext): string {
-  const id = ctx.status.workflowId;
-  const gate = ctx.status.gate?.passed ? 'passed the gate' : 'is waiting';
-  if (signaturesRequired(ctx.spec)) {
-    return (
-      `Release ${id} ${gate} and needs signed approval. ` +
-      `Approve: \`slipway approve ${id} --as <you> --key ~/.ssh/id_ed25519 --reason "..."\`; ` +
-      `or in the Temporal UI: Send Signal → approve with the payload of \`slipway sign approve ${id} --as <you> --reason "..."\`.`
-    );
-  }
-  return (
-    `Release ${id} ${gate} and needs approval. ` +
-    `Approve: \`slipway approve ${id} --as <you> --reason "..."\`; ` +
-    `or in the Temporal UI: workflow ${id} → Send Signal → approve with {"approver":"<you>","reason":"..."}.`
-  );
 }

@@ -26,12 +26,22 @@ export interface ReleaseInput {
   carried?: CarriedState;
   /** Who started or triggered it (approval.separate_duties keeps them from approving it). */
   startedBy?: string;
+  /** A long wait continues as new once its run's history has this many events (default 2,000; tests set it low). */
+  maxHistoryEvents?: number;
 }
 
-/** Monitoring state that outlives one run of the chain. */
+/** State that outlives one run of the chain: a monitor's, or an approval wait's. */
 export interface CarriedState {
   status: PipelineStatus;
   previousSnapshot: unknown;
+  /** Set when the run continued as new while waiting for approval: where the wait stood. */
+  approvalWait?: ApprovalWait;
+}
+
+/** Which round of an approval wait (1: escalated) and whether its half-way reminder went out. */
+export interface ApprovalWait {
+  round: number;
+  reminded: boolean;
 }
 
 export interface RunContext {

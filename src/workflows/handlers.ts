@@ -1,10 +1,12 @@
 // Message handlers of the release pipeline: the status query, approvals and rollback orders.
 // Signals (Web UI) never throw: a bad payload is recorded and ignored. Updates (CLI) validate first.
-import { ApplicationFailure, condition, log, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, log, patched, setDefaultSignalHandler, setHandler } from '@temporalio/workflow';
+import type { z } from 'zod';
 import type { SignatureInput } from '../approvals/statement.js';
 import { notWaitingForDecision, recordDecision, rollbackNotAllowed } from './approval.js';
 import { audit, thisRelease, verifyDecision } from './audit.js';
 import { nowIso, type RunContext } from './context.js';
+import { clip, describeIssues, oversizeRefusal } from './message-limits.js';
 import { refreshDetails } from './metadata.js';
 import {
   approveSignal,
@@ -15,6 +17,7 @@ import {
   rollbackSignal,
   rollbackUpdate,
   RollbackInputSchema,
+  SIGNAL_NAMES,
   ROLLOUT_ACTIONS,
   RolloutOrderSchema,
   rolloutSignals,
@@ -29,11 +32,12 @@ import type { Decision } from './status.js';
 export function registerHandlers(ctx: RunContext): void {
   setHandler(statusQuery, () => ctx.status);
   registerRolloutHandlers(ctx);
+  recordUnknownSignals(ctx);
 
   const onDecision = (decision: Decision['decision']) => (raw: unknown) => {
-    const payload = DecisionInputSchema.safeParse(raw);
-    if (!payload.success) return invalid(ctx, decision === 'approved' ? 'approve' : 'reject', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
-    recordDecision(ctx, decision, { by: payload.data.approver, reason: payload.data.reason, signature: payload.data.signature, via: 'signal' });
+    const payload = signalPayload(ctx, decision === 'approved' ? 'approve' : 'reject', DecisionInputSchema, raw);
+    if (!payload) return;
+    recordDecision(ctx, decision, { by: payload.approver, reason: payload.reason, signature: payload.signature, via: 'signal' });
     refreshDetails(ctx);
   };
   setHandler(approveSignal, onDecision('approved'));
@@ -42,13 +46,13 @@ export function registerHandlers(ctx: RunContext): void {
   // A malformed update is refused before history. A refused decision is accepted so that it is kept
   // in `approval.refused` (the audit trail), then fails with the reason.
   const decide = (decision: Decision['decision']) => (raw: unknown) => {
-    const payload = DecisionInputSchema.parse(raw);
+    const payload = updatePayload(DecisionInputSchema, raw);
     const refusal = recordDecision(ctx, decision, { by: payload.approver, reason: payload.reason, signature: payload.signature, via: 'update' });
     if (refusal) throw ApplicationFailure.create({ type: 'DecisionRefused', nonRetryable: true, message: refusal });
     return ctx.status;
   };
   const validateDecision = (raw: unknown) => {
-    const payload = DecisionInputSchema.parse(raw);
+    const payload = updatePayload(DecisionInputSchema, raw);
     // Before the gate there is no approval to record a refusal in: refuse outright.
     if (!ctx.status.approval) throw new Error(notWaitingForDecision(ctx) ?? `${payload.approver} cannot decide now`);
   };
@@ -56,25 +60,25 @@ export function registerHandlers(ctx: RunContext): void {
   setHandler(rejectUpdate, decide('rejected'), { validator: validateDecision });
 
   setHandler(supersedeSignal, (raw) => {
-    const payload = SupersedeInputSchema.safeParse(raw);
-    if (!payload.success) return invalid(ctx, 'supersede', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
+    const payload = signalPayload(ctx, 'supersede', SupersedeInputSchema, raw);
+    if (!payload) return;
     // Only a newer release of the same model sends it (supersedeWaitingReleases), never a person.
-    if (!payload.data.by.startsWith(`release:${ctx.spec.model.name}:`)) return invalid(ctx, 'supersede', `${payload.data.by} is not a release of ${ctx.spec.model.name}`);
+    if (!payload.by.startsWith(`release:${ctx.spec.model.name}:`)) return invalid(ctx, 'supersede', `${payload.by} is not a release of ${ctx.spec.model.name}`);
     const notWaiting = notWaitingForDecision(ctx);
     if (notWaiting) return invalid(ctx, 'supersede', notWaiting);
-    if (ctx.status.approval) ctx.status.approval.decision = { decision: 'superseded', by: payload.data.by, at: nowIso(), reason: payload.data.reason };
+    if (ctx.status.approval) ctx.status.approval.decision = { decision: 'superseded', by: payload.by, at: nowIso(), reason: payload.reason };
   });
 
   setHandler(rollbackSignal, (raw) => {
-    const payload = RollbackInputSchema.safeParse(raw);
-    if (!payload.success) return invalid(ctx, 'rollback', payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
-    const refusal = acceptRollback(ctx, { by: payload.data.requestedBy, reason: payload.data.reason, signature: payload.data.signature, via: 'signal' });
+    const payload = signalPayload(ctx, 'rollback', RollbackInputSchema, raw);
+    if (!payload) return;
+    const refusal = acceptRollback(ctx, { by: payload.requestedBy, reason: payload.reason, signature: payload.signature, via: 'signal' });
     if (refusal) return invalid(ctx, 'rollback', refusal);
   });
   setHandler(
     rollbackUpdate,
     async (raw) => {
-      const payload = RollbackInputSchema.parse(raw);
+      const payload = updatePayload(RollbackInputSchema, raw);
       // The validator let it through, but a signature's nonce is only spent here, in history.
       const refusal = acceptRollback(ctx, { by: payload.requestedBy, reason: payload.reason, signature: payload.signature, via: 'update' });
       if (refusal) throw ApplicationFailure.create({ type: 'DecisionRefused', nonRetryable: true, message: refusal });
@@ -83,7 +87,7 @@ export function registerHandlers(ctx: RunContext): void {
     },
     {
       validator: (raw) => {
-        const payload = RollbackInputSchema.parse(raw);
+        const payload = updatePayload(RollbackInputSchema, raw);
         const refusal = rollbackRefusal(ctx, payload.requestedBy) ?? verifyDecision(ctx.spec, ctx.status, thisRelease(), 'rollback', payload.requestedBy, payload.reason, payload.signature).refusal;
         if (refusal) throw new Error(refusal);
       },
@@ -95,21 +99,21 @@ export function registerHandlers(ctx: RunContext): void {
 function registerRolloutHandlers(ctx: RunContext): void {
   for (const action of ROLLOUT_ACTIONS) {
     setHandler(rolloutSignals[action], (raw) => {
-      const payload = RolloutOrderSchema.safeParse(raw);
-      if (!payload.success) return invalid(ctx, action, payload.error.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; '));
-      const refusal = rolloutRefusal(ctx, action, payload.data.by);
+      const payload = signalPayload(ctx, action, RolloutOrderSchema, raw);
+      if (!payload) return;
+      const refusal = rolloutRefusal(ctx, action, payload.by);
       if (refusal) return invalid(ctx, action, refusal);
-      applyRolloutOrder(ctx, action, payload.data);
+      applyRolloutOrder(ctx, action, payload);
     });
     setHandler(
       rolloutUpdates[action],
       (raw) => {
-        applyRolloutOrder(ctx, action, RolloutOrderSchema.parse(raw));
+        applyRolloutOrder(ctx, action, updatePayload(RolloutOrderSchema, raw));
         return ctx.status;
       },
       {
         validator: (raw) => {
-          const refusal = rolloutRefusal(ctx, action, RolloutOrderSchema.parse(raw).by);
+          const refusal = rolloutRefusal(ctx, action, updatePayload(RolloutOrderSchema, raw).by);
           if (refusal) throw new Error(refusal);
         },
       },
@@ -163,8 +167,42 @@ function acceptRollback(ctx: RunContext, req: { by: string; reason: string; sign
   return undefined;
 }
 
-function invalid(ctx: RunContext, name: string, error: string): void {
-  log.warn('ignored an invalid message', { name, error });
-  ctx.status.invalidMessages.push({ name, at: nowIso(), error });
+/** A signal's payload, or undefined after recording why it is refused (its size first, then its fields). */
+function signalPayload<S extends z.ZodType>(ctx: RunContext, name: string, schema: S, raw: unknown): z.output<S> | undefined {
+  const tooLarge = oversizeRefusal(raw);
+  if (tooLarge) return invalid(ctx, name, tooLarge);
+  const payload = schema.safeParse(raw);
+  if (!payload.success) return invalid(ctx, name, describeIssues(payload.error));
+  return payload.data;
+}
+
+/** An update's payload, or a typed `InvalidMessage` failure: thrown in a validator, it keeps the update out of history. */
+function updatePayload<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const tooLarge = oversizeRefusal(raw);
+  if (tooLarge) throw ApplicationFailure.create({ type: 'InvalidMessage', nonRetryable: true, message: tooLarge });
+  const payload = schema.safeParse(raw);
+  if (!payload.success) throw ApplicationFailure.create({ type: 'InvalidMessage', nonRetryable: true, message: describeIssues(payload.error) });
+  return payload.data;
+}
+
+/**
+ * A signal name the release does not take (a typo such as `aprove`) is recorded like an invalid
+ * payload instead of being buffered unseen. Runs recorded before this buffered them: replay the same.
+ */
+function recordUnknownSignals(ctx: RunContext): void {
+  if (!patched('record-unknown-signals')) return;
+  setDefaultSignalHandler((name: string, ...args: unknown[]) => {
+    const size = JSON.stringify(args).length;
+    invalid(ctx, name, `unknown signal (${size} characters of input ignored): this release takes ${SIGNAL_NAMES.join(', ')}`);
+  });
+}
+
+/** Kept short and bounded (the status is the query answer and what continue-as-new carries). */
+function invalid(ctx: RunContext, name: string, error: string): undefined {
+  const entry = { name: clip(name, 100), at: nowIso(), error: clip(error) };
+  log.warn('ignored an invalid message', entry);
+  ctx.status.invalidMessages.push(entry);
   if (ctx.status.invalidMessages.length > 50) ctx.status.invalidMessages.shift();
+  ctx.status.invalidMessageCount = (ctx.status.invalidMessageCount ?? 0) + 1;
+  return undefined;
 }

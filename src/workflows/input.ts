@@ -7,20 +7,38 @@ import type { ReleaseInput } from './context.js';
 
 const QueueName = z.string().min(1).max(200);
 
-/** What a continue-as-new run carries: the monitor's state (checked, so a hand-made one cannot loop). */
-const CarriedSchema = z.object({
+const carriedStatus = {
+  workflowId: z.string(),
+  stages: z.array(z.object({ stage: z.string(), startedAt: z.string() }).passthrough()),
+  variants: z.array(z.object({ name: z.string() }).passthrough()),
+  invalidMessages: z.array(z.unknown()),
+};
+
+/** What a continue-as-new run of a monitor carries (checked, so a hand-made one cannot loop). */
+const MonitorCarriedSchema = z.object({
   status: z
     .object({
-      workflowId: z.string(),
+      ...carriedStatus,
       stage: z.string(),
-      stages: z.array(z.object({ stage: z.string(), startedAt: z.string() }).passthrough()),
-      variants: z.array(z.object({ name: z.string() }).passthrough()),
-      invalidMessages: z.array(z.unknown()),
       deployment: z.object({ version: z.string(), endpoint: z.string(), previousVersion: z.string().nullable() }).passthrough(),
       monitor: z.object({ elapsedMs: z.number(), durationMs: z.number(), samples: z.number(), breaches: z.number(), consecutiveBreaches: z.number() }).passthrough(),
     })
     .passthrough(),
   previousSnapshot: z.unknown(),
+});
+
+/** What a continue-as-new run of an approval wait carries: the status to wait on with, and where the wait stood. */
+const ApprovalCarriedSchema = z.object({
+  status: z
+    .object({
+      ...carriedStatus,
+      stage: z.literal('awaiting-approval'),
+      selectedVariant: z.string(),
+      approval: z.object({ approvers: z.array(z.string()), escalated: z.boolean(), refused: z.array(z.unknown()), deadline: z.string().optional() }).passthrough(),
+    })
+    .passthrough(),
+  previousSnapshot: z.null(),
+  approvalWait: z.object({ round: z.number().int().min(0).max(1), reminded: z.boolean() }).strict(),
 });
 
 const ReleaseInputSchema = z
@@ -31,8 +49,10 @@ const ReleaseInputSchema = z
     codeVersion: z.string().max(200).default('unknown'),
     queues: z.object({ serving: QueueName.optional(), gpu: QueueName.optional() }).strict().optional(),
     gpuTaskQueue: QueueName.optional(),
-    carried: CarriedSchema.optional(),
+    carried: z.union([ApprovalCarriedSchema, MonitorCarriedSchema]).optional(),
     startedBy: z.string().trim().min(1).max(200).optional(),
+    // Below 50 a fresh run could be over the bound at once and continue as new forever.
+    maxHistoryEvents: z.number().int().min(50).max(50_000).optional(),
   })
   .strict();
 

@@ -2,7 +2,11 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
 import { SignatureSchema } from '../approvals/statement.js';
+import { cappedString, MAX_NAME_CHARS, MAX_REASON_CHARS } from './message-limits.js';
 import type { PipelineStatus } from './status.js';
+
+/** At most MAX_REASON_CHARS: a longer one is refused with its length, never cut and kept. */
+const Reason = cappedString(MAX_REASON_CHARS).default('');
 
 /**
  * The approval payload. Approvers send it from the Web UI's "Send Signal" as JSON, e.g.
@@ -11,8 +15,8 @@ import type { PipelineStatus } from './status.js';
  */
 export const DecisionInputSchema = z
   .object({
-    approver: z.string().trim().min(1, 'approver is required: who is deciding'),
-    reason: z.string().max(2000).default(''),
+    approver: cappedString(MAX_NAME_CHARS).trim().min(1, 'approver is required: who is deciding'),
+    reason: Reason,
     /** The signed statement (`slipway approve --key`, or `slipway sign approve` for the UI). */
     signature: SignatureSchema.optional(),
   })
@@ -21,8 +25,8 @@ export type DecisionInput = z.input<typeof DecisionInputSchema>;
 
 export const RollbackInputSchema = z
   .object({
-    requestedBy: z.string().trim().min(1, 'requestedBy is required: who orders the rollback'),
-    reason: z.string().max(2000).default(''),
+    requestedBy: cappedString(MAX_NAME_CHARS).trim().min(1, 'requestedBy is required: who orders the rollback'),
+    reason: Reason,
     signature: SignatureSchema.optional(),
   })
   .strict();
@@ -41,15 +45,16 @@ export const rollbackUpdate = defineUpdate<PipelineStatus, [RollbackInput]>('rol
 export const statusQuery = defineQuery<PipelineStatus>('status');
 
 /** From a newer release of the same pipeline that passed its gate: this one stops waiting for approval. */
-export const SupersedeInputSchema = z.object({ by: z.string().min(1), reason: z.string().max(2000).default('') }).strict();
+// `by` is the newer release's workflow id: Temporal's own limit for one is 1000 characters.
+export const SupersedeInputSchema = z.object({ by: cappedString(1000).min(1), reason: Reason }).strict();
 export type SupersedeInput = z.input<typeof SupersedeInputSchema>;
 export const supersedeSignal = defineSignal<[SupersedeInput]>('supersede');
 
 /** A person's order to a canary rollout: `{"by": "alice", "reason": "looks fine", "full": true}`. */
 export const RolloutOrderSchema = z
   .object({
-    by: z.string().trim().min(1, 'by is required: who gives the order'),
-    reason: z.string().max(2000).default(''),
+    by: cappedString(MAX_NAME_CHARS).trim().min(1, 'by is required: who gives the order'),
+    reason: Reason,
     /** promote only: skip every remaining step and analysis. */
     full: z.boolean().default(false),
   })
@@ -64,3 +69,6 @@ export const rolloutUpdates = Object.fromEntries(ROLLOUT_ACTIONS.map((a) => [a, 
   RolloutAction,
   ReturnType<typeof defineUpdate<PipelineStatus, [RolloutOrder]>>
 >;
+
+/** Every signal the release takes: any other name is recorded as an unknown signal. */
+export const SIGNAL_NAMES = [approveSignal, rejectSignal, rollbackSignal, supersedeSignal, ...Object.values(rolloutSignals)].map((s) => s.name);

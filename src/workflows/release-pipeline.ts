@@ -1,10 +1,10 @@
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, ContinueAsNew, isCancellation, log, patched, workflowInfo } from '@temporalio/workflow';
 import { formatGateReport } from '../quality/gate.js';
 import { pipelineActivities, releaseQueues } from './activities.js';
-import { awaitApproval } from './approval.js';
+import { awaitApproval } from './approval-wait.js';
 import { auditTags } from './audit.js';
 import { runCandidates, safeName, serveCandidate } from './candidates.js';
-import { describeFailure, enterStage, initialStatus, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
+import { describeFailure, enterStage, initialStatus, notify, nowIso, type ApprovalWait, type ReleaseInput, type RunContext } from './context.js';
 import { newRolloutControl, runAnalysis, runCanary } from './canary.js';
 import { registerHandlers } from './handlers.js';
 import { parseReleaseInput } from './input.js';
@@ -47,6 +47,7 @@ export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult>
   registerHandlers(ctx);
 
   try {
+    if (input.carried?.approvalWait) return await resumeApproval(ctx, input.carried.approvalWait);
     if (input.carried) return await finishMonitoring(ctx, input.carried.previousSnapshot as Snapshot | null);
     return await runStages(ctx);
   } catch (err) {
@@ -105,7 +106,20 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
     const superseded: Decision = { decision: 'superseded', by: newer, at: nowIso(), reason: `a newer release (${newer}) already waits for approval` };
     status.approval = { approvers: spec.approval.approvers, escalated: false, refused: [], decision: superseded };
   }
-  const decision = status.approval?.decision ?? (await awaitApproval(ctx));
+  return approveAndDeploy(ctx, winner, coldWinner);
+}
+
+/** A wait for approval that continued as new: it goes on, then deploys the winner chosen before. */
+async function resumeApproval(ctx: RunContext, wait: ApprovalWait): Promise<ReleaseResult> {
+  const winner = ctx.status.variants.find((v) => v.name === ctx.status.selectedVariant);
+  if (!winner) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `carried status: selectedVariant ${ctx.status.selectedVariant} is not among its variants` });
+  return approveAndDeploy(ctx, winner, stopsWhileWaiting(ctx.spec), wait);
+}
+
+/** From the approval gate on: the decision, then deploy (starting a winner stopped for the wait again), smoke and monitor. */
+async function approveAndDeploy(ctx: RunContext, winner: VariantStatus, coldWinner: boolean, resumed?: ApprovalWait): Promise<ReleaseResult> {
+  const { spec, status, acts } = ctx;
+  const decision = status.approval?.decision ?? (await awaitApproval(ctx, resumed));
   if (status.mlflow && spec.approval?.required) {
     await acts.tracking.mlflowSetTags({
       mlflowRunId: status.mlflow.runId,

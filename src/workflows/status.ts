@@ -85,6 +85,8 @@ export interface ApprovalStatus {
   /** Approvers who could still approve while the quorum is not met. */
   stillNeeded?: { count: number; from: string[] };
   requireSignature?: boolean;
+  /** Times the wait continued as new (its history grew past the bound, or Temporal suggested it). */
+  continuedAsNew?: number;
 }
 
 /** Every decision, refusal and rollback order, as it arrived: the release's audit trail. */
@@ -173,8 +175,10 @@ export interface PipelineStatus {
   startedBy?: string;
   /** Decisions, refusals and rollback orders (absent in runs recorded before it). */
   audit?: AuditEntry[];
-  /** Signals whose payload failed validation: recorded, never fatal. */
+  /** Signals refused (a bad or oversized payload, an unknown name, a refused order): the last 50, never fatal. */
   invalidMessages: Array<{ name: string; at: string; error: string }>;
+  /** How many were refused in all (absent in runs recorded before it, and until the first). */
+  invalidMessageCount?: number;
   error?: string;
 }
 
