@@ -2,6 +2,7 @@
 // endpoint is Traefik, weighting the live version and a canary. Everything lives under
 // <stateDir>/deployments/<name>/ so a restarted worker picks up where the last one stopped.
 import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { tail } from '../../system/files.js';
 import { freePort } from '../../system/ports.js';
 import { isOurs, probe, spawnDetached, stopGroup, waitReady } from './processes.js';
@@ -91,7 +92,7 @@ export class LocalDeployTarget implements DeployTarget {
           // Same version name, other weights: not the desired state. The router follows the new port.
           await stopGroup(existing.pid);
         } else {
-          const outcome = await waitReady(url(existing.port) + existing.serve.healthPath, existing.pid, existing.serve.startupTimeoutMs);
+          const outcome = await waitReady(url(existing.port) + existing.serve.healthPath, existing.pid, existing.serve.startupTimeoutMs, { logFile: existing.logFile });
           if (outcome === 'ready') return { endpoint: url(existing.port), port: existing.port, pid: existing.pid };
           if (outcome === 'timeout') throw await this.notStarted(dir, state, req.version, existing, existing.pid, outcome);
           // It died after an earlier call started it: not a failed start of this call. Start it again.
@@ -124,11 +125,12 @@ export class LocalDeployTarget implements DeployTarget {
     // Recorded before health, so that a worker crash during start-up leaves a pid to find or stop.
     state.versions[version] = { ...record, pid: child.pid };
     this.save(dir, state);
-    return this.awaitHealthy(dir, state, version, record, child.pid);
+    return this.awaitHealthy(dir, state, version, record, child as ChildProcess & { pid: number });
   }
 
-  private async awaitHealthy(dir: string, state: DeploymentState, version: string, record: VersionRecord, pid: number): Promise<LocalCandidate> {
-    const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs);
+  private async awaitHealthy(dir: string, state: DeploymentState, version: string, record: VersionRecord, child: ChildProcess & { pid: number }): Promise<LocalCandidate> {
+    const pid = child.pid;
+    const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs, { logFile: record.logFile, child });
     if (outcome !== 'ready') throw await this.notStarted(dir, state, version, record, pid, outcome);
     // A routed version that came back on a new port: Traefik follows it.
     const router = readRouter(dir);
