@@ -161,6 +161,9 @@ export class LocalJobBackend implements JobBackend {
     markCancelled(run.dir, run.rec);
     const child = children.get(launchKey(run.rec));
     await killProcessGroup(run.rec.pid, { graceMs: this.graceMs, startTime: run.rec.startTime, exited: child?.exited });
+    // Whoever followed it has stopped: its watches go too.
+    run.wakeup?.close();
+    delete run.wakeup;
   }
 
   async logs(handle: JobHandle, opts?: { tailLines?: number }): Promise<string> {
