@@ -5,7 +5,8 @@ import { durationMs, memoryMiB, type PipelineSpec } from '../spec/schema.js';
 import type { JobResources } from '../activities/jobs/backend.js';
 import { isClusterBackend } from './activities.js';
 import { isCancellation } from '@temporalio/workflow';
-import { describeFailure, enterStage, nowIso, resolvePath, type RunContext } from './context.js';
+import { describeFailure, enterStage, resolvePath, type RunContext } from './context.js';
+import { trackCandidate, type CandidateTracker } from './tracking.js';
 import { refreshDetails } from './metadata.js';
 import type { VariantStatus } from './status.js';
 
@@ -84,10 +85,19 @@ function clusterTraining(spec: PipelineSpec): { resources?: JobResources; queueT
 }
 
 async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
+  const track = await trackCandidate(ctx, v.name, v.params as Params);
+  try {
+    await trainServeEvaluate(ctx, v, track);
+  } catch (err) {
+    if (!isCancellation(err)) await track?.failed();
+    throw err;
+  }
+}
+
+async function trainServeEvaluate(ctx: RunContext, v: VariantStatus, track: CandidateTracker | undefined): Promise<void> {
   const { spec, input, acts, status } = ctx;
   const cwd = resolvePath(input.specDir, spec.train.cwd);
   const jobName = safeName(spec.name, input.release, v.name);
-  const childRun = await startChildRun(ctx, v.name, v.params);
 
   v.stage = 'training';
   const trained = await acts.training.trainModel({
@@ -111,13 +121,7 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
     finalLoss: trained.finalLoss,
   });
   refreshDetails(ctx);
-  if (childRun) {
-    const at = new Date().getTime();
-    await acts.tracking.mlflowLogMetrics({
-      mlflowRunId: childRun,
-      metrics: trained.lossByStep.map((p) => ({ key: 'train_loss', value: p.loss, step: p.step, timestamp: at })),
-    });
-  }
+  await track?.trained(trained.lossByStep);
 
   v.stage = 'serving';
   if (status.stage === 'training') enterStage(ctx, 'evaluating');
@@ -143,18 +147,7 @@ async function runCandidate(ctx: RunContext, v: VariantStatus): Promise<void> {
   v.gate = evaluateGate(v.metrics, spec.gates, status.champion?.metrics);
   v.stage = 'done';
   refreshDetails(ctx);
-  if (childRun) {
-    const at = new Date().getTime();
-    await acts.tracking.mlflowLogMetrics({
-      mlflowRunId: childRun,
-      metrics: Object.entries(v.metrics).map(([key, value]) => ({ key: `eval_${key}`, value, step: 0, timestamp: at })),
-    });
-    await acts.tracking.mlflowSetTags({
-      mlflowRunId: childRun,
-      tags: { 'slipway.artifact_digest': trained.artifactDigest, 'slipway.gate': v.gate.passed ? 'passed' : 'failed', 'slipway.eval_results': summary.resultsPath },
-    });
-    await acts.tracking.mlflowEndRun({ mlflowRunId: childRun, status: 'FINISHED' });
-  }
+  await track?.evaluated(v.metrics, { 'slipway.artifact_digest': trained.artifactDigest, 'slipway.gate': v.gate.passed ? 'passed' : 'failed', 'slipway.eval_results': summary.resultsPath });
 }
 
 /**
@@ -181,15 +174,3 @@ export async function serveCandidate(ctx: RunContext, v: VariantStatus, version:
   return served.endpoint;
 }
 
-async function startChildRun(ctx: RunContext, name: string, params: Params): Promise<string | undefined> {
-  if (!ctx.status.mlflow) return undefined;
-  const { mlflowRunId } = await ctx.acts.tracking.mlflowStartChildRun({
-    experimentId: ctx.status.mlflow.experimentId,
-    parentRunId: ctx.status.mlflow.runId,
-    name: `candidate-${name}`,
-    key: `${ctx.status.workflowId}/candidate/${name}`,
-    params: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])),
-    tags: { 'slipway.variant': name, 'slipway.started_at': nowIso() },
-  });
-  return mlflowRunId;
-}

@@ -176,6 +176,10 @@ export function activitySummaries(jobPrefix: string): Record<string, (input: Inp
     mlflowRegisterModelVersion: (i) => `MLflow: register ${String(i.modelName)}`,
     mlflowPromote: (i) => `MLflow: champion → v${String(i.version)}`,
     mlflowRollback: (i) => `MLflow: champion → v${String(i.toVersion)}`,
+    mlflowOpenRelease: (i) => `MLflow: open run, read ${String(i.modelName)} champion`,
+    mlflowRecordCandidate: (i) => `MLflow: record ${String(i.name)}`,
+    mlflowRecordRun: (i) => (i.end ? `MLflow: close run (${String(i.end)})` : 'MLflow: record gate'),
+    mlflowRegisterRelease: (i) => `MLflow: register ${String(i.modelName)}, make it champion`,
     notify: (i) => `notify: ${String(i.event)}`,
   };
 }

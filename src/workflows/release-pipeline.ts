@@ -3,6 +3,7 @@ import { formatGateReport } from '../quality/gate.js';
 import { pipelineActivities, releaseQueues } from './activities.js';
 import { awaitApproval } from './approval-wait.js';
 import { auditTags } from './audit.js';
+import { batchedTracking, championMetrics, endTracking, openTracking, registerRelease } from './tracking.js';
 import { runCandidates, safeName, serveCandidate } from './candidates.js';
 import { describeFailure, enterStage, initialStatus, notify, nowIso, type ApprovalWait, type ReleaseInput, type RunContext } from './context.js';
 import { newRolloutControl, runAnalysis, runCanary } from './canary.js';
@@ -59,11 +60,7 @@ export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult>
 
 async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   const { spec, status, acts } = ctx;
-  if (spec.mlflow.enabled) {
-    status.mlflow = await startTracking(ctx);
-    const champion = await acts.tracking.mlflowGetChampion({ modelName: spec.model.name });
-    status.champion = champion ? { version: champion.version, metrics: champion.metrics } : null;
-  }
+  await openTracking(ctx);
   const variants = await runCandidates(ctx);
 
   enterStage(ctx, 'gating');
@@ -71,23 +68,23 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   const best = winner ?? variants[0];
   status.gate = best?.gate;
   status.metrics = best?.metrics;
-  if (status.mlflow && best?.gate) {
-    await acts.tracking.mlflowLogText({ mlflowRunId: status.mlflow.runId, artifactPath: 'gate-report.txt', text: formatGateReport(best.gate) });
-  }
+  // Batched runs log the gate report with the gate's outcome, in the same activity.
+  const gateReport = best?.gate ? [{ artifactPath: 'gate-report.txt', text: formatGateReport(best.gate) }] : [];
+  const batched = batchedTracking(ctx);
+  if (status.mlflow && gateReport.length && !batched) await acts.tracking.mlflowLogText({ mlflowRunId: status.mlflow.runId, ...gateReport[0]! });
   if (!winner) {
     enterStage(ctx, 'gate-failed');
     await stopCandidates(ctx, variants, undefined);
     const report = variants.map((v) => `${v.name}:\n${v.gate ? formatGateReport(v.gate) : v.error}`).join('\n\n');
     await notify(ctx, 'gate-failed', `Release ${status.workflowId} failed the quality gate.\n${report}`);
-    await endTracking(ctx, 'FAILED', { 'slipway.outcome': 'gate-failed' });
+    await endTracking(ctx, 'FAILED', { 'slipway.outcome': 'gate-failed' }, batched ? gateReport : []);
     throw ApplicationFailure.create({ type: 'GateFailed', nonRetryable: true, message: `quality gate failed:\n${report}`, details: [status.gate] });
   }
   status.selectedVariant = winner.name;
-  if (status.mlflow && winner.metrics && patched('champion-metrics-on-parent-run')) {
-    // The registered version points at this run, and the next gate reads the champion's metrics here.
-    const timestamp = new Date().getTime();
-    const metrics = Object.entries(winner.metrics).map(([key, value]) => ({ key, value, step: 0, timestamp }));
-    await acts.tracking.mlflowLogMetrics({ mlflowRunId: status.mlflow.runId, metrics });
+  if (status.mlflow && batched) {
+    await acts.tracking.mlflowRecordRun({ mlflowRunId: status.mlflow.runId, texts: gateReport, metrics: championMetrics(winner.metrics ?? {}) });
+  } else if (status.mlflow && winner.metrics && patched('champion-metrics-on-parent-run')) {
+    await acts.tracking.mlflowLogMetrics({ mlflowRunId: status.mlflow.runId, metrics: championMetrics(winner.metrics) });
   }
   // Nothing is held while a person decides: unless the spec keeps it warm, the winner's server
   // stops with the others and starts again from its artifact at deploy.
@@ -221,21 +218,9 @@ function result(ctx: RunContext, outcome: ReleaseResult['status']): ReleaseResul
 
 /** Registers the deployed model in MLflow and moves its `champion` alias there (the previous one is kept for a rollback). */
 async function makeChampion(ctx: RunContext, winner: VariantStatus): Promise<void> {
-  const { spec, status, acts } = ctx;
-  if (!status.mlflow || !status.deployment) return;
-  // The registry only takes sources inside a run's artifacts: upload the model there first.
-  const fileName = winner.artifactPath?.split('/').at(-1) ?? 'model';
-  // The model crosses hosts by URI; runs recorded before that name the GPU host's path.
-  const source = winner.artifact ? { artifact: winner.artifact } : { localPath: winner.artifactPath ?? '' };
-  await acts.tracking.mlflowLogFile({ mlflowRunId: status.mlflow.runId, artifactPath: `model/${fileName}`, ...source });
-  const { version: modelVersion } = await acts.tracking.mlflowRegisterModelVersion({
-    modelName: spec.model.name,
-    source: `runs:/${status.mlflow.runId}/model`,
-    mlflowRunId: status.mlflow.runId,
-    workflowId: status.workflowId,
-  });
-  const { previousChampion } = await acts.tracking.mlflowPromote({ modelName: spec.model.name, version: modelVersion });
-  Object.assign(status.deployment, { modelVersion, previousModelVersion: previousChampion });
+  if (!ctx.status.deployment) return;
+  const registered = await registerRelease(ctx, winner);
+  if (registered) Object.assign(ctx.status.deployment, { modelVersion: registered.modelVersion, previousModelVersion: registered.previousChampion });
 }
 
 /** The best candidate that passed the gate: highest accuracy, then lowest p99. */
@@ -261,30 +246,6 @@ async function stopCandidates(ctx: RunContext, variants: VariantStatus[], keep: 
     if (v === keep) continue;
     await ctx.acts.serving.stopCandidate({ target: ctx.spec.deploy.target, deploymentName: ctx.spec.name, version: candidateVersion(ctx, v) });
   }
-}
-
-async function startTracking(ctx: RunContext): Promise<{ experimentId: string; runId: string }> {
-  const { spec, input } = ctx;
-  const res = await ctx.acts.tracking.mlflowStartPipelineRun({
-    experimentName: spec.mlflow.experiment ?? spec.name,
-    pipelineName: spec.name,
-    workflowId: ctx.status.workflowId,
-    runId: workflowInfo().firstExecutionRunId,
-    specParams: { release: input.release, model: spec.model.name, train_command: spec.train.command.join(' '), ...stringParams(spec.train.params) },
-    codeVersion: input.codeVersion,
-    specJson: JSON.stringify(spec),
-  });
-  return { experimentId: res.experimentId, runId: res.mlflowRunId };
-}
-
-function stringParams(params: Record<string, unknown>): Record<string, string> {
-  return Object.fromEntries(Object.entries(params).map(([k, v]) => [`train.${k}`, String(v)]));
-}
-
-async function endTracking(ctx: RunContext, state: 'FINISHED' | 'FAILED' | 'KILLED', tags: Record<string, string>): Promise<void> {
-  if (!ctx.status.mlflow) return;
-  await ctx.acts.tracking.mlflowSetTags({ mlflowRunId: ctx.status.mlflow.runId, tags });
-  await ctx.acts.tracking.mlflowEndRun({ mlflowRunId: ctx.status.mlflow.runId, status: state });
 }
 
 /** Marks the run failed or cancelled, stops candidate servers and closes the MLflow run. */

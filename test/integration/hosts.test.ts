@@ -100,7 +100,7 @@ describe('a release across three hosts that share no disk', () => {
     };
     expectOn('trainModel', 'gpu');
     for (const a of ['deployCandidate', 'evaluateModel', 'stopCandidate', 'promoteVersion', 'smokeTest', 'sampleProductionMetrics'].filter((a) => where[a])) expectOn(a, 'serving');
-    for (const a of ['mlflowStartPipelineRun', 'mlflowLogFile', 'mlflowRegisterModelVersion', 'mlflowPromote']) expectOn(a, 'orchestration');
+    for (const a of ['mlflowOpenRelease', 'mlflowRecordCandidate', 'mlflowRecordRun', 'mlflowRegisterRelease']) expectOn(a, 'orchestration');
 
     // The artifact is a URI in MLflow's store, fetched and verified by the hosts that needed the bytes.
     const artifact = r1.report.variants[0]!.artifact!;

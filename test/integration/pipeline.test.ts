@@ -67,10 +67,22 @@ out = {
   'tags': parent.data.tags,
   'trainLossSteps': [m.step for m in client.get_metric_history(child.info.run_id, 'train_loss')],
   'evalAccuracy': child.data.metrics.get('eval_accuracy'),
+  'child': {'status': child.info.status, 'gate': child.data.tags.get('slipway.gate'), 'variant': child.data.tags.get('slipway.variant')},
+  'artifacts': sorted(a.path for a in client.list_artifacts(parent.info.run_id)),
+  'parentStatus': parent.info.status,
   'champion': {'version': champion.version, 'runId': champion.run_id},
 }`,
     [experiment, workflowId, model],
-  )) as { parentRunId: string; tags: Record<string, string>; trainLossSteps: number[]; evalAccuracy: number; champion: { version: string; runId: string } };
+  )) as {
+    parentRunId: string;
+    tags: Record<string, string>;
+    trainLossSteps: number[];
+    evalAccuracy: number;
+    child: { status: string; gate: string; variant: string };
+    artifacts: string[];
+    parentStatus: string;
+    champion: { version: string; runId: string };
+  };
 }
 
 /** After a failed test: SIGKILL a job's process group that may still run. */
@@ -126,8 +138,14 @@ describe('release pipeline on the real dev server, with a real worker process', 
     expect(r2.status).toBe('completed');
     expect(r2.report.deployment?.previousVersion).toBe(r1.deployedVersion);
     expect((await runCli(['status', second], cliEnv)).stdout).toMatch(/approval: approved by alice/);
+    await recordHistory(slipway.handle(second), 'approved-by-cli-batched-mlflow');
     const m2 = await mlflowView('approve-flow', second, 'approve-flow-model');
     expect(m2.champion).toEqual({ version: r2.modelVersion, runId: m2.parentRunId });
+    // The whole bookkeeping, however many activities it took: tags, both runs closed, the gate
+    // report, the spec and the model beside the loss curve and the eval metrics.
+    expect(m2.tags).toMatchObject({ 'slipway.workflow_id': second, 'slipway.approval.by': 'alice', 'slipway.approval.decision': 'approved', 'slipway.outcome': 'completed' });
+    expect(m2).toMatchObject({ parentStatus: 'FINISHED', child: { status: 'FINISHED', gate: 'passed', variant: 'default' }, artifacts: ['gate-report.txt', 'model', 'spec.json'], evalAccuracy: 1 });
+    expect(m2.trainLossSteps.length).toBeGreaterThan(1);
 
     // r1 is no longer live: rolling it back would undo r2, so it is refused.
     const stale = await runCli(['rollback', first, '--as', 'ops'], cliEnv);

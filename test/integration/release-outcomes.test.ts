@@ -181,7 +181,7 @@ describe('MLflow away for longer than mlflow.max_unavailable', () => {
       expect(result).toBeInstanceOf(WorkflowFailedError);
       const status = await client.workflow.getHandle(id).query(statusQuery);
       expect(status.stage).toBe('failed');
-      expect(status.error).toMatch(/^mlflowStartPipelineRun failed: /);
+      expect(status.error).toMatch(/^mlflowOpenRelease failed: /);
       // It waited: the activity was tried again, and given up because max_unavailable ran out.
       const history = await client.workflow.getHandle(id).fetchHistory();
       const started = history.events!.filter((e) => e.activityTaskStartedEventAttributes).map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 1);

@@ -3,6 +3,7 @@
 // <stateDir>/deployments/<name>/ so a restarted worker picks up where the last one stopped.
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tail } from '../../system/files.js';
 import { freePort } from '../../system/ports.js';
@@ -23,6 +24,9 @@ export interface LocalCandidate {
 }
 
 const url = (port: number) => `http://127.0.0.1:${port}`;
+
+/** A model server this process spawned: its exit is an event, not something to poll for. */
+type SpawnedServer = ChildProcess & { pid: number };
 
 /**
  * A free port that no version of the deployment has on record. A server spawned a moment ago may
@@ -159,8 +163,9 @@ export class LocalDeployTarget implements DeployTarget {
   async ensureCandidate(req: CandidateRequest): Promise<LocalCandidate> {
     const dir = this.dir(req.deploymentName);
     for (;;) {
-      const { record, pid, spawned } = await withLock(dir, () => this.findOrSpawn(dir, req));
-      const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs);
+      const { record, pid, child } = await withLock(dir, () => this.findOrSpawn(dir, req));
+      const spawned = child !== undefined;
+      const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs, { logFile: record.logFile, ...(child && { child }) });
       if (outcome === 'ready') {
         if (spawned) await this.followRestart(dir, req.version, pid);
         return { endpoint: url(record.port), port: record.port, pid };
@@ -172,7 +177,7 @@ export class LocalDeployTarget implements DeployTarget {
   }
 
   /** The running server for `req` (same artifact), or a new one spawned and recorded. */
-  private async findOrSpawn(dir: string, req: CandidateRequest): Promise<{ record: VersionRecord; pid: number; spawned: boolean }> {
+  private async findOrSpawn(dir: string, req: CandidateRequest): Promise<{ record: VersionRecord; pid: number; child?: SpawnedServer }> {
     const state = await this.settled(dir);
     const existing = state.versions[req.version];
     if (existing && isOurs(existing.pid, this.tag(dir, req.version))) {
@@ -181,7 +186,7 @@ export class LocalDeployTarget implements DeployTarget {
           state.versions[req.version] = { ...existing, owner: req.owner };
           this.save(dir, state);
         }
-        return { record: existing, pid: existing.pid, spawned: false };
+        return { record: existing, pid: existing.pid };
       }
       // Same version name, other weights: not the desired state. The router follows the new port.
       await stopGroup(existing.pid);
@@ -195,7 +200,8 @@ export class LocalDeployTarget implements DeployTarget {
       env: req.env ?? {},
       ...(req.owner ? { owner: req.owner } : {}),
     };
-    return { record, pid: this.spawn(dir, state, req.version, record), spawned: true };
+    const child = this.spawn(dir, state, req.version, record);
+    return { record, pid: child.pid, child };
   }
 
   /** A routed version that came back on a new port: Traefik follows it. */
@@ -209,7 +215,7 @@ export class LocalDeployTarget implements DeployTarget {
   }
 
   /** Spawns `version`'s server and records its pid (before health, so a crash during start-up leaves a pid to find or stop). */
-  private spawn(dir: string, state: DeploymentState, version: string, record: VersionRecord): number {
+  private spawn(dir: string, state: DeploymentState, version: string, record: VersionRecord): SpawnedServer {
     const argv = expandCommand(record.serve.command).map((a) => a.replaceAll('{model}', record.artifactPath).replaceAll('{port}', String(record.port)));
     const child = spawnDetached(argv, {
       cwd: record.serve.cwd,
@@ -223,16 +229,16 @@ export class LocalDeployTarget implements DeployTarget {
     }
     state.versions[version] = { ...record, pid: child.pid };
     this.save(dir, state);
-    return child.pid;
+    return child as SpawnedServer;
   }
 
   private async start(dir: string, state: DeploymentState, version: string, record: VersionRecord): Promise<LocalCandidate> {
-    const pid = this.spawn(dir, state, version, record);
-    return this.awaitHealthy(dir, state, version, record, pid);
+    return this.awaitHealthy(dir, state, version, record, this.spawn(dir, state, version, record));
   }
 
-  private async awaitHealthy(dir: string, state: DeploymentState, version: string, record: VersionRecord, pid: number): Promise<LocalCandidate> {
-    const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs);
+  private async awaitHealthy(dir: string, state: DeploymentState, version: string, record: VersionRecord, child: SpawnedServer): Promise<LocalCandidate> {
+    const pid = child.pid;
+    const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs, { logFile: record.logFile, child });
     if (outcome !== 'ready') throw await this.notStarted(dir, state, version, record, pid, outcome);
     // A routed version that came back on a new port: Traefik follows it.
     const router = readRouter(dir);

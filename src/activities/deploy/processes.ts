@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Wakeup } from '../../system/wakeup.js';
 
 export const TAG_VAR = 'SLIPWAY_PROCESS_TAG';
 
@@ -74,9 +75,14 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 export async function stopGroup(pid: number, graceMs = 5_000): Promise<void> {
   signalGroup(pid, 'SIGTERM');
   const deadline = Date.now() + graceMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  // Most servers are gone within milliseconds of SIGTERM: look again soon, then less often.
+  let gap = 2;
+  while (isAlive(pid) && Date.now() < deadline) {
+    await sleep(Math.min(gap, Math.max(1, deadline - Date.now())));
+    gap = Math.min(gap * 2, 50);
+  }
   signalGroup(pid, 'SIGKILL');
-  while (isAlive(pid)) await sleep(20);
+  while (isAlive(pid)) await sleep(5);
 }
 
 /** One GET; true on a 2xx. Never throws. */
@@ -90,16 +96,42 @@ export async function probe(url: string, timeoutMs = 2_000): Promise<boolean> {
   }
 }
 
+const FIRST_PROBE_GAP_MS = 5;
+const MAX_PROBE_GAP_MS = 100;
+
+/** What `waitReady` can watch besides the clock: the server's log (servers say when they listen) and its exit. */
+export interface ReadySignals {
+  logFile?: string;
+  /** The server as this process spawned it; a server found after a restart has only its pid. */
+  child?: ChildProcess;
+}
+
 /**
- * Polls `url` until it answers 2xx. Resolves 'ready', 'exited' (the process died first) or
+ * Probes `url` until it answers 2xx: again 5 ms later, doubling to 100 ms, and at once whenever
+ * the server writes to its log or exits. Resolves 'ready', 'exited' (the process died first) or
  * 'timeout'; the caller decides what each means.
  */
-export async function waitReady(url: string, pid: number, timeoutMs: number): Promise<'ready' | 'exited' | 'timeout'> {
+export async function waitReady(url: string, pid: number, timeoutMs: number, signals: ReadySignals = {}): Promise<'ready' | 'exited' | 'timeout'> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe(url)) return 'ready';
-    if (!isAlive(pid)) return 'exited';
-    if (Date.now() >= deadline) return 'timeout';
-    await sleep(100);
+  const wakeup = new Wakeup();
+  if (signals.logFile) wakeup.watch(signals.logFile);
+  signals.child?.once('exit', wakeup.notify);
+  let gap = FIRST_PROBE_GAP_MS;
+  try {
+    for (;;) {
+      const probedAt = Date.now();
+      if (await probe(url)) return 'ready';
+      if (!isAlive(pid)) return 'exited';
+      const left = deadline - Date.now();
+      if (left <= 0) return 'timeout';
+      await wakeup.next(Math.min(gap, left));
+      gap = Math.min(gap * 2, MAX_PROBE_GAP_MS);
+      // A server that logs without pause still gets probed at most every 5 ms.
+      const since = Date.now() - probedAt;
+      if (since < FIRST_PROBE_GAP_MS) await sleep(FIRST_PROBE_GAP_MS - since);
+    }
+  } finally {
+    signals.child?.off('exit', wakeup.notify);
+    wakeup.close();
   }
 }

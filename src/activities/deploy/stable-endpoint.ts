@@ -31,11 +31,14 @@ export async function ensureRouter(dir: string, port: number, routes: Route[]): 
   let record = readRouter(dir);
   if (!record || !(await routerHealthy(dir, record, port))) record = await startRouter(dir, port);
   const deadline = Date.now() + APPLY_TIMEOUT_MS;
+  // Traefik applies a changed file within milliseconds: ask again soon, then less often.
+  let gap = 2;
   while (!(await routesApplied(record.adminPort, routes))) {
     if (Date.now() > deadline) {
       throw new DeployError('RouterFailedToStart', `Traefik on port ${port} did not apply the new routes in ${APPLY_TIMEOUT_MS / 1000}s; see ${logFile(dir)}`, { port, logFile: logFile(dir) });
     }
-    await sleep(20);
+    await sleep(gap);
+    gap = Math.min(gap * 2, 20);
   }
   return record;
 }
@@ -59,7 +62,7 @@ async function startRouter(dir: string, port: number): Promise<RouterRecord> {
   const next: RouterRecord = { pid: child.pid, port, adminPort };
   // Recorded before it is ready, so that a crash now still leaves a pid the next attempt can stop.
   writeJsonAtomic(routerPath(dir), next);
-  const outcome = await waitReady(`http://127.0.0.1:${adminPort}/ping`, child.pid, 30_000);
+  const outcome = await waitReady(`http://127.0.0.1:${adminPort}/ping`, child.pid, 30_000, { logFile: logFile(dir), child });
   if (outcome !== 'ready') {
     await stopRouter(dir);
     throw new DeployError('RouterFailedToStart', `Traefik for port ${port} ${outcome === 'exited' ? 'exited' : 'did not answer /ping in 30s'}; see ${logFile(dir)}`, { port, logFile: logFile(dir) });

@@ -85,6 +85,13 @@ export interface JobBackend {
   logs(handle: JobHandle, opts?: { tailLines?: number }): Promise<string>;
   /** Events of this launch in order, starting at index `from` (default 0), so callers can page. */
   events(handle: JobHandle, opts?: { from?: number }): Promise<JobEvent[]>;
+  /**
+   * Resolves once the launch may have news for `poll` or `events` (output appended, the process
+   * ended), after `maxMs` at the latest, or when `signal` aborts. Backends that can watch their
+   * jobs offer it, so a follower reacts at once instead of on its next poll; without it (cluster
+   * backends, whose state lives behind an API) the follower sleeps its poll interval.
+   */
+  changed?(handle: JobHandle, maxMs: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** A job could not be started. `permanent` when retrying cannot help (command or cwd missing). */

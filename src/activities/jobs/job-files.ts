@@ -27,7 +27,7 @@ export interface LaunchRecord {
 }
 
 export const logFile = (dir: string) => path.join(dir, 'job.log');
-const runsDir = (dir: string) => path.join(dir, 'runs');
+export const runsDir = (dir: string) => path.join(dir, 'runs');
 const runFile = (dir: string, pid: number) => path.join(runsDir(dir), `${pid}.json`);
 export const exitFile = (dir: string, token: string) => path.join(runsDir(dir), `${token}.exit`);
 const cancelFile = (dir: string, token: string) => path.join(runsDir(dir), `${token}.cancelled`);

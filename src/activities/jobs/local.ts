@@ -9,11 +9,12 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { withLock } from '../file-lock.js';
 import { JobLaunchError, type JobBackend, type JobEvent, type JobHandle, type JobSpec, type JobStatus } from './backend.js';
-import { eventsFile, exitFile, isCancelled, logFile, markCancelled, readCurrent, readExit, readLaunch, recordLaunch, sealLaunch, type LaunchRecord } from './job-files.js';
+import { eventsFile, exitFile, isCancelled, logFile, markCancelled, readCurrent, readExit, readLaunch, recordLaunch, runsDir, sealLaunch, type LaunchRecord } from './job-files.js';
 import { LogEventReader, tailFile } from './log-reader.js';
 import { isAlive, killProcessGroup, processStartTime } from './process-group.js';
 import { CommandNotRunnable, resolveExecutable, spawnJob } from './spawn-job.js';
 import { childEnv } from '../../system/child-env.js';
+import { Wakeup } from '../../system/wakeup.js';
 
 interface Exit {
   code: number;
@@ -48,6 +49,8 @@ interface Followed {
   rec: LaunchRecord;
   reader: LogEventReader;
   reading: Promise<void>;
+  /** Watches the launch's log and exit files while someone waits on `changed`; closed once it ended. */
+  wakeup?: Wakeup;
 }
 
 export interface LocalJobBackendOptions {
@@ -123,7 +126,32 @@ export class LocalJobBackend implements JobBackend {
 
   async poll(handle: JobHandle): Promise<JobStatus> {
     const run = this.follow(handle);
-    return run ? this.status(run.dir, run.rec) : LOST;
+    if (!run) return LOST;
+    const status = this.status(run.dir, run.rec);
+    if (status.state !== 'running' && run.wakeup) {
+      run.wakeup.close();
+      delete run.wakeup;
+    }
+    return status;
+  }
+
+  /**
+   * Wakes on the job's own writes to its log (progress lines), on its exit file (any process may
+   * be following it after a worker restart), and on the exit of a child of this process.
+   */
+  async changed(handle: JobHandle, maxMs: number, signal?: AbortSignal): Promise<void> {
+    const run = this.follow(handle);
+    if (!run) return new Wakeup().next(maxMs, signal);
+    if (!run.wakeup) {
+      const wakeup = new Wakeup()
+        .watch(logFile(run.dir))
+        .watch(runsDir(run.dir), (name) => name === `${run.rec.token}.exit`);
+      void children.get(launchKey(run.rec))?.exited.then(wakeup.notify);
+      // Whatever happened before the watches began is seen by one more round right away.
+      wakeup.notify();
+      run.wakeup = wakeup;
+    }
+    await run.wakeup.next(maxMs, signal);
   }
 
   /** Stops the job's whole process group; afterwards every backend reading the same state dir polls `cancelled`. */
@@ -133,6 +161,9 @@ export class LocalJobBackend implements JobBackend {
     markCancelled(run.dir, run.rec);
     const child = children.get(launchKey(run.rec));
     await killProcessGroup(run.rec.pid, { graceMs: this.graceMs, startTime: run.rec.startTime, exited: child?.exited });
+    // Whoever followed it has stopped: its watches go too.
+    run.wakeup?.close();
+    delete run.wakeup;
   }
 
   async logs(handle: JobHandle, opts?: { tailLines?: number }): Promise<string> {

@@ -4,7 +4,6 @@ import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { JobLaunchError, JobUnsatisfiable, paramsToFlags, parseEventLine, storedRef, type JobBackend, type JobHandle, type JobStatus } from './backend.js';
 import { digestData, digestTree, lookupTrainCache, recordTrainCache, sha256File, trainCacheKey, type DataDigest } from './cache.js';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
@@ -13,6 +12,7 @@ import { downsample, TrainProgress } from './progress.js';
 import type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 import { expandCommand } from '../command.js';
 import { withDvcPull } from './dvc.js';
+import { pause } from '../../system/wakeup.js';
 
 export type { TrainHeartbeat, TrainInput, TrainResult } from './types.js';
 
@@ -22,7 +22,7 @@ export interface JobActivityDeps {
   backends: Record<string, JobBackend>;
   /** Where artifacts and checkpoints go, so that other hosts can fetch them by URI. */
   artifacts: ArtifactStore;
-  /** How often the job is polled for events and exit (default 250 ms). */
+  /** How often a job is polled for events and exit (default 250 ms); a backend that watches its jobs (`changed`) wakes the follower sooner. */
   pollIntervalMs?: number;
   /** Heartbeat at least this often, progress or not, so cancellation reaches us (default 3 s). */
   heartbeatEveryMs?: number;
@@ -35,6 +35,7 @@ interface Limits {
 
 const PROGRESS_HEARTBEAT_MS = 1000; // heartbeats on progress are throttled to about one a second
 const LOG_TAIL_LINES = 40;
+const MIN_ROUND_MS = 10; // bounds the rounds a chatty job causes to 100 a second
 
 /** Builds the job activities; the worker registers them on the GPU task queue. */
 export function createJobActivities(deps: JobActivityDeps) {
@@ -96,7 +97,7 @@ export function createJobActivities(deps: JobActivityDeps) {
           changed = false;
         }
         if (status.state !== 'running' && status.state !== 'pending') return status;
-        await Promise.race([sleep(pollMs), ctx.cancelled]);
+        await nextRound(backend, handle, ctx);
       }
     } catch (err) {
       // Cancellation (workflow cancelled, heartbeat timeout, worker shutdown) or a backend error:
@@ -105,6 +106,21 @@ export function createJobActivities(deps: JobActivityDeps) {
       await backend.cancel(handle).catch((e: unknown) => log.error('could not stop training job', { job: handle.name, error: String(e) }));
       throw err;
     }
+  }
+
+  /**
+   * Waits for the next follow round: a backend that watches its jobs wakes us on output or exit,
+   * the others are polled. Rounds are at least MIN_ROUND_MS apart, so a job that logs without
+   * pause costs a bounded share of a core; a cancelled activity rejects here.
+   */
+  async function nextRound(backend: JobBackend, handle: JobHandle, ctx: Context): Promise<void> {
+    const signal = ctx.cancellationSignal;
+    const roundStart = Date.now();
+    await pause(MIN_ROUND_MS, signal);
+    // Never longer than the keep-alive: a job that stays silent still gets its heartbeats.
+    const left = Math.min(pollMs, keepAliveMs) - (Date.now() - roundStart);
+    if (left > 0) await (backend.changed ? backend.changed(handle, left, signal) : pause(left, signal));
+    if (signal.aborted) await ctx.cancelled;
   }
 
   async function failure(backend: JobBackend, handle: JobHandle, name: string, exitCode: number | null, why: string): Promise<ApplicationFailure> {

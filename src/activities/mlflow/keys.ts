@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { MlflowClient, Run } from './client.js';
 import { MlflowError } from './errors.js';
 
 /** Tag that makes run creation idempotent: a retry finds the run its first attempt made. */
@@ -18,4 +19,13 @@ export function assertMlflowId(id: string, what: string): string {
     throw new MlflowError(`${what} '${id}' is not an MLflow id`, { errorCode: 'INVALID_PARAMETER_VALUE', retryable: false, type: 'MlflowError', endpoint: 'input' });
   }
   return id;
+}
+
+/** The run keyed `key` (under `parentRunId` when given), oldest first; undefined when there is none. */
+export async function findRunByKey(client: MlflowClient, experimentId: string, key: string, parentRunId?: string): Promise<Run | undefined> {
+  let filter = `tags.\`${KEY_TAG}\` = '${keyTagValue(key)}'`;
+  if (parentRunId !== undefined) filter += ` and tags.\`mlflow.parentRunId\` = '${assertMlflowId(parentRunId, 'parentRunId')}'`;
+  // The oldest wins, so that even after a race every retry settles on the same run.
+  const runs = await client.searchRuns({ experimentIds: [experimentId], filter, orderBy: ['attributes.start_time ASC'], maxResults: 1 });
+  return runs[0];
 }

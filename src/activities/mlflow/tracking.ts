@@ -1,9 +1,10 @@
 import { log } from '@temporalio/activity';
-import { MlflowClient, type MlflowConfig, type Run } from './client.js';
+import { MlflowClient, type MlflowConfig } from './client.js';
 import type { BatchMetric } from './batch.js';
 import { withMlflowFailures } from './errors.js';
-import { assertMlflowId, KEY_TAG, keyTagValue } from './keys.js';
+import { findRunByKey, KEY_TAG, keyTagValue } from './keys.js';
 import { createRegistryActivities } from './registry.js';
+import { createReleaseRecordActivities } from './release-records.js';
 import { asActivityFailure } from '../../errors.js';
 import type { ArtifactRef, ArtifactStore } from '../artifacts/store.js';
 
@@ -14,15 +15,8 @@ export interface MlflowActivityDeps {
   artifacts?: ArtifactStore;
 }
 
-async function findRunByKey(client: MlflowClient, experimentId: string, key: string, parentRunId?: string): Promise<Run | undefined> {
-  let filter = `tags.\`${KEY_TAG}\` = '${keyTagValue(key)}'`;
-  if (parentRunId !== undefined) filter += ` and tags.\`mlflow.parentRunId\` = '${assertMlflowId(parentRunId, 'parentRunId')}'`;
-  // The oldest wins, so that even after a race every retry settles on the same run.
-  const runs = await client.searchRuns({ experimentIds: [experimentId], filter, orderBy: ['attributes.start_time ASC'], maxResults: 1 });
-  return runs[0];
-}
-
-function tracking(client: MlflowClient, artifacts: ArtifactStore | undefined) {
+/** The single-purpose tracking activities. */
+export function tracking(client: MlflowClient, artifacts: ArtifactStore | undefined) {
   return {
     /**
      * Opens (or, on retry, finds) the MLflow parent run of one pipeline execution, keyed by
@@ -130,7 +124,9 @@ function tracking(client: MlflowClient, artifacts: ArtifactStore | undefined) {
 /** Builds Slipway's MLflow activities over one client made from `deps.config`. */
 export function createMlflowActivities(deps: MlflowActivityDeps) {
   const client = new MlflowClient(deps.config);
-  return { ...tracking(client, deps.artifacts), ...createRegistryActivities(client) };
+  const single = tracking(client, deps.artifacts);
+  const registry = createRegistryActivities(client);
+  return { ...single, ...registry, ...createReleaseRecordActivities(client, single, registry) };
 }
 
 export type MlflowActivities = ReturnType<typeof createMlflowActivities>;
