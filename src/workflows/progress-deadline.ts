@@ -29,7 +29,8 @@ export async function withinDeadline<T>(ms: number, watch: DeadlineWatch, step: 
   let seen = watch.progress();
   while (!settled()) {
     const from = new Date().getTime();
-    await condition(() => settled() !== undefined || watch.paused() || watch.progress() !== seen, left);
+    // At least 1 ms: a pause that began as the time ran out leaves nothing left when it ends.
+    await condition(() => settled() !== undefined || watch.paused() || watch.progress() !== seen, Math.max(1, left));
     left -= new Date().getTime() - from;
     if (settled()) break;
     if (watch.progress() !== seen) {

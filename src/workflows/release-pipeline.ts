@@ -52,7 +52,7 @@ export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult>
     if (input.carried) return await finishMonitoring(ctx, input.carried.previousSnapshot as Snapshot | null);
     return await runStages(ctx);
   } catch (err) {
-    // Continue-as-new is thrown too, but it is the monitor going on, not a failure.
+    // Continue-as-new is thrown too, but it is the approval wait or the monitor going on, not a failure.
     if (!(err instanceof ContinueAsNew)) await CancellationScope.nonCancellable(() => closeOnError(ctx, err));
     throw err;
   }
@@ -158,8 +158,8 @@ async function approveAndDeploy(ctx: RunContext, winner: VariantStatus, coldWinn
   }
   const promoted = await acts.serving.promoteVersion({ target: spec.deploy.target, deploymentName: spec.name, version, port: spec.deploy.port });
   status.deployment = { version, endpoint: promoted.endpoint, previousVersion: promoted.previousVersion };
-  // With a bake the rollout completes when the bake passes: only then does the champion move, so a
-  // bake that fails rolls back traffic without touching the registry. Runs before this moved it first.
+  // With a bake the champion moves only when the bake passes, so a bake that fails rolls back
+  // traffic without touching the registry. Runs before this moved it first.
   const baking = status.rollout?.phase === 'promoting' && spec.rollout.bake !== undefined && !ctx.rollbackRequest;
   const championAfterBake = baking && patched('champion-after-bake');
   if (!championAfterBake) await makeChampion(ctx, winner);
