@@ -49,7 +49,8 @@ const ReleaseInputSchema = z
     codeVersion: z.string().max(200).default('unknown'),
     queues: z.object({ serving: QueueName.optional(), gpu: QueueName.optional() }).strict().optional(),
     gpuTaskQueue: QueueName.optional(),
-    carried: z.union([ApprovalCarriedSchema, MonitorCarriedSchema]).optional(),
+    // Checked below against the schema of the wait it continues, so that errors name the field.
+    carried: z.unknown().optional(),
     startedBy: z.string().trim().min(1).max(200).optional(),
     // Below 50 a fresh run could be over the bound at once and continue as new forever.
     maxHistoryEvents: z.number().int().min(50).max(50_000).optional(),
@@ -63,9 +64,13 @@ const ReleaseInputSchema = z
  */
 export function parseReleaseInput(raw: unknown): ReleaseInput {
   const input = ReleaseInputSchema.safeParse(raw);
-  if (!input.success) {
-    const issues = formatSpecIssues(input.error);
-    throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `invalid release input: ${issues.join('; ')}`, details: [issues] });
+  if (!input.success) throw invalidInput(formatSpecIssues(input.error));
+  let carried: unknown;
+  if (input.data.carried !== undefined) {
+    const which = (input.data.carried as { approvalWait?: unknown } | null)?.approvalWait !== undefined ? ApprovalCarriedSchema : MonitorCarriedSchema;
+    const checked = which.safeParse(input.data.carried);
+    if (!checked.success) throw invalidInput(formatSpecIssues(checked.error).map((i) => `carried.${i}`));
+    carried = checked.data;
   }
   // The next run of a monitor chain carries a spec its release already ran with: read it as recorded.
   const spec = input.data.carried ? parseRecordedSpec(input.data.spec) : PipelineSpecSchema.safeParse(input.data.spec);
@@ -73,5 +78,9 @@ export function parseReleaseInput(raw: unknown): ReleaseInput {
     const issues = formatSpecIssues(spec.error).map((i) => `spec.${i}`);
     throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `invalid spec: ${issues.join('; ')}`, details: [issues] });
   }
-  return { ...input.data, spec: spec.data } as ReleaseInput;
+  return { ...input.data, carried, spec: spec.data } as ReleaseInput;
+}
+
+function invalidInput(issues: string[]): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `invalid release input: ${issues.join('; ')}`, details: [issues] });
 }

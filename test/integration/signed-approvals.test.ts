@@ -72,7 +72,8 @@ describe('signed approvals on the real dev server', () => {
     const spec = writeSpec({
       name: 'signed',
       deployPort: await freePort(),
-      approval: { approvers: ['alice', 'bob', 'carol'], timeout: '1h', min_approvals: 2, separate_duties: true, signature_max_age: '5m' },
+      // Kept warm so that the model server's environment can be read while the release waits.
+      approval: { approvers: ['alice', 'bob', 'carol'], timeout: '1h', min_approvals: 2, separate_duties: true, signature_max_age: '5m', keep_candidate_warm: true },
       signers: { alice: alice.publicKey },
       signers_file: allowedSignersFile([bob, carol]),
       // The training job records its own /proc/<pid>/environ, then runs the counting job.
