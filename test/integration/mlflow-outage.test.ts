@@ -71,7 +71,7 @@ it('waits while MLflow is down, at the approval and again at deploy, and registe
   await waitFor(() => isPausedAt(stateDir, 'mlflow-outage'), 'the promote to reach the hook', 120_000);
   await mlflow.stop();
   rmSync(pausedAt(stateDir, 'mlflow-outage'));
-  const registering = await poll((v) => v.progress.some((p) => ['mlflowLogFile', 'mlflowRegisterModelVersion'].includes(p.activity) && p.attempt >= 2));
+  const registering = await poll((v) => v.progress.some((p) => ['mlflowRegisterRelease', 'mlflowLogFile', 'mlflowRegisterModelVersion'].includes(p.activity) && p.attempt >= 2));
   expect(registering.execution.status).toBe('RUNNING');
   expect(registering.stage).toBe('deploying');
 
