@@ -39,7 +39,8 @@ afterAll(async () => {
 
 it('stops the candidate of a release terminated from outside, and lists the release as terminated', async () => {
   const name = 'chaos-terminated';
-  const spec = writeSpec({ name, deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' } });
+  // Kept warm: a waiting release then holds a candidate server, the thing a terminated release leaves behind.
+  const spec = writeSpec({ name, deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h', keep_candidate_warm: true } });
   const env = { TEMPORAL_ADDRESS: address };
   const started = await runCli(['run', spec, '--release', 'r1', '--json'], env);
   expect(started.code).toBe(0);
