@@ -2,36 +2,16 @@
 // version. Nothing calls the deploy target meanwhile (the monitor only samples the endpoint): the
 // serving worker's reconciler starts Traefik again with the same routes, the same version answers
 // again, and the release completes with it live. Real dev server, worker process, MLflow, Traefik.
-import { Client, Connection } from '@temporalio/client';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/deploy/processes.js';
-import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { freePort } from '../../src/system/ports.js';
 import { writeSpec } from '../integration/fixtures.js';
-import { stopLocalDeployments } from '../support/deployments.js';
-import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { runCli } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { answeredBy, readDeployment, readRouterRecord, registeredVersions, servingProcesses, waitForRelease } from './support.js';
+import { answeredBy, readDeployment, readRouterRecord, registeredVersions, servingProcesses, useWorkerProcess, waitForRelease } from './support.js';
 
-const address = inject('temporalAddress');
-const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-chaos-router-'));
-let worker: WorkerProcess | undefined;
-let connection: Connection;
-let slipway: SlipwayClient;
-
-beforeAll(async () => {
-  connection = await Connection.connect({ address });
-  slipway = new SlipwayClient(new Client({ connection }));
-  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
-});
-afterAll(async () => {
-  await worker?.kill();
-  await stopLocalDeployments(stateDir);
-  await connection?.close();
-});
+const setup = useWorkerProcess('slipway-chaos-router-');
+const { address, stateDir } = setup;
 
 it('restarts a killed router without waiting for a deploy call; the live version answers again and stays live', async () => {
   const name = 'chaos-router';
@@ -41,7 +21,7 @@ it('restarts a killed router without waiting for a deploy call; the live version
   const started = await runCli(['run', spec, '--release', 'r1', '--json'], { TEMPORAL_ADDRESS: address });
   expect(started.code).toBe(0);
   const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
-  const live = (await waitForRelease(slipway, id, (v) => v.stage === 'monitoring' && (v.monitor?.samples ?? 0) >= 1, 'monitoring')).deployment!.version;
+  const live = (await waitForRelease(setup.slipway, id, (v) => v.stage === 'monitoring' && (v.monitor?.samples ?? 0) >= 1, 'monitoring')).deployment!.version;
   expect(await answeredBy(port)).toBe(live);
 
   const killed = readRouterRecord(stateDir, name).pid;
@@ -53,7 +33,7 @@ it('restarts a killed router without waiting for a deploy call; the live version
   expect(readRouterRecord(stateDir, name).pid).not.toBe(killed);
   expect(readDeployment(stateDir, name)).toMatchObject({ live, switching: null });
 
-  const result = await slipway.result(id);
+  const result = await setup.slipway.result(id);
   expect(result).toMatchObject({ status: 'completed', deployedVersion: live });
   expect(readDeployment(stateDir, name).live).toBe(live);
   expect(await answeredBy(port)).toBe(live);

@@ -1,11 +1,16 @@
 // What the serving chaos tests look at: a deployment's files, who answers on the stable endpoint,
 // the model versions in the real MLflow registry, and the processes left running.
-import { existsSync, readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DeploymentState, RouterRecord } from '../../src/activities/deploy/state.js';
-import type { ReleaseView, SlipwayClient } from '../../src/client/slipway-client.js';
-import { processesMentioning } from '../support/processes.js';
+import type { ReleaseView } from '../../src/client/slipway-client.js';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { SlipwayClient } from '../../src/client/slipway-client.js';
+import { stopLocalDeployments } from '../support/deployments.js';
+import { processesMentioning, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 
 export const deploymentFile = (stateDir: string, name: string, file: string) => path.join(stateDir, 'deployments', name, file);
 export const readDeployment = (stateDir: string, name: string) => JSON.parse(readFileSync(deploymentFile(stateDir, name, 'state.json'), 'utf8')) as DeploymentState;
@@ -51,4 +56,26 @@ export async function registeredVersions(mlflowUrl: string, model: string): Prom
 export function servingProcesses(stateDir: string): { modelServers: string[]; routers: string[] } {
   const all = processesMentioning(stateDir);
   return { modelServers: all.filter((p) => p.includes('openai-server-main')), routers: all.filter((p) => p.includes('traefik')) };
+}
+
+/**
+ * One `slipway worker` process (all roles) on the test server with its own state dir, for the whole
+ * file: started before its tests, then killed and its deployments stopped. Read `slipway` in tests.
+ */
+export function useWorkerProcess(prefix: string): { address: string; stateDir: string; slipway: SlipwayClient } {
+  const address = inject('temporalAddress');
+  const setup = { address, stateDir: mkdtempSync(path.join(os.tmpdir(), prefix)), slipway: undefined as unknown as SlipwayClient };
+  let worker: WorkerProcess | undefined;
+  let connection: Connection | undefined;
+  beforeAll(async () => {
+    connection = await Connection.connect({ address });
+    setup.slipway = new SlipwayClient(new Client({ connection }));
+    worker = await startWorkerProcess(['--address', address, '--state-dir', setup.stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
+  });
+  afterAll(async () => {
+    await worker?.kill();
+    await stopLocalDeployments(setup.stateDir);
+    await connection?.close();
+  });
+  return setup;
 }

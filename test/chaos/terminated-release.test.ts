@@ -2,40 +2,20 @@
 // terminated with the real `temporal workflow terminate`. The workflow can clean nothing up any more;
 // the serving worker's reconciler sees that the candidate's owner no longer runs and stops it, and
 // `slipway list` shows the release terminated (in awaiting-approval), not still awaiting approval.
-import { Client, Connection } from '@temporalio/client';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/deploy/processes.js';
 import type { ListedRelease } from '../../src/client/slipway-client.js';
-import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { freePort } from '../../src/system/ports.js';
 import { findTool } from '../../src/system/tools.js';
 import { writeSpec } from '../integration/fixtures.js';
-import { stopLocalDeployments } from '../support/deployments.js';
-import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { runCli } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
-import { readDeployment, registeredVersions, servingProcesses, waitForRelease } from './support.js';
+import { readDeployment, registeredVersions, servingProcesses, useWorkerProcess, waitForRelease } from './support.js';
 
-const address = inject('temporalAddress');
-const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-chaos-terminated-'));
-let worker: WorkerProcess | undefined;
-let connection: Connection;
-let slipway: SlipwayClient;
-
-beforeAll(async () => {
-  connection = await Connection.connect({ address });
-  slipway = new SlipwayClient(new Client({ connection }));
-  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
-});
-afterAll(async () => {
-  await worker?.kill();
-  await stopLocalDeployments(stateDir);
-  await connection?.close();
-});
+const setup = useWorkerProcess('slipway-chaos-terminated-');
+const { address, stateDir } = setup;
 
 it('stops the candidate of a release terminated from outside, and lists the release as terminated', async () => {
   const name = 'chaos-terminated';
@@ -45,7 +25,7 @@ it('stops the candidate of a release terminated from outside, and lists the rele
   const started = await runCli(['run', spec, '--release', 'r1', '--json'], env);
   expect(started.code).toBe(0);
   const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
-  await waitForRelease(slipway, id, (v) => v.stage === 'awaiting-approval', 'awaiting-approval');
+  await waitForRelease(setup.slipway, id, (v) => v.stage === 'awaiting-approval', 'awaiting-approval');
   const candidates = Object.entries(readDeployment(stateDir, name).versions).filter(([, r]) => r.owner === id);
   expect(candidates).toHaveLength(1);
   const [version, { pid }] = candidates[0]!;
