@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { recordHistory } from '../support/histories.js';
 import { runCli } from '../support/processes.js';
-import { waitFor } from '../support/wait.js';
 import { canaryHarness } from './canary-harness.js';
 
 const h = canaryHarness('canary-bake');
@@ -36,7 +35,7 @@ describe('the progress deadline and the bake', () => {
       }),
       'b2',
     );
-    await waitFor(async () => (await status(id)).rollout?.phase === 'paused', 'the pause', 180_000, 200);
+    await h.until(id, (s) => s.rollout?.phase === 'paused', 'the pause', 180_000, 200);
     // Argo does not time a paused rollout: waiting past the deadline for a person changes nothing.
     await sleep(8_000);
     expect((await status(id)).rollout).toMatchObject({ step: 1, phase: 'paused', weight: 20 });
@@ -63,7 +62,7 @@ describe('the progress deadline and the bake', () => {
   it('5xx from the new version once it has all the traffic: the bake fails, the release rolls back to the previous version, the champion never moves', async () => {
     const id = await start(spec({ failOnLoad: true, rollout: { strategy: 'canary', steps: [{ set_weight: 50 }], bake } }), 'b3');
     // Traffic (and so the failures) begins only once the new version has 100%.
-    await waitFor(async () => (await status(id)).rollout?.analysisRuns.at(-1)?.step === 'bake', 'the bake', 180_000, 100);
+    await h.until(id, (s) => s.rollout?.analysisRuns.at(-1)?.step === 'bake', 'the bake', 180_000, 100);
     expect((await status(id)).rollout).toMatchObject({ phase: 'completed', weight: 100 });
     expect(await h.champion()).toBe(stableModel);
     const load = loadLoop();
@@ -91,7 +90,7 @@ describe('the progress deadline and the bake', () => {
     const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 50 }], bake } }), 'b4');
     const load = loadLoop();
     try {
-      await waitFor(async () => (await status(id)).rollout?.analysisRuns.at(-1)?.step === 'bake', 'the bake', 180_000, 100);
+      await h.until(id, (s) => s.rollout?.analysisRuns.at(-1)?.step === 'bake', 'the bake', 180_000, 100);
       expect(await h.champion()).toBe(stableModel); // all traffic on the new version, but the bake has not passed yet
       const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
       expect(result.status).toBe('completed');

@@ -11,8 +11,10 @@ import { startPrometheusServer, type RunningPrometheus } from '../../src/stack/p
 import { freePort } from '../../src/system/ports.js';
 import { packageRoot } from '../../src/system/tools.js';
 import { statusQuery } from '../../src/workflows/messages.js';
+import { FINAL_STAGES, type PipelineStatus } from '../../src/workflows/status.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { waitFor } from '../support/wait.js';
 import { writeSpec } from './fixtures.js';
 
 /** The load loop's prompt; a broken canary fails exactly this one (evaluation and smoke prompts still pass). */
@@ -73,6 +75,24 @@ export function canaryHarness(name: string) {
     },
 
     status: (id: string) => h.client.workflow.getHandle(id).query(statusQuery),
+
+    /**
+     * Waits until the release's status satisfies `check`; fails at once, with the release's stage and
+     * error, if it ends first (instead of waiting out the bound on a release that already failed).
+     */
+    async until(id: string, check: (s: PipelineStatus) => boolean, what: string, timeoutMs: number, everyMs = 200): Promise<void> {
+      await waitFor(
+        async () => {
+          const s = await h.status(id);
+          if (check(s)) return true;
+          if (FINAL_STAGES.has(s.stage)) throw new Error(`release ${id} ended ${s.stage} before ${what}: ${s.error ?? s.rollout?.abort?.reason ?? '(no error recorded)'}`);
+          return false;
+        },
+        what,
+        timeoutMs,
+        everyMs,
+      );
+    },
 
     /** The version MLflow's `champion` alias points at, read from the registry's REST API (null: no alias). */
     async champion(): Promise<string | null> {

@@ -43,7 +43,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
       }),
       'r2',
     );
-    await waitFor(async () => (await status(id)).rollout?.pause?.reason.startsWith('inconclusive') === true, 'the inconclusive pause', 180_000, 500);
+    await h.until(id, (s) => s.rollout?.pause?.reason.startsWith('inconclusive') === true, 'the inconclusive pause', 180_000, 500);
     expect(await h.champion()).toBe(stableModel); // the champion waits for the rollout to complete
     const paused = (await status(id)).rollout!;
     expect(paused).toMatchObject({ step: 1, weight: 20, phase: 'paused' });
@@ -52,7 +52,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     const load = loadLoop();
     try {
       await exec(findTool('temporal'), ['workflow', 'signal', '--address', address, '--workflow-id', id, '--name', 'promote', '--input', JSON.stringify({ by: 'ops', reason: 'quiet hour' })]);
-      await waitFor(async () => (await status(id)).rollout?.weight === 60, 'weight 60', 60_000, 200);
+      await h.until(id, (s) => s.rollout?.weight === 60, 'weight 60', 60_000, 200);
       load.reset();
       await waitFor(async () => (await status(id)).stage !== 'canary', 'the end of the canary', 120_000, 500);
       const canary = (await status(id)).rollout!.canaryVersion;
@@ -89,7 +89,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     );
     let load: ReturnType<typeof loadLoop> | undefined;
     try {
-      await waitFor(async () => (await status(id)).rollout?.weight === 50, 'weight 50', 180_000, 200);
+      await h.until(id, (s) => s.rollout?.weight === 50, 'weight 50', 180_000, 200);
       load = loadLoop();
       const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
       expect(result.status).toBe('aborted');
@@ -120,7 +120,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     );
     let load: ReturnType<typeof loadLoop> | undefined;
     try {
-      await waitFor(async () => (await status(id)).rollout?.weight === 50, 'weight 50', 180_000, 200);
+      await h.until(id, (s) => s.rollout?.weight === 50, 'weight 50', 180_000, 200);
       load = loadLoop();
       const result = (await h.client.workflow.getHandle(id).result()) as ReleaseResult;
       expect(result.status).toBe('aborted');
@@ -151,7 +151,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
 
   it('abort during a pause puts all traffic on stable at once; a bad order is refused', async () => {
     const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }] } }), 'r4');
-    await waitFor(async () => (await status(id)).rollout?.phase === 'paused', 'the pause', 180_000, 200);
+    await h.until(id, (s) => s.rollout?.phase === 'paused', 'the pause', 180_000, 200);
     const handle = h.client.workflow.getHandle(id);
     const env = { TEMPORAL_ADDRESS: address };
     const refused = await runCli(['rollout', 'resume', id, '--as', 'ops'], env);
@@ -176,7 +176,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
 
   it('a worker killed in the middle of a rollout: a new one resumes at the same step with the same weights; promote --full finishes it', async () => {
     const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }, { set_weight: 70 }, { pause: {} }] } }), 'r6');
-    await waitFor(async () => (await status(id)).rollout?.phase === 'paused', 'the first pause', 180_000, 200);
+    await h.until(id, (s) => s.rollout?.phase === 'paused', 'the first pause', 180_000, 200);
     const target = new LocalDeployTarget({ stateDir });
     const canary = (await status(id)).rollout!.canaryVersion;
     expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [stable]: 70, [canary]: 30 });
@@ -185,7 +185,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     h.worker = await h.startWorker();
     const env = { TEMPORAL_ADDRESS: address };
     expect((await runCli(['rollout', 'promote', id, '--as', 'ops'], env)).code).toBe(0);
-    await waitFor(async () => (await status(id)).rollout?.step === 3, 'the second pause', 120_000, 200);
+    await h.until(id, (s) => s.rollout?.step === 3, 'the second pause', 120_000, 200);
     expect((await status(id)).rollout).toMatchObject({ phase: 'paused', weight: 70 });
     expect((await target.status({ deploymentName: 'canary-it' })).weights).toEqual({ [stable]: 30, [canary]: 70 });
 

@@ -16,10 +16,18 @@ const routerTag = (dir: string) => `traefik:${dir}`;
 /** How long a written route change may take to show in Traefik's API before the call fails (and is retried). */
 const APPLY_TIMEOUT_MS = 15_000;
 
-/** True when the recorded Traefik is alive, ours, serves `port`, and answers /ping. */
+/** How long a live Traefik may take to answer /ping before it is taken for hung and started again. */
+const PING_GRACE_MS = 10_000;
+
+/**
+ * True when the recorded Traefik is alive, ours, serves `port`, and answers /ping. A live one gets
+ * PING_GRACE_MS to answer: on a loaded host one slow ping must not restart the stable endpoint
+ * (dropping its connections, and racing other sockets for its port).
+ */
 export async function routerHealthy(dir: string, record: RouterRecord | null, port: number): Promise<boolean> {
   if (!record || record.port !== port || !isOurs(record.pid, routerTag(dir))) return false;
-  return probe(`http://127.0.0.1:${record.adminPort}/ping`);
+  const ping = `http://127.0.0.1:${record.adminPort}/ping`;
+  return (await probe(ping)) || (await waitReady(ping, record.pid, PING_GRACE_MS)) === 'ready';
 }
 
 /**
