@@ -1,13 +1,16 @@
 // The canary rollout stage: the candidate takes traffic in the spec's steps (set_weight, pause,
 // analysis) beside the live version; an analysis that fails aborts it in one router update, an
 // inconclusive one waits for a person. People promote, abort, pause and resume at any time.
-import { condition, patched } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, patched } from '@temporalio/workflow';
 import { conditionsOf, newRun, phaseOf, record, type MetricRun } from '../rollout/analysis.js';
 import { pauseMs, type AnalysisMetric, type RolloutStep } from '../rollout/spec.js';
 import { compareAccuracy } from '../rollout/stats.js';
 import { TEMPLATES, type TemplateName } from '../rollout/templates.js';
 import { durationMs } from '../spec/schema.js';
-import { enterStage, notify, nowIso, resolvePath, type RunContext } from './context.js';
+import { enterStage, notify, nowIso, resolvePath, type ReleaseInput, type RunContext } from './context.js';
+import { historyTooLong } from './history-bound.js';
+import { refreshDetails } from './metadata.js';
+import type { releasePipeline } from './release-pipeline.js';
 import { withinDeadline } from './progress-deadline.js';
 import type { AnalysisRun, RolloutStatus } from './status.js';
 
@@ -29,22 +32,43 @@ export type CanaryOutcome = 'promoted' | 'aborted' | 'skipped';
  * promoted it fully): the caller then makes it the live version. 'skipped' when nothing is live
  * to compare with (a first release goes all at once).
  */
-export async function runCanary(ctx: RunContext, canary: string): Promise<CanaryOutcome> {
+export async function runCanary(ctx: RunContext, canary: string, resumed = false): Promise<CanaryOutcome> {
   const { spec, acts, status } = ctx;
   const ctl = ctx.rolloutControl;
-  const current = await acts.serving.describeDeployment({ target: spec.deploy.target, deploymentName: spec.name });
-  if (!current.live || current.live === canary) {
-    status.rollout = { strategy: 'canary', canaryVersion: canary, stableVersion: current.live, phase: 'skipped', step: 0, steps: spec.rollout.steps.length, weight: 100, analysisRuns: [], controls: [], note: 'no live version to compare with: deployed all at once' };
-    return 'skipped';
+  let r: RolloutStatus;
+  if (resumed && status.rollout) {
+    r = status.rollout;
+    refreshDetails(ctx);
+  } else {
+    const current = await acts.serving.describeDeployment({ target: spec.deploy.target, deploymentName: spec.name });
+    if (!current.live || current.live === canary) {
+      status.rollout = { strategy: 'canary', canaryVersion: canary, stableVersion: current.live, phase: 'skipped', step: 0, steps: spec.rollout.steps.length, weight: 100, analysisRuns: [], controls: [], note: 'no live version to compare with: deployed all at once' };
+      return 'skipped';
+    }
+    r = { strategy: 'canary', canaryVersion: canary, stableVersion: current.live, phase: 'progressing', step: 0, steps: spec.rollout.steps.length, weight: 0, analysisRuns: [], controls: [] };
+    status.rollout = r;
+    enterStage(ctx, 'canary');
   }
-  const r: RolloutStatus = { strategy: 'canary', canaryVersion: canary, stableVersion: current.live, phase: 'progressing', step: 0, steps: spec.rollout.steps.length, weight: 0, analysisRuns: [], controls: [] };
-  status.rollout = r;
-  enterStage(ctx, 'canary');
   const steps = spec.rollout.steps;
   // Runs recorded before the deadline was enforced waited on their steps without a clock.
   const deadlineMs = patched('canary-progress-deadline') ? durationMs(spec.rollout.progress_deadline) : null;
+  // Runs recorded before this waited in one run however many messages came: now a pause that a
+  // flood makes too long continues as new (see continueCanary).
+  const bounded = resumed || patched('canary-continue-as-new');
+  const due = () => bounded && historyTooLong(ctx.input.maxHistoryEvents);
+  const personPaused = () => ctl.paused && !ctl.full && ctl.abort === undefined;
+
+  // A run that continued as new during an inconclusive analysis's pause waits for the person still.
+  if (resumed && r.pause?.reason.startsWith('inconclusive')) {
+    const promotesBefore = ctl.promotes;
+    await pauseUntil(ctx, () => ctl.promotes > promotesBefore || ctl.full || ctl.abort !== undefined, null, due);
+    r.pause = undefined;
+    r.phase = 'progressing';
+    if (ctl.abort) return abortCanary(ctx, r);
+    r.step++;
+  }
   for (; r.step < steps.length; r.step++) {
-    await condition(() => !ctl.paused || ctl.full || ctl.abort !== undefined);
+    await holdWhilePersonPaused(ctx, personPaused, due);
     if (ctl.abort) return abortCanary(ctx, r);
     if (ctl.full) break;
     const step = steps[r.step]!;
@@ -55,15 +79,20 @@ export async function runCanary(ctx: RunContext, canary: string): Promise<Canary
       await onDeadline(ctx, r, deadlineMs, step, () => setWeight(ctx, r, weight));
     } else if (step.pause !== undefined) {
       const ms = pauseMs(step.pause);
-      r.pause = { reason: ms === null ? 'waiting for a person to promote' : `pause for ${ms / 1000}s`, since: nowIso() };
+      // A pause step that continued as new goes on where it stood: same reason, same end.
+      if (r.phase !== 'paused' || !r.pause) r.pause = { reason: ms === null ? 'waiting for a person to promote' : `pause for ${ms / 1000}s`, since: nowIso() };
       r.phase = 'paused';
-      if (ms === null) await condition(moveOn);
-      else await condition(moveOn, ms);
+      await pauseUntil(ctx, moveOn, ms === null ? null : Date.parse(r.pause.since) + ms, due);
       r.pause = undefined;
       r.phase = 'progressing';
     } else if (step.analysis) {
       const metrics = step.analysis;
-      const run = await onDeadline(ctx, r, deadlineMs, step, () => runAnalysis(ctx, r, r.step, metrics, moveOn));
+      // A person's pause during the analysis may continue as new too: the analysis then starts again.
+      const run = await onDeadline(ctx, r, deadlineMs, step, () => runAnalysis(ctx, r, r.step, metrics, () => moveOn() || (personPaused() && due())));
+      if (run && !moveOn() && personPaused() && due()) {
+        run.message = 'paused by a person and continued as new: the analysis starts again when resumed';
+        await continueCanary(ctx);
+      }
       // No run: the deadline passed and ordered the abort, acted on below.
       if (run?.phase === 'failed') {
         ctl.abort ??= { by: 'system:analysis', reason: run.message ?? 'analysis failed' };
@@ -72,7 +101,7 @@ export async function runCanary(ctx: RunContext, canary: string): Promise<Canary
         r.pause = { reason: `inconclusive analysis: ${run.message ?? ''}`, since: nowIso() };
         r.phase = 'paused';
         await notify(ctx, 'rollout-paused', `Release ${status.workflowId}: canary ${canary} paused, ${r.pause.reason}. Promote or abort it.`);
-        await condition(moveOn);
+        await pauseUntil(ctx, moveOn, null, due);
         r.pause = undefined;
         r.phase = 'progressing';
       }
@@ -80,10 +109,38 @@ export async function runCanary(ctx: RunContext, canary: string): Promise<Canary
     if (ctl.abort) return abortCanary(ctx, r);
   }
   // A person's pause holds the last step too: the canary is not made live while paused.
-  await condition(() => !ctl.paused || ctl.full || ctl.abort !== undefined);
+  await holdWhilePersonPaused(ctx, personPaused, due);
   if (ctl.abort) return abortCanary(ctx, r);
   r.phase = 'promoting';
   return 'promoted';
+}
+
+/** Waits out a person's pause (none: returns at once), continuing as new if the history grows too long first. */
+async function holdWhilePersonPaused(ctx: RunContext, personPaused: () => boolean, due: () => boolean): Promise<void> {
+  await condition(() => !personPaused() || due());
+  if (personPaused()) await continueCanary(ctx);
+}
+
+/**
+ * Waits until `moveOn` or workflow time `untilMs` (null: no end). If the history grows too long
+ * first (a flood of messages), the run continues as new and the next one waits on.
+ */
+async function pauseUntil(ctx: RunContext, moveOn: () => boolean, untilMs: number | null, due: () => boolean): Promise<void> {
+  const left = untilMs === null ? undefined : untilMs - new Date().getTime();
+  if (left === undefined) await condition(() => moveOn() || due());
+  else if (left > 0) await condition(() => moveOn() || due(), left);
+  const timeLeft = untilMs === null || untilMs > new Date().getTime();
+  if (!moveOn() && timeLeft && due()) await continueCanary(ctx);
+}
+
+/** The canary goes on in a new run of the chain, carrying the status (where it stands) and the people's orders. */
+async function continueCanary(ctx: RunContext): Promise<never> {
+  // Handlers first: an update still running would be lost with this run.
+  await condition(allHandlersFinished);
+  const r = ctx.status.rollout!;
+  r.continuedAsNew = (r.continuedAsNew ?? 0) + 1;
+  const next: ReleaseInput = { ...ctx.input, carried: { status: ctx.status, previousSnapshot: null, canaryWait: { ...ctx.rolloutControl } } };
+  return continueAsNew<typeof releasePipeline>(next);
 }
 
 /**

@@ -22,7 +22,7 @@ export interface ReleaseInput {
   queues?: ReleaseQueues;
   /** Older runs named only the GPU queue. */
   gpuTaskQueue?: string;
-  /** Carried across continue-as-new while monitoring. */
+  /** Carried across continue-as-new: a long wait (approval, canary pause) or the monitor going on. */
   carried?: CarriedState;
   /** Who started or triggered it (approval.separate_duties keeps them from approving it). */
   startedBy?: string;
@@ -30,12 +30,14 @@ export interface ReleaseInput {
   maxHistoryEvents?: number;
 }
 
-/** State that outlives one run of the chain: a monitor's, or an approval wait's. */
+/** State that outlives one run of the chain: a monitor's, an approval wait's, or a canary's. */
 export interface CarriedState {
   status: PipelineStatus;
   previousSnapshot: unknown;
   /** Set when the run continued as new while waiting for approval: where the wait stood. */
   approvalWait?: ApprovalWait;
+  /** Set when the run continued as new during a canary's pause: the people's orders so far (where it stands is in the status). */
+  canaryWait?: RolloutControl;
 }
 
 /** Which round of an approval wait (1: escalated) and whether its half-way reminder went out. */

@@ -140,8 +140,16 @@ function applyRolloutOrder(ctx: RunContext, action: RolloutAction, order: { by: 
     else c.promotes += 1;
   } else if (action === 'abort') c.abort ??= { by: order.by, reason: order.reason || 'aborted by a person' };
   else c.paused = action === 'pause';
-  ctx.status.rollout?.controls.push({ action: order.full ? 'promote --full' : action, by: order.by, at: nowIso(), reason: order.reason || undefined });
+  const r = ctx.status.rollout;
+  if (!r) return;
+  r.controls.push({ action: order.full ? 'promote --full' : action, by: order.by, at: nowIso(), reason: order.reason || undefined });
+  // Bounded like the audit trail: a flood of valid pause/resume orders must not grow the status.
+  if (r.controls.length > MAX_CONTROLS) r.controls.shift();
+  r.controlCount = (r.controlCount ?? r.controls.length - 1) + 1;
 }
+
+/** Rollout orders kept in the status (the newest); `controlCount` counts them all. */
+const MAX_CONTROLS = 200;
 
 /** Rollback needs something deployed, and a requester who is an approver or operator. */
 function rollbackRefusal(ctx: RunContext, who: string): string | undefined {

@@ -41,6 +41,31 @@ const ApprovalCarriedSchema = z.object({
   approvalWait: z.object({ round: z.number().int().min(0).max(1), reminded: z.boolean() }).strict(),
 });
 
+/** What a continue-as-new run of a canary's pause carries: the status (where it stands) and the people's orders. */
+const CanaryCarriedSchema = z.object({
+  status: z
+    .object({
+      ...carriedStatus,
+      stage: z.literal('canary'),
+      selectedVariant: z.string(),
+      rollout: z
+        .object({
+          canaryVersion: z.string(),
+          stableVersion: z.string().nullable(),
+          phase: z.enum(['progressing', 'paused']),
+          step: z.number().int().min(0),
+          steps: z.number().int().min(0),
+          weight: z.number().min(0).max(100),
+          analysisRuns: z.array(z.unknown()),
+          controls: z.array(z.unknown()),
+        })
+        .passthrough(),
+    })
+    .passthrough(),
+  previousSnapshot: z.null(),
+  canaryWait: z.object({ promotes: z.number().int().min(0), full: z.boolean(), paused: z.boolean(), abort: z.object({ by: z.string(), reason: z.string() }).strict().optional() }).strict(),
+});
+
 const ReleaseInputSchema = z
   .object({
     spec: z.unknown(),
@@ -67,7 +92,8 @@ export function parseReleaseInput(raw: unknown): ReleaseInput {
   if (!input.success) throw invalidInput(formatSpecIssues(input.error));
   let carried: unknown;
   if (input.data.carried !== undefined) {
-    const which = (input.data.carried as { approvalWait?: unknown } | null)?.approvalWait !== undefined ? ApprovalCarriedSchema : MonitorCarriedSchema;
+    const carriedWait = input.data.carried as { approvalWait?: unknown; canaryWait?: unknown } | null;
+    const which = carriedWait?.approvalWait !== undefined ? ApprovalCarriedSchema : carriedWait?.canaryWait !== undefined ? CanaryCarriedSchema : MonitorCarriedSchema;
     const checked = which.safeParse(input.data.carried);
     if (!checked.success) throw invalidInput(formatSpecIssues(checked.error).map((i) => `carried.${i}`));
     carried = checked.data;

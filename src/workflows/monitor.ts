@@ -4,6 +4,7 @@ import type { Snapshot } from '../activities/metrics/prometheus.js';
 import { durationMs } from '../spec/schema.js';
 import { auditTags } from './audit.js';
 import { enterStage, notify, nowIso, type ReleaseInput, type RunContext } from './context.js';
+import { historyTooLong } from './history-bound.js';
 import { refreshDetails } from './metadata.js';
 import type { releasePipeline } from './release-pipeline.js';
 
@@ -34,9 +35,20 @@ export async function monitor(ctx: RunContext, previous: Snapshot | null): Promi
     previous = (await ctx.acts.sample.sampleProductionMetrics({ endpoint: deployment.endpoint, previous: null })).snapshot;
   }
 
+  // Runs recorded before this continued as new only after a sample: a flood of messages during a
+  // long interval could outgrow the history first. Now the wait itself wakes when it is too long.
+  const bounded = patched('monitor-continue-on-history');
+  const due = () => bounded && historyTooLong(ctx.input.maxHistoryEvents);
+
   while (mon.elapsedMs < mon.durationMs) {
     const wait = Math.min(interval, mon.durationMs - mon.elapsedMs);
-    if (await condition(() => ctx.rollbackRequest !== undefined, wait)) break;
+    const from = new Date().getTime();
+    if (await condition(() => ctx.rollbackRequest !== undefined || due(), wait)) {
+      if (ctx.rollbackRequest) break;
+      // The interval goes on in the next run, from the same snapshot: no sample is lost or doubled.
+      mon.elapsedMs += new Date().getTime() - from;
+      await continueMonitoring(ctx, previous);
+    }
     mon.elapsedMs += wait;
     const sample = await ctx.acts.sample.sampleProductionMetrics({ endpoint: deployment.endpoint, previous });
     previous = sample.snapshot ?? previous;
@@ -54,11 +66,8 @@ export async function monitor(ctx: RunContext, previous: Snapshot | null): Promi
     }
     // An order that arrived during the sample is acted on here, not lost to continue-as-new.
     if (ctx.rollbackRequest) break;
-    if (mon.elapsedMs < mon.durationMs && (samplesThisRun >= SAMPLES_PER_RUN || workflowInfo().continueAsNewSuggested)) {
-      await condition(allHandlersFinished);
-      mon.continuedAsNew += 1;
-      const next: ReleaseInput = { ...ctx.input, carried: { status, previousSnapshot: previous } };
-      await continueAsNew<typeof releasePipeline>(next);
+    if (mon.elapsedMs < mon.durationMs && (samplesThisRun >= SAMPLES_PER_RUN || workflowInfo().continueAsNewSuggested || due())) {
+      await continueMonitoring(ctx, previous);
     }
   }
   if (ctx.rollbackRequest) {
@@ -66,6 +75,15 @@ export async function monitor(ctx: RunContext, previous: Snapshot | null): Promi
     return { rolledBack: true };
   }
   return { rolledBack: false };
+}
+
+/** The monitor goes on in a new run of the chain, carrying its status and the last snapshot. */
+async function continueMonitoring(ctx: RunContext, previous: Snapshot | null): Promise<never> {
+  // Handlers first: an update still running would be lost with this run.
+  await condition(allHandlersFinished);
+  ctx.status.monitor!.continuedAsNew += 1;
+  const next: ReleaseInput = { ...ctx.input, carried: { status: ctx.status, previousSnapshot: previous } };
+  return continueAsNew<typeof releasePipeline>(next);
 }
 
 function breachReason(n: number, w: NonNullable<RunContext['status']['monitor']>['lastWindow']): string {

@@ -43,12 +43,13 @@ export async function releasePipeline(raw: ReleaseInput): Promise<ReleaseResult>
     spec,
     status: input.carried?.status ?? initialStatus(input),
     acts: pipelineActivities(spec, releaseQueues(input), safeName(spec.name, input.release)),
-    rolloutControl: newRolloutControl(),
+    rolloutControl: input.carried?.canaryWait ? { ...input.carried.canaryWait } : newRolloutControl(),
   };
   registerHandlers(ctx);
 
   try {
     if (input.carried?.approvalWait) return await resumeApproval(ctx, input.carried.approvalWait);
+    if (input.carried?.canaryWait) return await resumeCanary(ctx);
     if (input.carried) return await finishMonitoring(ctx, input.carried.previousSnapshot as Snapshot | null);
     return await runStages(ctx);
   } catch (err) {
@@ -156,6 +157,23 @@ async function approveAndDeploy(ctx: RunContext, winner: VariantStatus, coldWinn
     if (outcome === 'aborted') return finish(ctx, 'aborted');
     enterStage(ctx, 'deploying');
   }
+  return deploy(ctx, winner, version);
+}
+
+/** A canary whose pause continued as new: it goes on where it stood, then deploys as any canary does. */
+async function resumeCanary(ctx: RunContext): Promise<ReleaseResult> {
+  const winner = ctx.status.variants.find((v) => v.name === ctx.status.selectedVariant);
+  const version = ctx.status.rollout?.canaryVersion;
+  if (!winner || !version) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `carried status: selectedVariant ${ctx.status.selectedVariant} is not among its variants, or no canary version` });
+  const outcome = await runCanary(ctx, version, true);
+  if (outcome === 'aborted') return finish(ctx, 'aborted');
+  enterStage(ctx, 'deploying');
+  return deploy(ctx, winner, version);
+}
+
+/** Makes `version` live (after its canary, if any), moves the champion, then smoke tests and monitors. */
+async function deploy(ctx: RunContext, winner: VariantStatus, version: string): Promise<ReleaseResult> {
+  const { spec, status, acts } = ctx;
   const promoted = await acts.serving.promoteVersion({ target: spec.deploy.target, deploymentName: spec.name, version, port: spec.deploy.port });
   status.deployment = { version, endpoint: promoted.endpoint, previousVersion: promoted.previousVersion };
   // With a bake the champion moves only when the bake passes, so a bake that fails rolls back

@@ -147,9 +147,14 @@ export interface RolloutStatus {
   weight: number;
   pause?: { reason: string; since: string };
   analysisRuns: AnalysisRun[];
+  /** The people's orders, newest last: the last 200. */
   controls: Array<{ action: string; by: string; at: string; reason?: string }>;
+  /** How many orders were taken in all (absent in runs recorded before it). */
+  controlCount?: number;
   abort?: { by: string; reason: string; at: string };
   note?: string;
+  /** How many times a long pause continued as new (absent until the first). */
+  continuedAsNew?: number;
 }
 
 export interface PipelineStatus {
