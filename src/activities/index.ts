@@ -8,6 +8,7 @@ import { createRolloutActivities } from './deploy/rollout-activities.js';
 import type { DeployTarget } from './deploy/target.js';
 import { createEvaluationActivities } from './evaluation/activities.js';
 import type { JobBackend } from './jobs/backend.js';
+import { createClusterServerActivities } from './jobs/cluster-server.js';
 import { createJobActivities } from './jobs/train.js';
 import type { MlflowConfig } from './mlflow/client.js';
 import { createMlflowActivities } from './mlflow/tracking.js';
@@ -30,9 +31,12 @@ export interface SlipwayRuntime {
   artifacts: ArtifactStore;
 }
 
-/** gpu: training jobs through the registered job backends. */
+/** gpu: training jobs, and evaluation servers run as cluster jobs, through the registered job backends. */
 export function createTrainingActivities(rt: SlipwayRuntime) {
-  return createJobActivities({ stateDir: rt.stateDir, backends: rt.jobBackends, artifacts: rt.artifacts });
+  return {
+    ...createJobActivities({ stateDir: rt.stateDir, backends: rt.jobBackends, artifacts: rt.artifacts }),
+    ...createClusterServerActivities({ backends: rt.jobBackends, artifacts: rt.artifacts }),
+  };
 }
 
 /** serving: candidate servers, the stable endpoint, evaluation and smoke tests against them, monitor samples. */

@@ -100,6 +100,11 @@ const Evaluate = z
     cache: z.boolean().default(true),
     /** Ask for streamed answers and measure time to first token and inter-token latency (gates.max_ttft_ms). */
     stream: z.boolean().default(false),
+    /**
+     * Where each variant's evaluation server runs: `serving` (the serving role's deploy target) or
+     * `cluster` (a job of train.backend, with train.resources, stopped right after its evaluation).
+     */
+    serve_on: z.enum(['serving', 'cluster']).default('serving'),
   })
   .strict();
 
@@ -248,6 +253,9 @@ export const PipelineSpecSchema = z
   .superRefine((spec, ctx) => {
     if (spec.gates.max_ttft_ms !== undefined && !spec.evaluate.stream) {
       ctx.addIssue({ code: 'custom', path: ['evaluate', 'stream'], message: 'gates.max_ttft_ms needs streamed answers: set evaluate.stream: true' });
+    }
+    if (spec.evaluate.serve_on === 'cluster' && spec.train.backend === 'local') {
+      ctx.addIssue({ code: 'custom', path: ['evaluate', 'serve_on'], message: 'cluster runs each evaluation server as a job of train.backend: set train.backend to a cluster backend (ray, slurm), or serve_on: serving' });
     }
   });
 

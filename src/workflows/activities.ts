@@ -46,6 +46,14 @@ export function pipelineActivities(spec: PipelineSpec, queues: ReleaseQueues = {
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2 },
     })),
+    /** gpu — evaluation servers run as cluster jobs (evaluate.serve_on: cluster): queue wait and startup, heartbeated, stopped on cancel. */
+    clusterServers: s(proxyActivities<TrainingActivities>({
+      taskQueue: queues.gpu ?? DEFAULT_QUEUES.gpu,
+      startToCloseTimeout: durationMs(spec.train.queue_timeout ?? '24h') + durationMs(spec.serve.startup_timeout) + 120_000,
+      heartbeatTimeout: '1m',
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['ModelServerFailedToStart', 'TrainingResourcesUnsatisfiable'] },
+    })),
     /** serving — candidate servers and evaluations against them: long, heartbeated, stopped on cancel. */
     candidates: s(proxyActivities<ServingActivities>({
       taskQueue: serving,

@@ -3,8 +3,9 @@ import type { EvalSummary } from '../activities/evaluation/harness.js';
 import { evaluateGate } from '../quality/gate.js';
 import { durationMs, memoryMiB, type PipelineSpec } from '../spec/schema.js';
 import type { JobResources } from '../activities/jobs/backend.js';
+import type { TrainResult } from '../activities/jobs/types.js';
 import { isClusterBackend } from './activities.js';
-import { isCancellation } from '@temporalio/workflow';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
 import { describeFailure, enterStage, resolvePath, type RunContext } from './context.js';
 import { trackCandidate, type CandidateTracker } from './tracking.js';
 import { refreshDetails } from './metadata.js';
@@ -125,8 +126,28 @@ async function trainServeEvaluate(ctx: RunContext, v: VariantStatus, track: Cand
 
   v.stage = 'serving';
   if (status.stage === 'training') enterStage(ctx, 'evaluating');
-  const endpoint = await serveCandidate(ctx, v, jobName);
+  if (spec.evaluate.serve_on !== 'cluster') return evaluateCandidate(ctx, v, trained, await serveCandidate(ctx, v, jobName), jobName, track);
+  // The evaluation server is a job on the cluster, stopped as soon as its evaluation is done (or
+  // failed, or the release was cancelled): a lane holds its cluster slot only while it evaluates.
+  const { resources, queueTimeoutMs } = clusterTraining(spec);
+  const server = await acts.clusterServers.serveOnCluster({
+    jobName,
+    backend: spec.train.backend,
+    artifact: trained.artifact,
+    serve: { command: spec.serve.command, cwd: resolvePath(input.specDir, spec.serve.cwd), healthPath: spec.serve.health_path, startupTimeoutMs: durationMs(spec.serve.startup_timeout) },
+    ...(resources ? { resources } : {}),
+    ...(queueTimeoutMs !== undefined ? { queueTimeoutMs } : {}),
+  });
+  try {
+    await evaluateCandidate(ctx, v, trained, server.endpoint, jobName, track);
+  } finally {
+    await CancellationScope.nonCancellable(() => acts.clusterServers.stopClusterServer({ backend: spec.train.backend, job: server.job }));
+  }
+}
 
+/** Evaluates `v`'s server at `endpoint` and judges it against the gates. */
+async function evaluateCandidate(ctx: RunContext, v: VariantStatus, trained: TrainResult, endpoint: string, jobName: string, track: CandidateTracker | undefined): Promise<void> {
+  const { spec, input, acts, status } = ctx;
   v.stage = 'evaluating';
   const summary = await acts.candidates.evaluateModel({
     endpoint,

@@ -167,6 +167,8 @@ export function activitySummaries(jobPrefix: string): Record<string, (input: Inp
     deployCandidate: (i) => `serve candidate ${variant(i)}`,
     evaluateModel: (i) => `evaluate ${String(i.runKey ?? '').slice(jobPrefix.length + 1) || 'candidate'} on ${file(i.datasetPath)}`,
     stopCandidate: (i) => `stop candidate ${variant(i)}`,
+    serveOnCluster: (i) => `serve candidate ${variant(i)} as a cluster job`,
+    stopClusterServer: (i) => `stop cluster job ${String((i.job as { name?: unknown } | undefined)?.name ?? '')}`,
     promoteVersion: (i) => `promote ${String(i.version)}`,
     smokeTest: (i) => `smoke test ${String(i.endpoint)}`,
     sampleProductionMetrics: (i) => (i.previous === null ? 'monitor: baseline sample' : 'monitor: sample metrics'),

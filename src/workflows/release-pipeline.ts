@@ -89,7 +89,7 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
   }
   // Nothing is held while a person decides: unless the spec keeps it warm, the winner's server
   // stops with the others and starts again from its artifact at deploy.
-  const coldWinner = stopsWhileWaiting(spec);
+  const coldWinner = servedAgainAtDeploy(spec);
   await stopCandidates(ctx, variants, coldWinner ? undefined : winner);
   if (coldWinner) winner.endpoint = undefined;
 
@@ -111,7 +111,7 @@ async function runStages(ctx: RunContext): Promise<ReleaseResult> {
 async function resumeApproval(ctx: RunContext, wait: ApprovalWait): Promise<ReleaseResult> {
   const winner = ctx.status.variants.find((v) => v.name === ctx.status.selectedVariant);
   if (!winner) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `carried status: selectedVariant ${ctx.status.selectedVariant} is not among its variants` });
-  return approveAndDeploy(ctx, winner, stopsWhileWaiting(ctx.spec), wait);
+  return approveAndDeploy(ctx, winner, servedAgainAtDeploy(ctx.spec), wait);
 }
 
 /** From the approval gate on: the decision, then deploy (starting a winner stopped for the wait again), smoke and monitor. */
@@ -254,6 +254,11 @@ function candidateVersion(ctx: RunContext, v: VariantStatus): string {
 }
 
 /** Whether the winner stops during the approval wait (runs recorded before this kept it running). */
+/** Whether the winner is served again from its artifact at deploy: it stopped for the approval wait, or it was evaluated on the cluster. */
+function servedAgainAtDeploy(spec: PipelineSpec): boolean {
+  return stopsWhileWaiting(spec) || spec.evaluate.serve_on === 'cluster';
+}
+
 function stopsWhileWaiting(spec: PipelineSpec): boolean {
   return spec.approval?.required === true && !spec.approval.keep_candidate_warm && patched('cold-candidate-while-awaiting-approval');
 }

@@ -31,7 +31,11 @@ let connection: Connection;
 let slipway: SlipwayClient;
 
 const startWorker = async () => {
-  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir, '--ray-address', rayAddress(), '--gpus', '2', ...queueFlags], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
+  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir, '--ray-address', rayAddress(), '--gpus', '2', ...queueFlags], {
+    MLFLOW_TRACKING_URI: inject('mlflowUrl'),
+    // The fake model server listens on loopback: evaluation servers on this one-node cluster are reached there.
+    SLIPWAY_SERVE_HOST: '127.0.0.1',
+  });
 };
 
 beforeAll(async () => {
@@ -144,6 +148,37 @@ describe('releases trained on Ray (train.backend: ray)', () => {
     expect(new Set(jobs.filter((j) => j.name.endsWith('-bad')).map((j) => j.status))).toEqual(new Set(['FAILED']));
     await recordHistory(slipway.handle(id), 'ray-parallel-variants-one-failed');
   });
+
+  it('evaluate.serve_on: cluster runs each variant\'s evaluation server as its own Ray job, one at a time with max_parallel 1, stopped after its evaluation; the winner is then served by the serving role', async () => {
+    const deployPort = await freePort();
+    const spec = writeSpec({
+      name: 'ray-served',
+      deployPort,
+      train: { backend: 'ray', command: [process.execPath, countingJob], params: { steps: 4, 'step-ms': 10 }, heartbeat_timeout: '5s' },
+      evaluate: { dataset: 'eval.jsonl', concurrency: 2, max_parallel: 1, serve_on: 'cluster', variants: [{ name: 'a', params: {} }, { name: 'b', params: { steps: 5 } }] },
+    });
+    const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
+    expect(started.stderr).toBe('');
+    const res = (await slipway.result((JSON.parse(started.stdout) as { workflowId: string }).workflowId)) as ReleaseResult;
+    expect(res.status).toBe('completed');
+    for (const v of res.report.variants) expect(v).toMatchObject({ stage: 'done', gate: { passed: true }, metrics: { accuracy: 1 } });
+    const all = (await ray.list()).filter((j) => j.metadata?.slipway_job?.startsWith('ray-served-r1'));
+    const servers = all.filter((j) => j.metadata!.slipway_job!.endsWith('-serve')).sort((x, y) => (x.start_time ?? 0) - (y.start_time ?? 0));
+    // One server job per variant, each stopped once its evaluation was done.
+    expect(servers.map((j) => [j.metadata!.slipway_job, j.status])).toEqual([
+      ['ray-served-r1-a-serve', 'STOPPED'],
+      ['ray-served-r1-b-serve', 'STOPPED'],
+    ]);
+    expect(all.filter((j) => !j.metadata!.slipway_job!.endsWith('-serve')).map((j) => j.status)).toEqual(['SUCCEEDED', 'SUCCEEDED']);
+    // max_parallel 1: the second server was submitted after the first one ended.
+    expect(servers[1]!.start_time!).toBeGreaterThanOrEqual(servers[0]!.end_time!);
+    const log = await ray.logs(servers[0]!.submission_id);
+    expect(log).toMatch(/\{"type": ?"serving", ?"url": ?"http:\/\/127\.0\.0\.1:\d+"\}/);
+    // The serving role started the winner again from its artifact for the stable endpoint.
+    const health = await fetch(`http://127.0.0.1:${deployPort}/health`);
+    expect(health.status).toBe(200);
+    expect(health.headers.get('x-slipway-version')).toBe(res.deployedVersion);
+  }, 300_000);
 
   it('waits pending, with Ray\'s reason in `slipway status`, while the only slot is busy, without eating its run time', async () => {
     const blocker = `blocker-${Date.now()}`;

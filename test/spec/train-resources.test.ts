@@ -1,4 +1,4 @@
-// train.resources and train.queue_timeout: validated with errors that name the field and the rule,
+// train.resources, train.queue_timeout and evaluate.serve_on: validated with errors that name the field and the rule,
 // and mapped to what the job asks the cluster for.
 import { describe, expect, it } from 'vitest';
 import { formatSpecIssues, memoryMiB, PipelineSpecSchema } from '../../src/spec/schema.js';
@@ -31,5 +31,18 @@ describe('train.resources and train.queue_timeout', () => {
     expect(issues({ resources: { partition: 'a b' } })).toEqual(['train.resources.partition: expected a partition name (letters, digits, "_", "." or "-")']);
     expect(issues({ resources: { gpu: 1 } })[0]).toMatch(/^train\.resources: .*gpu/);
     expect(issues({ queue_timeout: 'soon' })).toEqual(['train.queue_timeout: expected a duration such as 30s, 10m, 2h or 3d']);
+  });
+});
+
+describe('evaluate.serve_on', () => {
+  it('defaults to the serving role; cluster needs a cluster backend to run the servers on', () => {
+    expect(PipelineSpecSchema.parse(base).evaluate.serve_on).toBe('serving');
+    expect(PipelineSpecSchema.parse({ ...base, train: { ...base.train, backend: 'slurm' }, evaluate: { ...base.evaluate, serve_on: 'cluster' } }).evaluate.serve_on).toBe('cluster');
+    const local = PipelineSpecSchema.safeParse({ ...base, evaluate: { ...base.evaluate, serve_on: 'cluster' } });
+    expect(local.success ? [] : formatSpecIssues(local.error)).toEqual([
+      'evaluate.serve_on: cluster runs each evaluation server as a job of train.backend: set train.backend to a cluster backend (ray, slurm), or serve_on: serving',
+    ]);
+    const typo = PipelineSpecSchema.safeParse({ ...base, evaluate: { ...base.evaluate, serve_on: 'gpu' } });
+    expect(typo.success ? [] : formatSpecIssues(typo.error)[0]).toMatch(/^evaluate\.serve_on: .*"serving".*"cluster"/);
   });
 });

@@ -100,17 +100,24 @@ def resume_from() -> str | None:
     value = os.environ.get("SLIPWAY_RESUME_FROM") or None
     if value is None or "://" not in value and not value.startswith("mlflow-artifacts:"):
         return value
-    if value.startswith("file://"):
-        return urllib.request.url2pathname(urllib.parse.urlparse(value).path)
-    if value.startswith("mlflow-artifacts:"):
-        path = value[len("mlflow-artifacts:"):].lstrip("/")
-        out_dir = os.environ.get("SLIPWAY_OUTPUT_DIR") or tempfile.mkdtemp(prefix="slipway-resume-")
-        dest = os.path.join(out_dir, "resume-" + os.path.basename(urllib.parse.unquote(path)))
-        with _request("GET", f"{_mlflow_url()}/api/2.0/mlflow-artifacts/artifacts/{path}") as res, open(dest + ".part", "wb") as out:
+    return fetch(value, os.environ.get("SLIPWAY_OUTPUT_DIR") or tempfile.mkdtemp(prefix="slipway-resume-"), prefix="resume-")
+
+
+def fetch(uri: str, out_dir: str, sha256: str | None = None, prefix: str = "") -> str:
+    """A stored file (file:// or mlflow-artifacts:/ URI) as a local path; checked against `sha256` when given."""
+    if uri.startswith("file://"):
+        path = urllib.request.url2pathname(urllib.parse.urlparse(uri).path)
+    elif uri.startswith("mlflow-artifacts:"):
+        rel = uri[len("mlflow-artifacts:"):].lstrip("/")
+        path = os.path.join(out_dir, prefix + os.path.basename(urllib.parse.unquote(rel)))
+        with _request("GET", f"{_mlflow_url()}/api/2.0/mlflow-artifacts/artifacts/{rel}") as res, open(path + ".part", "wb") as out:
             shutil.copyfileobj(res, out, _CHUNK)
-        os.replace(dest + ".part", dest)
-        return dest
-    raise ValueError(f"SLIPWAY_RESUME_FROM={value}: expected a path, file:// or mlflow-artifacts:/ URI")
+        os.replace(path + ".part", path)
+    else:
+        raise ValueError(f"{uri}: expected a file:// or mlflow-artifacts:/ URI")
+    if sha256 is not None and _digest(path)[0] != sha256:
+        raise ValueError(f"{uri}: its bytes do not hash to the sha256 recorded for it ({sha256})")
+    return path
 
 
 def _mlflow_url() -> str:
