@@ -180,6 +180,28 @@ describe('releases trained on Ray (train.backend: ray)', () => {
     expect(health.headers.get('x-slipway-version')).toBe(res.deployedVersion);
   }, 300_000);
 
+  it('an evaluation server job whose server exits before it is healthy fails its variant with the job\'s log tail, and no server job is left running', async () => {
+    const spec = writeSpec({
+      name: 'ray-broken-serve',
+      deployPort: await freePort(),
+      train: { backend: 'ray', command: [process.execPath, countingJob], params: { steps: 3, 'step-ms': 10 }, heartbeat_timeout: '5s' },
+      serve: { command: [process.execPath, '-e', 'process.exit(7)'] },
+      evaluate: { dataset: 'eval.jsonl', serve_on: 'cluster' },
+    });
+    const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
+    expect(started.stderr).toBe('');
+    const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
+    await expect(slipway.result(id)).rejects.toThrow();
+    const view = await slipway.status(id);
+    expect(view.variants[0]).toMatchObject({ stage: 'failed' });
+    const error = JSON.stringify(view.variants[0]!.error);
+    expect(error).toContain('ModelServerFailedToStart');
+    expect(error).toContain('the server exited with code 7 before it was healthy');
+    const servers = (await ray.list()).filter((j) => j.metadata?.slipway_job === 'ray-broken-serve-r1-default-serve');
+    // Non-retryable: one submission, and it is over.
+    expect(servers.map((j) => j.status)).toEqual(['FAILED']);
+  }, 180_000);
+
   it('waits pending, with Ray\'s reason in `slipway status`, while the only slot is busy, without eating its run time', async () => {
     const blocker = `blocker-${Date.now()}`;
     await ray.submit({ submission_id: blocker, entrypoint: 'sleep 600', entrypoint_num_cpus: RAY_CPUS });
