@@ -33,7 +33,11 @@ let slipway: SlipwayClient;
 
 const startWorker = async () => {
   // --gpus: jobs this worker follows at once; on a cluster they wait in Slurm's queue, not in Temporal's.
-  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir, '--slurm-conf', cluster.conf, '--gpus', '4', ...queueFlags], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
+  worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir, '--slurm-conf', cluster.conf, '--gpus', '4', ...queueFlags], {
+    MLFLOW_TRACKING_URI: inject('mlflowUrl'),
+    // The fake model server listens on loopback: evaluation servers on this one-node cluster are reached there.
+    SLIPWAY_SERVE_HOST: '127.0.0.1',
+  });
 };
 
 beforeAll(async () => {
@@ -136,6 +140,27 @@ describe('releases trained on Slurm (train.backend: slurm)', () => {
     expect(slurmJobs('slurm-kill-r1')).toEqual([{ ...job, state: 'COMPLETED' }]);
     expect(res.report.variants[0]!.resumedFromStep ?? null).toBeNull();
   });
+
+  it('evaluate.serve_on: cluster runs the evaluation server as its own sbatch job, cancelled once evaluated; the serving role serves the winner', async () => {
+    const deployPort = await freePort();
+    const spec = writeSpec({
+      name: 'slurm-served',
+      deployPort,
+      train: { backend: 'slurm', command: [process.execPath, countingJob], params: { steps: 4, 'step-ms': 10 }, heartbeat_timeout: '5s' },
+      evaluate: { dataset: 'eval.jsonl', serve_on: 'cluster' },
+    });
+    const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
+    expect(started.stderr).toBe('');
+    const res = (await slipway.result((JSON.parse(started.stdout) as { workflowId: string }).workflowId)) as ReleaseResult;
+    expect(res.status).toBe('completed');
+    expect(res.report.variants[0]).toMatchObject({ stage: 'done', gate: { passed: true }, metrics: { accuracy: 1 } });
+    expect(slurmJobs('slurm-served-r1').map((j) => [j.name, j.state]).sort()).toEqual([
+      ['slurm-served-r1-default', 'COMPLETED'],
+      ['slurm-served-r1-default-serve', 'CANCELLED'],
+    ]);
+    const health = await fetch(`http://127.0.0.1:${deployPort}/health`);
+    expect(health.headers.get('x-slipway-version')).toBe(res.deployedVersion);
+  }, 240_000);
 
   it('cancelling the release cancels its Slurm job: squeue shows it CANCELLED', async () => {
     const id = await startRelease('slurm-cancel', 'r1', { steps: 100000, 'step-ms': 50 });
