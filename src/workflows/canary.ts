@@ -89,7 +89,8 @@ export async function runCanary(ctx: RunContext, canary: string, resumed = false
       const metrics = step.analysis;
       // A person's pause during the analysis may continue as new too: the analysis then starts again.
       const run = await onDeadline(ctx, r, deadlineMs, step, () => runAnalysis(ctx, r, r.step, metrics, () => moveOn() || (personPaused() && due())));
-      if (run && !moveOn() && personPaused() && due()) {
+      // Only an analysis cut short by that (skipped): one that failed meanwhile aborts below.
+      if (run?.phase === 'skipped' && !moveOn() && personPaused() && due()) {
         run.message = 'paused by a person and continued as new: the analysis starts again when resumed';
         await continueCanary(ctx);
       }
