@@ -253,12 +253,12 @@ function candidateVersion(ctx: RunContext, v: VariantStatus): string {
   return safeName(ctx.spec.name, ctx.input.release, v.name);
 }
 
-/** Whether the winner stops during the approval wait (runs recorded before this kept it running). */
 /** Whether the winner is served again from its artifact at deploy: it stopped for the approval wait, or it was evaluated on the cluster. */
 function servedAgainAtDeploy(spec: PipelineSpec): boolean {
   return stopsWhileWaiting(spec) || spec.evaluate.serve_on === 'cluster';
 }
 
+/** Whether the winner stops during the approval wait (runs recorded before this kept it running). */
 function stopsWhileWaiting(spec: PipelineSpec): boolean {
   return spec.approval?.required === true && !spec.approval.keep_candidate_warm && patched('cold-candidate-while-awaiting-approval');
 }
