@@ -43,7 +43,7 @@ def _node_address() -> str:
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as res:
-            return 200 <= res.status < 300
+            return bool(200 <= res.status < 300)
     except OSError:
         return False
 
