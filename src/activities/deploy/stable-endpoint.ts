@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findTool } from '../../system/tools.js';
 import { freePort, isPortFree } from '../../system/ports.js';
-import { isOurs, probe, spawnDetached, stopGroup, waitReady } from './processes.js';
+import { isOurs, spawnDetached, stopGroup, waitReady } from './processes.js';
 import { writeJsonAtomic } from '../../system/files.js';
 import { readRouter, removeSafe, routerPath, type RouterRecord } from './state.js';
 import { DeployError } from './target.js';
@@ -26,8 +26,8 @@ const PING_GRACE_MS = 10_000;
  */
 export async function routerHealthy(dir: string, record: RouterRecord | null, port: number): Promise<boolean> {
   if (!record || record.port !== port || !isOurs(record.pid, routerTag(dir))) return false;
-  const ping = `http://127.0.0.1:${record.adminPort}/ping`;
-  return (await probe(ping)) || (await waitReady(ping, record.pid, PING_GRACE_MS)) === 'ready';
+  // waitReady probes at once, then backs off: a healthy Traefik costs one request.
+  return (await waitReady(`http://127.0.0.1:${record.adminPort}/ping`, record.pid, PING_GRACE_MS)) === 'ready';
 }
 
 /**

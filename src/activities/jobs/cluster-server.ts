@@ -32,9 +32,11 @@ const HEARTBEAT_MS = 3_000;
 const LOG_TAIL_LINES = 30;
 
 export function createClusterServerActivities(deps: { backends: Record<string, JobBackend>; artifacts: ArtifactStore }) {
-  const backendOf = (name: string) => deps.backends[name] ?? (() => {
-    throw unknownImplementation('JobBackend', name, deps.backends);
-  })();
+  function backendOf(name: string): JobBackend {
+    const backend = deps.backends[name];
+    if (!backend) throw unknownImplementation('JobBackend', name, deps.backends);
+    return backend;
+  }
 
   async function serverFailed(backend: JobBackend, job: JobHandle, why: string): Promise<ApplicationFailure> {
     const logTail = await backend.logs(job, { tailLines: LOG_TAIL_LINES }).catch(() => '');
