@@ -1,4 +1,5 @@
 // Loopback ports: is one free, and a free one chosen by the kernel. Used by the deploy target and the dev stack.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export async function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
@@ -39,5 +40,18 @@ export async function freePorts(count: number): Promise<number[]> {
     return servers.map((s) => (s.address() as net.AddressInfo).port);
   } finally {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}
+
+/**
+ * The kernel's range for ports it hands out itself (to `listen(0)` and to outgoing connections), or
+ * null where it cannot be read. A fixed port inside it can be taken at any moment by any connection.
+ */
+export function ephemeralPortRange(): { low: number; high: number } | null {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    return low && high ? { low, high } : null;
+  } catch {
+    return null;
   }
 }

@@ -13,12 +13,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { MAX_PAYLOAD_BYTES } from '../../src/stack/temporal-server.js';
-import { freePort } from '../../src/system/ports.js';
 import { findTool } from '../../src/system/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { endpointPort } from '../support/ports.js';
 
 const run = promisify(execFile);
 const address = inject('temporalAddress');
@@ -38,7 +38,7 @@ afterAll(async () => {
 
 it('survives 28 approve signals of 1.9 MB sent with the temporal CLI, then completes on a valid approval', async () => {
   const slipway = new SlipwayClient(new Client({ connection }));
-  const spec = writeSpec({ name: 'flood', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' }, monitor: { duration: '1s', interval: '1s' } });
+  const spec = writeSpec({ name: 'flood', deployPort: await endpointPort(), approval: { approvers: ['alice'], timeout: '1h' }, monitor: { duration: '1s', interval: '1s' } });
   const { loadSpec } = await import('../../src/client/spec-file.js');
   const { workflowId } = await slipway.start(loadSpec(spec), { release: 'r1' });
   for (let i = 0; i < 240 && (await slipway.status(workflowId)).stage !== 'awaiting-approval'; i++) await sleep(250);

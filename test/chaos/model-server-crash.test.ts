@@ -10,12 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { DeploymentState } from '../../src/activities/deploy/state.js';
 import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client.js';
-import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { pythonMlflow } from '../mlflow/support.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-chaos-server-'));
@@ -44,7 +44,7 @@ async function waitFor(id: string, done: (v: ReleaseView) => boolean, what: stri
 
 it('rolls back to the previous version on its own when the live model server dies during monitoring', async () => {
   const name = 'chaos-server';
-  const port = await freePort();
+  const port = await endpointPort();
   const env = { TEMPORAL_ADDRESS: address };
   const first = writeSpec({ name, deployPort: port, monitor: { duration: '2s', interval: '1s' } });
   const r1 = await runCli(['run', first, '--release', 'r1', '--wait', '--json'], env);

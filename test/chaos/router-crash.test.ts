@@ -4,18 +4,18 @@
 // again, and the release completes with it live. Real dev server, worker process, MLflow, Traefik.
 import { expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/deploy/processes.js';
-import { freePort } from '../../src/system/ports.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { runCli } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { answeredBy, readDeployment, readRouterRecord, registeredVersions, servingProcesses, useWorkerProcess, waitForRelease } from './support.js';
+import { endpointPort } from '../support/ports.js';
 
 const setup = useWorkerProcess('slipway-chaos-router-');
 const { address, stateDir } = setup;
 
 it('restarts a killed router without waiting for a deploy call; the live version answers again and stays live', async () => {
   const name = 'chaos-router';
-  const port = await freePort();
+  const port = await endpointPort();
   // Breaches while the router is down must not roll the release back: the threshold is above the outage.
   const spec = writeSpec({ name, deployPort: port, monitor: { duration: '20s', interval: '1s', breaches_to_rollback: 60 } });
   const started = await runCli(['run', spec, '--release', 'r1', '--json'], { TEMPORAL_ADDRESS: address });

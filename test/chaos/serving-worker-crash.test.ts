@@ -11,12 +11,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/deploy/processes.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
-import { freePort } from '../../src/system/ports.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { answeredBy, isPausedAt, pausedAt, readDeployment, registeredVersions, servingProcesses, waitForRelease } from './support.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-chaos-switch-'));
@@ -39,7 +39,7 @@ async function crashWorker(next?: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  port = await freePort();
+  port = await endpointPort();
   connection = await Connection.connect({ address });
   slipway = new SlipwayClient(new Client({ connection }));
   worker = await startWorker('promote:after-intent');

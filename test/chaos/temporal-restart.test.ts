@@ -17,6 +17,7 @@ import { writeSpec } from '../integration/fixtures.js';
 import { pythonMlflow } from '../mlflow/support.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { processesMentioning, runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { endpointPort } from '../support/ports.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-chaos-temporal-'));
 const stateDir = path.join(dir, 'state');
@@ -70,7 +71,7 @@ it('completes a release whose Temporal server is killed during training, approva
   const model = 'chaos-temporal-model';
   const spec = writeSpec({
     name: 'chaos-temporal',
-    deployPort: await freePort(),
+    deployPort: await endpointPort(),
     approval: { approvers: ['alice'], timeout: '1h' },
     // Slow enough to be killed mid-way; a heartbeat timeout longer than the outage, so the server
     // does not give the running job up for lost while it was itself down.

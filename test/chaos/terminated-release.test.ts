@@ -7,12 +7,12 @@ import { promisify } from 'node:util';
 import { expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/deploy/processes.js';
 import type { ListedRelease } from '../../src/client/slipway-client.js';
-import { freePort } from '../../src/system/ports.js';
 import { findTool } from '../../src/system/tools.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { runCli } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { readDeployment, registeredVersions, servingProcesses, useWorkerProcess, waitForRelease } from './support.js';
+import { endpointPort } from '../support/ports.js';
 
 const setup = useWorkerProcess('slipway-chaos-terminated-');
 const { address, stateDir } = setup;
@@ -20,7 +20,7 @@ const { address, stateDir } = setup;
 it('stops the candidate of a release terminated from outside, and lists the release as terminated', async () => {
   const name = 'chaos-terminated';
   // Kept warm: a waiting release then holds a candidate server, the thing a terminated release leaves behind.
-  const spec = writeSpec({ name, deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h', keep_candidate_warm: true } });
+  const spec = writeSpec({ name, deployPort: await endpointPort(), approval: { approvers: ['alice'], timeout: '1h', keep_candidate_warm: true } });
   const env = { TEMPORAL_ADDRESS: address };
   const started = await runCli(['run', spec, '--release', 'r1', '--json'], env);
   expect(started.code).toBe(0);

@@ -5,7 +5,6 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../src/system/ports.js';
 import type { LightChecksInput } from '../../src/workflows/light-checks.js';
 import { statusQuery } from '../../src/workflows/messages.js';
 import type { Stage } from '../../src/workflows/status.js';
@@ -13,6 +12,7 @@ import { writeSpec } from '../integration/fixtures.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-cli-'));
@@ -76,7 +76,7 @@ describe('decisions: checked before they are sent', () => {
 
 describe('the CLI against the real server', () => {
   it('deciding on a finished release is refused with its final stage (exit 4); an unknown one is not found (exit 3)', async () => {
-    const spec = writeSpec({ name: 'cli-edges', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' } });
+    const spec = writeSpec({ name: 'cli-edges', deployPort: await endpointPort(), approval: { approvers: ['alice'], timeout: '1h' } });
     const started = await runCli(['run', spec, '--release', 'r1', '--json'], cliEnv);
     expect(started.code, started.stderr).toBe(0);
     const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeployTarget, ServeConfig } from '../../src/activities/deploy/target.js';
-import { freePort } from '../../src/system/ports.js';
+import { endpointPort } from '../support/ports.js';
 import { isRunning } from '../jobs/support.js';
 import { MODEL_SERVER, REPO_ROOT, TempDirs, WHICH_MODEL, killHere, readJsonLines, waitFor } from './support.js';
 
@@ -45,7 +45,7 @@ async function ask(endpoint: string, prompt = WHICH_MODEL): Promise<{ status: nu
  */
 export function describeDeployTargetContract<T extends DeployTarget>(name: string, makeTarget: (stateDir: string) => T | Promise<T>, opts: DeployTargetContractOptions<T>): void {
   const processes = opts.processes ?? { isRunning, kill: killHere };
-  const stablePort = opts.stablePort ?? freePort;
+  const stablePort = opts.stablePort ?? endpointPort;
   const dirs = new TempDirs();
   const deployments = new Set<string>();
   const stableEndpoints = new Set<string>();

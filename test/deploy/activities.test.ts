@@ -13,6 +13,7 @@ import { deploymentDir, readState } from '../../src/activities/deploy/state.js';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
 import { freePort } from '../../src/system/ports.js';
 import { alive, chat, fakeServe } from './helpers.js';
+import { endpointPort } from '../support/ports.js';
 
 const NAME = 'monitored';
 const logs: string[] = [];
@@ -28,7 +29,7 @@ beforeAll(async () => {
   stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-deploy-acts-'));
   acts = createServingActivities(resolveRuntime({ stateDir, mlflow: { trackingUri: 'http://127.0.0.1:9' }, env: {} }));
   env = new MockActivityEnvironment(undefined, { logger });
-  stablePort = await freePort();
+  stablePort = await endpointPort();
 });
 
 afterAll(async () => {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
 import { readRouter } from '../../src/activities/deploy/state.js';
 import { DeployError } from '../../src/activities/deploy/target.js';
-import { freePort } from '../../src/system/ports.js';
 import { alive, chat, fakeServe, readyLines, repoRoot } from './helpers.js';
+import { endpointPort } from '../support/ports.js';
 
 async function waitUntil(check: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -30,7 +30,7 @@ const candidate = (version: string) => ({ deploymentName: NAME, version, artifac
 beforeAll(async () => {
   stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-deploy-'));
   target = new LocalDeployTarget({ stateDir });
-  stablePort = await freePort();
+  stablePort = await endpointPort();
 });
 
 afterAll(async () => {
@@ -92,7 +92,7 @@ describe('LocalDeployTarget', () => {
   });
 
   it('Traefik and the model server outlive the worker process that started them', async () => {
-    const port = await freePort();
+    const port = await endpointPort();
     const script = path.join(repoRoot, 'test/deploy/promote-and-exit.ts');
     const stdout = await new Promise<string>((resolve, reject) =>
       execFile(process.execPath, ['--import', 'tsx', script, stateDir, 'orphaned', 'w1', String(port)], { cwd: repoRoot }, (err, out) => (err ? reject(err) : resolve(out))),
@@ -170,7 +170,7 @@ describe('LocalDeployTarget', () => {
 
   it('rollback with no previous version fails with NoPreviousVersion', async () => {
     await target.ensureCandidate({ ...candidate('only'), deploymentName: 'lonely' });
-    await target.promote({ deploymentName: 'lonely', version: 'only', port: await freePort() });
+    await target.promote({ deploymentName: 'lonely', version: 'only', port: await endpointPort() });
     const err = await target.rollback({ deploymentName: 'lonely' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeployError);
     expect(err).toMatchObject({ type: 'NoPreviousVersion', nonRetryable: true });

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
 import { reconcileOnce } from '../../src/activities/deploy/reconciler.js';
 import { readRouter, readState } from '../../src/activities/deploy/state.js';
-import { freePort } from '../../src/system/ports.js';
 import { waitFor } from '../support/wait.js';
 import { alive, chat, fakeServe, repoRoot } from './helpers.js';
+import { endpointPort } from '../support/ports.js';
 
 let stateDir: string;
 let target: LocalDeployTarget;
@@ -36,7 +36,7 @@ afterAll(async () => {
 
 describe('reconciler', () => {
   it('stops the candidates and the canary of gone releases; live, previous and owned candidates stay', async () => {
-    const port = await freePort();
+    const port = await endpointPort();
     await candidate('app', 'v1', 'release-1');
     await target.promote({ deploymentName: 'app', version: 'v1', port });
     await candidate('app', 'v2', 'release-2');
@@ -68,7 +68,7 @@ describe('reconciler', () => {
   });
 
   it('finishes a promote whose process was killed after the intent and before the switch', async () => {
-    const port = await freePort();
+    const port = await endpointPort();
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/deploy/promote-paused.ts'), stateDir, 'half', String(port)], { cwd: repoRoot, stdio: 'ignore' });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     await waitFor(() => existsSync(path.join(dirOf('half'), 'test-paused-at')), 'the promote of v2 to reach the hook', 90_000);

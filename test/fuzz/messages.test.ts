@@ -18,7 +18,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadSpec } from '../../src/client/spec-file.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { MAX_PAYLOAD_BYTES } from '../../src/stack/temporal-server.js';
-import { freePort } from '../../src/system/ports.js';
 import { findTool } from '../../src/system/tools.js';
 import { MAX_REASON_CHARS } from '../../src/workflows/message-limits.js';
 import { DecisionInputSchema, ROLLOUT_ACTIONS, SIGNAL_NAMES } from '../../src/workflows/messages.js';
@@ -28,6 +27,7 @@ import { writeSpec } from '../integration/fixtures.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { fuzzParams } from './support.js';
+import { endpointPort } from '../support/ports.js';
 
 const EventType = proto.temporal.api.enums.v1.EventType;
 const address = inject('temporalAddress');
@@ -44,7 +44,7 @@ beforeAll(async () => {
   connection = await Connection.connect({ address, channelArgs: { 'grpc.max_receive_message_length': 64 * 1024 * 1024 } });
   slipway = new SlipwayClient(new Client({ connection }));
   worker = await startWorkerProcess(['--address', address, '--state-dir', path.join(dir, 'state')], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
-  const spec = writeSpec({ name: 'msgfuzz', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' }, monitor: { duration: '1s', interval: '1s' } });
+  const spec = writeSpec({ name: 'msgfuzz', deployPort: await endpointPort(), approval: { approvers: ['alice'], timeout: '1h' }, monitor: { duration: '1s', interval: '1s' } });
   ({ workflowId } = await slipway.start(loadSpec(spec), { release: 'r1' }));
   for (let i = 0; i < 480 && (await status()).stage !== 'awaiting-approval'; i++) await sleep(250);
   expect((await status()).stage).toBe('awaiting-approval');

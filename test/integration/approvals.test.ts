@@ -8,13 +8,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readState, deploymentDir } from '../../src/activities/deploy/state.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
-import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus, Stage } from '../../src/workflows/status.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { recordHistory } from '../support/histories.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-approvals-'));
@@ -52,7 +52,7 @@ async function start(spec: string, release: string): Promise<string> {
 
 describe('approvals on the real dev server', () => {
   it('keeps CLI refusals, answers an approval with the next stage, and supersedes an older waiting release', async () => {
-    const spec = writeSpec({ name: 'approvals', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' } });
+    const spec = writeSpec({ name: 'approvals', deployPort: await endpointPort(), approval: { approvers: ['alice'], timeout: '1h' } });
     const older = await start(spec, 'a1');
     await atStage(older, 'awaiting-approval');
 
@@ -82,7 +82,7 @@ describe('approvals on the real dev server', () => {
   });
 
   it('status says when a queue the release waits on has no worker', async () => {
-    const spec = writeSpec({ name: 'unpolled', deployPort: await freePort() });
+    const spec = writeSpec({ name: 'unpolled', deployPort: await endpointPort() });
     const res = await runCli(['run', spec, '--release', 'u1', '--gpu-task-queue', 'nobody-polls-gpu', '--json'], cliEnv);
     const id = (JSON.parse(res.stdout) as { workflowId: string }).workflowId;
     try {

@@ -16,6 +16,7 @@ import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 /** The load loop's prompt; a broken canary fails exactly this one (evaluation and smoke prompts still pass). */
 export const LOAD_PROMPT = 'production traffic';
@@ -141,7 +142,7 @@ export function canaryHarness(name: string) {
   beforeAll(async () => {
     h.connection = await Connection.connect({ address });
     h.client = new Client({ connection: h.connection });
-    h.port = await freePort();
+    h.port = await endpointPort();
     h.prometheus = await startPrometheusServer({
       port: await freePort(),
       stateDir: path.join(stateDir, 'prometheus-server'),

@@ -14,6 +14,7 @@ import { stopLocalDeployments } from '../support/deployments.js';
 import { withDecodedBase64 } from '../support/history-secrets.js';
 import { runCli, startCli, startWorkerProcess, type CliProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-codec-'));
@@ -54,7 +55,7 @@ function temporalShow(id: string): string {
 
 describe('encrypted history', () => {
   it('keeps commands, prompts, answers and reasons out of the server, and decodes them for status, the UI and after a rotation', async () => {
-    const spec = writeSpec({ name: 'encrypted', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' }, smoke: { cases: [{ prompt: PROMPT, max_tokens: 20 }] } });
+    const spec = writeSpec({ name: 'encrypted', deployPort: await endpointPort(), approval: { approvers: ['alice'], timeout: '1h' }, smoke: { cases: [{ prompt: PROMPT, max_tokens: 20 }] } });
     const started = await runCli(['run', spec, '--release', 'e1', ...queues, '--json'], cli(original));
     expect(started.code, started.stderr).toBe(0);
     const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;

@@ -9,13 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client.js';
 import type { Role, SlipwayQueues } from '../../src/queues.js';
-import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { pythonMlflow } from '../mlflow/support.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { recordHistory } from '../support/histories.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const queues: SlipwayQueues = { orchestration: 'hosts-orch', serving: 'hosts-serving', gpu: 'hosts-gpu' };
@@ -81,7 +81,7 @@ async function waitFor(id: string, done: (v: ReleaseView) => boolean, what: stri
 
 describe('a release across three hosts that share no disk', () => {
   it('trains on gpu, serves and checks on serving, tracks on orchestration; the model crosses through MLflow', async () => {
-    const port = await freePort();
+    const port = await endpointPort();
     const spec = writeSpec({ name: 'hosts', deployPort: port, operators: ['ops'] });
     const first = await startRelease(spec, 'h1');
     const r1 = (await slipway.result(first)) as ReleaseResult;
@@ -144,7 +144,7 @@ out = hashlib.sha256(open(f, 'rb').read()).hexdigest()`,
   it('killing the gpu host mid-training resumes from the stored checkpoint', async () => {
     const spec = writeSpec({
       name: 'hosts-crash',
-      deployPort: await freePort(),
+      deployPort: await endpointPort(),
       train: { command: [process.execPath, countingJob], params: { steps: 60, 'step-ms': 100, 'checkpoint-every': 5 }, heartbeat_timeout: '3s' },
     });
     const id = await startRelease(spec, 'crash');

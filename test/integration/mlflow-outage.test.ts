@@ -17,6 +17,7 @@ import { writeSpec } from './fixtures.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { isPausedAt, pausedAt, registeredVersions, servingProcesses } from '../chaos/support.js';
 import { waitFor } from '../support/wait.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-outage-'));
@@ -45,7 +46,7 @@ afterAll(async () => {
 // Two outages, each waited out with the MLflow activities' back-off (2 s, doubling, up to a minute): a longer bound than the default.
 it('waits while MLflow is down, at the approval and again at deploy, and registers exactly one version once it is back', async () => {
   const slipway = new SlipwayClient(new Client({ connection }));
-  const spec = writeSpec({ name: 'mlflow-outage', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' } });
+  const spec = writeSpec({ name: 'mlflow-outage', deployPort: await endpointPort(), approval: { approvers: ['alice'], timeout: '1h' } });
   const started = await runCli(['run', spec, '--release', 'outage', '--json'], { TEMPORAL_ADDRESS: address });
   const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
   const poll = async (done: (v: ReleaseView) => boolean) => {

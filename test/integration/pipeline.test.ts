@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/jobs/process-group.js';
 import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client.js';
-import { freePort } from '../../src/system/ports.js';
 import { findTool } from '../../src/system/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { Stage } from '../../src/workflows/status.js';
@@ -17,6 +16,7 @@ import { writeSpec } from './fixtures.js';
 import { recordHistory } from '../support/histories.js';
 import { pythonMlflow } from '../mlflow/support.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { endpointPort } from '../support/ports.js';
 
 const run = promisify(execFile);
 const address = inject('temporalAddress');
@@ -105,7 +105,7 @@ describe('release pipeline on the real dev server, with a real worker process', 
   const approval = { approvers: ['alice'], timeout: '1h' };
 
   it('runs to completion with approval sent by the real `temporal workflow signal`, then by `slipway approve`', async () => {
-    const port = await freePort();
+    const port = await endpointPort();
     const spec = writeSpec({ name: 'approve-flow', deployPort: port, approval, operators: ['ops'] });
 
     const first = await startRelease(spec, 'r1');
@@ -166,7 +166,7 @@ describe('release pipeline on the real dev server, with a real worker process', 
     // The first run is slow enough (60 s) to outlive its worker; once resumed it is quick.
     const spec = writeSpec({
       name: 'worker-crash',
-      deployPort: await freePort(),
+      deployPort: await endpointPort(),
       train: {
         command: [process.execPath, path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs')],
         params: { steps: 600, 'step-ms': 100, 'resumed-step-ms': 2, 'checkpoint-every': 5 },
@@ -199,7 +199,7 @@ describe('release pipeline on the real dev server, with a real worker process', 
   it('kills the training job when the run is cancelled', async () => {
     const spec = writeSpec({
       name: 'cancel-flow',
-      deployPort: await freePort(),
+      deployPort: await endpointPort(),
       train: { command: [process.execPath, path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs')], params: { steps: 1000, 'step-ms': 100 }, heartbeat_timeout: '3s' },
     });
     const id = await startRelease(spec, 'cancel');

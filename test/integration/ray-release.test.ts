@@ -10,13 +10,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RayJobsClient } from '../../src/activities/jobs/ray-api.js';
 import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client.js';
 import type { SlipwayQueues } from '../../src/queues.js';
-import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { recordHistory } from '../support/histories.js';
 import { RAY_CPUS, useRayHead } from '../support/ray.js';
 import { writeSpec, writeTinyLlmSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const queues: SlipwayQueues = { orchestration: 'ray-orch', serving: 'ray-serving', gpu: 'ray-gpu' };
@@ -60,7 +60,7 @@ async function rayJobs(prefix: string) {
 }
 
 async function startRelease(name: string, release: string, train: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<string> {
-  const spec = writeSpec({ name, deployPort: await freePort(), train: { backend: 'ray', command: [process.execPath, countingJob], heartbeat_timeout: '5s', ...train }, ...extra });
+  const spec = writeSpec({ name, deployPort: await endpointPort(), train: { backend: 'ray', command: [process.execPath, countingJob], heartbeat_timeout: '5s', ...train }, ...extra });
   const res = await runCli(['run', spec, '--release', release, '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
   expect(res.stderr).toBe('');
   return (JSON.parse(res.stdout) as { workflowId: string }).workflowId;
@@ -78,7 +78,7 @@ async function waitForStatus(id: string, done: (v: ReleaseView) => boolean, what
 
 describe('releases trained on Ray (train.backend: ray)', () => {
   it('the tiny-llm example, few steps, releases end to end: trained as one Ray job through the Python helper, evaluated, deployed', async () => {
-    const deployPort = await freePort();
+    const deployPort = await endpointPort();
     const spec = writeTinyLlmSpec({ name: 'ray-tiny', deployPort, backend: 'ray' });
     const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
     expect(started.stderr).toBe('');
@@ -150,7 +150,7 @@ describe('releases trained on Ray (train.backend: ray)', () => {
   });
 
   it('evaluate.serve_on: cluster runs each variant\'s evaluation server as its own Ray job, one at a time with max_parallel 1, stopped after its evaluation; the winner is then served by the serving role', async () => {
-    const deployPort = await freePort();
+    const deployPort = await endpointPort();
     const spec = writeSpec({
       name: 'ray-served',
       deployPort,
@@ -183,7 +183,7 @@ describe('releases trained on Ray (train.backend: ray)', () => {
   it('an evaluation server job whose server exits before it is healthy fails its variant with the job\'s log tail, and no server job is left running', async () => {
     const spec = writeSpec({
       name: 'ray-broken-serve',
-      deployPort: await freePort(),
+      deployPort: await endpointPort(),
       train: { backend: 'ray', command: [process.execPath, countingJob], params: { steps: 3, 'step-ms': 10 }, heartbeat_timeout: '5s' },
       serve: { command: [process.execPath, '-e', 'process.exit(7)'] },
       evaluate: { dataset: 'eval.jsonl', serve_on: 'cluster' },

@@ -10,7 +10,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../src/system/ports.js';
 import { findTool } from '../../src/system/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus } from '../../src/workflows/status.js';
@@ -19,6 +18,7 @@ import { recordHistory } from '../support/histories.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const exec = promisify(execFile);
 const address = inject('temporalAddress');
@@ -53,7 +53,7 @@ async function failureType(p: Promise<unknown>): Promise<ApplicationFailure> {
 
 describe('rollbacks of releases started by a schedule and by slipway trigger', () => {
   it('refuse strangers (CLI and a hand-started rollbackRelease); an operator rolls back and it shows in status and MLflow', async () => {
-    const port = await freePort();
+    const port = await endpointPort();
     const spec = writeSpec({ name: 'checks', deployPort: port, operators: ['ops'], ci: { data: ['eval.jsonl'] } });
     const specDir = path.dirname(spec);
 
@@ -122,7 +122,7 @@ describe('a release started by hand with the Temporal CLI', () => {
   };
 
   it('runs on its spec with the defaults applied', async () => {
-    const port = await freePort();
+    const port = await endpointPort();
     const spec = minimal(port);
     const specDir = path.dirname(writeSpec({ name: 'by-hand', deployPort: port }));
     await temporal('workflow', 'start', '--type', 'releasePipeline', '--task-queue', 'slipway', '--workflow-id', 'release:by-hand-model:hand1', '--input', JSON.stringify({ spec, specDir }));
@@ -132,7 +132,7 @@ describe('a release started by hand with the Temporal CLI', () => {
   });
 
   it('fails at once with InvalidSpec naming the field, and no workflow task ever fails', async () => {
-    const spec = { ...minimal(await freePort()), gates: { min_accuracy: 2 } };
+    const spec = { ...minimal(await endpointPort()), gates: { min_accuracy: 2 } };
     await temporal('workflow', 'start', '--type', 'releasePipeline', '--task-queue', 'slipway', '--workflow-id', 'release:by-hand-model:bad', '--input', JSON.stringify({ spec, specDir: '/tmp' }));
     const handle = client.workflow.getHandle('release:by-hand-model:bad');
     const failure = await failureType(handle.result());
@@ -156,7 +156,7 @@ describe('backends and targets chosen by name', () => {
       ['train.backend', { train: { command: ['true'], backend: 'slurm' } }, 'UnknownJobBackend'],
       ['deploy.target', { deploy: { port: 1, target: 'kserve' } }, 'UnknownDeployTarget'],
     ] as const) {
-      const specFile = writeSpec({ name: 'by-name', deployPort: await freePort() });
+      const specFile = writeSpec({ name: 'by-name', deployPort: await endpointPort() });
       const spec = JSON.parse(readFileSync(specFile, 'utf8')) as Record<string, Record<string, unknown>>;
       for (const [section, values] of Object.entries(override)) spec[section] = { ...spec[section], ...values };
       // The fixture's 3 s heartbeat timeout is for crash tests; here a busy machine must not time the job out first.

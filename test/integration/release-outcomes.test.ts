@@ -23,6 +23,7 @@ import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { waitFor } from '../support/wait.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const exec = promisify(execFile);
 const address = inject('temporalAddress');
@@ -107,7 +108,7 @@ const completed = (r: ReleaseResult | WorkflowFailedError): ReleaseResult => {
 };
 
 describe('release outcomes on the real stack', () => {
-  const deployPort = freePort();
+  const deployPort = endpointPort();
   const smokePrompt = 'smoke canary: say hello';
   /** The pipeline's spec; `breaksOnSmoke` serves a model that answers everything but the smoke prompt. */
   const spec = async (over: Partial<PipelineSpecInput> & { breaksOnSmoke?: boolean } = {}) => {
@@ -176,7 +177,7 @@ describe('MLflow away for longer than mlflow.max_unavailable', () => {
     const nobody = `http://127.0.0.1:${await freePort()}`;
     const lonely = await startWorkerProcess(['--address', address, '--state-dir', path.join(stateDir, 'nomlflow'), ...queues], { MLFLOW_TRACKING_URI: nobody });
     try {
-      const spec = writeSpec({ name: 'outcomes-nomlflow', deployPort: await freePort(), mlflow: { max_unavailable: '8s' } });
+      const spec = writeSpec({ name: 'outcomes-nomlflow', deployPort: await endpointPort(), mlflow: { max_unavailable: '8s' } });
       const { id, result } = await release(spec, 'away', queues);
       expect(result).toBeInstanceOf(WorkflowFailedError);
       const status = await client.workflow.getHandle(id).query(statusQuery);

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { auditOf } from '../../src/client/commands/audit.js';
 import { releaseForSigning, signDecision } from '../../src/client/signing.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
-import { freePort } from '../../src/system/ports.js';
 import { approveSignal } from '../../src/workflows/messages.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus, Stage } from '../../src/workflows/status.js';
@@ -22,6 +21,7 @@ import { stopLocalDeployments } from '../support/deployments.js';
 import { recordHistory } from '../support/histories.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const mlflowUrl = inject('mlflowUrl');
@@ -71,7 +71,7 @@ describe('signed approvals on the real dev server', () => {
     // Alice's key inline, bob's and carol's from an allowed_signers file the CLI reads.
     const spec = writeSpec({
       name: 'signed',
-      deployPort: await freePort(),
+      deployPort: await endpointPort(),
       // Kept warm so that the model server's environment can be read while the release waits.
       approval: { approvers: ['alice', 'bob', 'carol'], timeout: '1h', min_approvals: 2, separate_duties: true, signature_max_age: '5m', keep_candidate_warm: true },
       signers: { alice: alice.publicKey },

@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client.js';
 import type { SlipwayQueues } from '../../src/queues.js';
 import { startSlurmCluster, type RunningSlurm } from '../../src/stack/slurm.js';
-import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec, writeTinyLlmSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const queues: SlipwayQueues = { orchestration: 'slurm-orch', serving: 'slurm-serving', gpu: 'slurm-gpu' };
@@ -64,7 +64,7 @@ function slurmJobs(prefix: string): Array<{ id: string; name: string; state: str
 }
 
 async function startRelease(name: string, release: string, params: Record<string, number>, train: Record<string, unknown> = {}): Promise<string> {
-  const spec = writeSpec({ name, deployPort: await freePort(), train: { backend: 'slurm', command: [process.execPath, countingJob], params, heartbeat_timeout: '5s', ...train } });
+  const spec = writeSpec({ name, deployPort: await endpointPort(), train: { backend: 'slurm', command: [process.execPath, countingJob], params, heartbeat_timeout: '5s', ...train } });
   const res = await runCli(['run', spec, '--release', release, '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
   expect(res.stderr).toBe('');
   return (JSON.parse(res.stdout) as { workflowId: string }).workflowId;
@@ -83,7 +83,7 @@ async function waitForStatus(id: string, done: (v: ReleaseView) => boolean, what
 
 describe('releases trained on Slurm (train.backend: slurm)', () => {
   it('the tiny-llm example, few steps, releases end to end: trained as one sbatch job through the Python helper, evaluated, deployed', async () => {
-    const deployPort = await freePort();
+    const deployPort = await endpointPort();
     const spec = writeTinyLlmSpec({ name: 'slurm-tiny', deployPort, backend: 'slurm' });
     const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
     expect(started.stderr).toBe('');
@@ -136,7 +136,7 @@ describe('releases trained on Slurm (train.backend: slurm)', () => {
   });
 
   it('evaluate.serve_on: cluster runs the evaluation server as its own sbatch job, cancelled once evaluated; the serving role serves the winner', async () => {
-    const deployPort = await freePort();
+    const deployPort = await endpointPort();
     const spec = writeSpec({
       name: 'slurm-served',
       deployPort,

@@ -11,13 +11,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { deploymentDir, readState } from '../../src/activities/deploy/state.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { loadSpec } from '../../src/client/spec-file.js';
-import { freePort } from '../../src/system/ports.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { Stage } from '../../src/workflows/status.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { recordHistory } from '../support/histories.js';
 import { processesMentioning, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-waiting-'));
@@ -59,7 +59,7 @@ const pipelineOf = (version: string) => version.split('-r')[0]!;
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 async function runToApproval(name: string, keepWarm?: boolean) {
-  const spec = writeSpec({ name, deployPort: await freePort(), mlflow: { enabled: false }, approval: keepWarm === undefined ? approval : { ...approval, keep_candidate_warm: keepWarm } });
+  const spec = writeSpec({ name, deployPort: await endpointPort(), mlflow: { enabled: false }, approval: keepWarm === undefined ? approval : { ...approval, keep_candidate_warm: keepWarm } });
   const { workflowId } = await slipway.start(loadSpec(spec), { release: 'r1' });
   await atStage(workflowId, 'awaiting-approval');
   return { workflowId, version: `${name}-r1-default` };

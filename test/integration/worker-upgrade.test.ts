@@ -19,13 +19,13 @@ import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client
 import { loadSpec } from '../../src/client/spec-file.js';
 import { slipwayPlugin } from '../../src/plugin.js';
 import { resolveRuntime } from '../../src/runtime.js';
-import { freePort } from '../../src/system/ports.js';
 import { findTool } from '../../src/system/tools.js';
 import { deploymentOptions } from '../../src/worker.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { writeSpec } from './fixtures.js';
+import { endpointPort } from '../support/ports.js';
 
 const run = promisify(execFile);
 const address = inject('temporalAddress');
@@ -106,7 +106,7 @@ it('finishes 20 releases started on n1 after n2, with incompatible workflow code
     const waiting = i % 2 === 0;
     const spec = writeSpec({
       name: `upgrade-${i}`,
-      deployPort: await freePort(),
+      deployPort: await endpointPort(),
       ...(waiting ? { approval: { approvers: ['alice'], timeout: '1h' } } : { monitor: { duration: '75s', interval: '5s' } }),
       train: { command: [process.execPath, path.resolve('test/fixtures/jobs/counting-job.mjs')], params: { steps: 3, 'step-ms': 10 } },
     });
@@ -129,7 +129,7 @@ it('finishes 20 releases started on n1 after n2, with incompatible workflow code
   for (const id of ids) expect(await buildOf(id)).toBe('n1');
 
   // A release started now runs n2's code (its history opens with n2's new timer).
-  const fresh = writeSpec({ name: 'upgrade-fresh', deployPort: await freePort(), train: { command: [process.execPath, path.resolve('test/fixtures/jobs/counting-job.mjs')], params: { steps: 3, 'step-ms': 10 } } });
+  const fresh = writeSpec({ name: 'upgrade-fresh', deployPort: await endpointPort(), train: { command: [process.execPath, path.resolve('test/fixtures/jobs/counting-job.mjs')], params: { steps: 3, 'step-ms': 10 } } });
   const started = await runCli(['run', fresh, '--release', 'v2', '--json', ...queueFlags], env);
   const freshId = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
   expect(((await slipway.result(freshId)) as ReleaseResult).status).toBe('completed');

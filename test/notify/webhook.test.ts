@@ -8,13 +8,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mlflowConfigFromEnv } from '../../src/activities/mlflow/client.js';
 import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { loadSpec } from '../../src/client/spec-file.js';
-import { freePort } from '../../src/system/ports.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../../src/worker.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { quietRuntime } from '../support/temporal.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { waitFor } from '../support/wait.js';
+import { endpointPort } from '../support/ports.js';
 
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-notify-'));
 
@@ -91,7 +91,7 @@ afterAll(async () => {
 
 describe('webhook notifications from a real pipeline run', () => {
   it('the approval wait posts the approve command and the Temporal UI link; neither URL enters history', async () => {
-    const spec = writeSpec({ name: 'notify-ok', deployPort: await freePort(), approval: { approvers: ['alice'], timeout: '1h' }, notify: { webhook_env: 'HOOK_OK' } });
+    const spec = writeSpec({ name: 'notify-ok', deployPort: await endpointPort(), approval: { approvers: ['alice'], timeout: '1h' }, notify: { webhook_env: 'HOOK_OK' } });
     const { workflowId } = await slipway.start(loadSpec(spec), { release: 'n1' });
     await waitFor(() => ok.bodies.some((b) => b.slipway.event === 'awaiting-approval'), 'the awaiting-approval notification', 90_000, 200);
     const msg = ok.bodies.find((b) => b.slipway.event === 'awaiting-approval')!;
@@ -111,7 +111,7 @@ describe('webhook notifications from a real pipeline run', () => {
   });
 
   it('a webhook that answers 500 does not fail the run', async () => {
-    const spec = writeSpec({ name: 'notify-500', deployPort: await freePort(), notify: { webhook_env: 'HOOK_500' } });
+    const spec = writeSpec({ name: 'notify-500', deployPort: await endpointPort(), notify: { webhook_env: 'HOOK_500' } });
     const { workflowId } = await slipway.start(loadSpec(spec), { release: 'n2' });
     const result = (await slipway.result(workflowId)) as ReleaseResult;
     expect(result.status).toBe('completed');

@@ -11,12 +11,12 @@ import { SlipwayClient } from '../../src/client/slipway-client.js';
 import { loadSpec } from '../../src/client/spec-file.js';
 import { slipwayPlugin } from '../../src/plugin.js';
 import type { SlipwayQueues } from '../../src/queues.js';
-import { freePort } from '../../src/system/ports.js';
 import { createSlipwayWorkers, type SlipwayWorkers } from '../../src/worker.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { quietRuntime } from '../support/temporal.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-host-'));
@@ -62,7 +62,7 @@ describe('slipwayPlugin on a worker with workflows of its own', () => {
     expect(greeting).toBe('hello slipway');
 
     const slipway = new SlipwayClient(client, queues);
-    const { workflowId } = await slipway.start(loadSpec(writeSpec({ name: 'host-app', deployPort: await freePort() })), { release: 'p1' });
+    const { workflowId } = await slipway.start(loadSpec(writeSpec({ name: 'host-app', deployPort: await endpointPort() })), { release: 'p1' });
     const res = (await slipway.result(workflowId)) as ReleaseResult;
     expect(res.status).toBe('completed');
     expect((await slipway.handle(workflowId).describe()).taskQueue).toBe(queues.orchestration);

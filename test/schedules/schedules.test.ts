@@ -7,12 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ScheduleView } from '../../src/client/schedules.js';
-import { freePort } from '../../src/system/ports.js';
 import { findTool } from '../../src/system/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
 import { stopLocalDeployments } from '../support/deployments.js';
+import { endpointPort } from '../support/ports.js';
 
 const exec = promisify(execFile);
 const address = inject('temporalAddress');
@@ -88,7 +88,7 @@ describe('slipway schedule on the real dev server', () => {
   });
 
   it('creates a nightly schedule the real temporal CLI lists; trigger runs it, and the second run reuses the trained artifact', async () => {
-    const spec = writeSpec({ name: 'sched-nightly', deployPort: await freePort() });
+    const spec = writeSpec({ name: 'sched-nightly', deployPort: await endpointPort() });
     const view = await create('nightly', spec, '--cron', '0 2 * * *', '--timezone', 'Europe/Berlin', '--jitter', '10m', '--note', 'nightly retrain');
     expect(view).toMatchObject({
       scheduleId: 'slipway:nightly',

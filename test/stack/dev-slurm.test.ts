@@ -9,6 +9,7 @@ import { freePort } from '../../src/system/ports.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { killProcessesMentioning, processesMentioning, runCli, startCli } from '../support/processes.js';
+import { endpointPort } from '../support/ports.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-dev-slurm-'));
 const conf = path.join(dir, 'slurm', 'slurm.conf');
@@ -40,7 +41,7 @@ describe('slipway dev --slurm', () => {
     expect(execFileSync('sinfo', ['-h', '-o', '%t'], { env: { ...process.env, SLURM_CONF: conf }, encoding: 'utf8' }).trim()).toBe('idle');
 
     const countingJob = path.join(import.meta.dirname, '..', 'fixtures', 'jobs', 'counting-job.mjs');
-    const spec = writeSpec({ name: 'dev-slurm', deployPort: await freePort(), mlflow: { enabled: false }, monitor: { duration: '2s', interval: '1s' }, train: { backend: 'slurm', command: [process.execPath, countingJob], params: { steps: 5, 'step-ms': 20 } } });
+    const spec = writeSpec({ name: 'dev-slurm', deployPort: await endpointPort(), mlflow: { enabled: false }, monitor: { duration: '2s', interval: '1s' }, train: { backend: 'slurm', command: [process.execPath, countingJob], params: { steps: 5, 'step-ms': 20 } } });
     const run = await runCli(['run', spec, '--release', 'r1', '--wait'], { TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}` });
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const jobs = execFileSync('squeue', ['-h', '-t', 'all', '-o', '%j|%T'], { env: { ...process.env, SLURM_CONF: conf }, encoding: 'utf8' }).trim();

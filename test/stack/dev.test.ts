@@ -10,6 +10,7 @@ import { killProcessesMentioning, processesMentioning, runCli, startCli } from '
 import { stopLocalDeployments } from '../support/deployments.js';
 import { writeSpec } from '../integration/fixtures.js';
 import { waitFor } from '../support/wait.js';
+import { endpointPort } from '../support/ports.js';
 
 const stateDirs: string[] = [];
 function stateDir(): string {
@@ -67,7 +68,7 @@ describe('slipway dev: the embedded stack', () => {
       expect((await fetch(`http://127.0.0.1:${ports.prometheus}/-/ready`)).status).toBe(200);
       expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
 
-      const spec = writeSpec({ name: 'dev-hello', deployPort: await freePort(), monitor: { duration: '2s', interval: '1s' }, notify: { webhook_env: 'DEV_TEST_HOOK' } });
+      const spec = writeSpec({ name: 'dev-hello', deployPort: await endpointPort(), monitor: { duration: '2s', interval: '1s' }, notify: { webhook_env: 'DEV_TEST_HOOK' } });
       const run = await runCli(['run', spec, '--release', 'hello', '--wait'], env);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(run.stdout).toMatch(/release:dev-hello-model:hello\s+completed/);

@@ -6,7 +6,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isAlive } from '../../src/activities/jobs/process-group.js';
 import type { TriggerOutcome } from '../../src/client/commands/trigger.js';
-import { freePort } from '../../src/system/ports.js';
 import type { PipelineSpecInput } from '../../src/spec/schema.js';
 import type { LightChecksReport } from '../../src/workflows/light-checks.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
@@ -15,6 +14,7 @@ import { runCli, startWorkerProcess, type WorkerProcess } from '../support/proce
 import { stopLocalDeployments } from '../support/deployments.js';
 import { waitFor } from '../support/wait.js';
 import { recordHistory } from '../support/histories.js';
+import { endpointPort } from '../support/ports.js';
 
 const address = inject('temporalAddress');
 const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-trigger-'));
@@ -71,7 +71,7 @@ async function workflowIds(type: string, prefix: string): Promise<string[]> {
 
 describe('slipway trigger: layered CI on the real dev server', () => {
   it('a code-only change runs only the light checks, once per change, and keeps the reason in the run', async () => {
-    const spec = writeSpec({ name: 'trig-code', deployPort: await freePort(), ci: ci(passing) });
+    const spec = writeSpec({ name: 'trig-code', deployPort: await endpointPort(), ci: ci(passing) });
     const changed = touch(spec, { 'src/app.ts': 'export const x = 1;\n', 'README.md': '# hi\n' });
     const out = await trigger(['--spec', spec, '--changed', ...changed]);
     expect(out.decision.pipeline).toBeNull();
@@ -95,7 +95,7 @@ describe('slipway trigger: layered CI on the real dev server', () => {
 
   it('runs every check even after one fails, then fails with ChecksFailed carrying the report', async () => {
     const checks = [passing[0]!, { name: 'types', command: [node, '-e', 'console.error("error TS2322"); process.exit(3)'] }, passing[1]!];
-    const spec = writeSpec({ name: 'trig-fail', deployPort: await freePort(), ci: ci(checks) });
+    const spec = writeSpec({ name: 'trig-fail', deployPort: await endpointPort(), ci: ci(checks) });
     const out = await trigger(['--spec', spec, '--changed', ...touch(spec, { 'src/bad.ts': 'let x: number = "s";\n' })]);
     const err = await client.workflow.getHandle(out.started[0]!.workflowId).result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -106,7 +106,7 @@ describe('slipway trigger: layered CI on the real dev server', () => {
   });
 
   it('a data change starts the full pipeline only, with the trigger in its memo', async () => {
-    const spec = writeSpec({ name: 'trig-data', deployPort: await freePort(), ci: ci(passing) });
+    const spec = writeSpec({ name: 'trig-data', deployPort: await endpointPort(), ci: ci(passing) });
     const out = await trigger(['--spec', spec, '--changed', ...touch(spec, { 'data/extra.jsonl': '{}\n' })]);
     expect(out.decision.checks).toBeNull();
     expect(out.started).toEqual([{ kind: 'releasePipeline', workflowId: `release:trig-data-model:ci-${out.change.digest}`, existing: false }]);
@@ -118,7 +118,7 @@ describe('slipway trigger: layered CI on the real dev server', () => {
   });
 
   it('a git range touching code and model starts both; a change no rule matches starts nothing', async () => {
-    const spec = writeSpec({ name: 'trig-git', deployPort: await freePort(), ci: ci(passing) });
+    const spec = writeSpec({ name: 'trig-git', deployPort: await endpointPort(), ci: ci(passing) });
     const dir = path.dirname(spec);
     const git = (...args: string[]) => execFileSync('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { encoding: 'utf8' });
     git('init', '-q');
@@ -145,7 +145,7 @@ describe('slipway trigger: layered CI on the real dev server', () => {
   it('cancelling the checks kills the running check command', async () => {
     const pidFile = path.join(stateDir, 'slow-check.pid');
     const slow = { name: 'slow', command: [node, '-e', `require("fs").writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1000)`] };
-    const spec = writeSpec({ name: 'trig-cancel', deployPort: await freePort(), ci: ci([slow]) });
+    const spec = writeSpec({ name: 'trig-cancel', deployPort: await endpointPort(), ci: ci([slow]) });
     const out = await trigger(['--spec', spec, '--changed', ...touch(spec, { 'src/slow.ts': 'x\n' })]);
     await waitFor(() => existsSync(pidFile), 'the check to start', 60_000);
     const pid = Number(readFileSync(pidFile, 'utf8'));

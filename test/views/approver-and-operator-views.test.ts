@@ -23,6 +23,7 @@ import { writeSpec } from '../integration/fixtures.js';
 import { launchBrowser, type Browser } from '../support/browser.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
+import { endpointPort } from '../support/ports.js';
 
 const mlflowUrl = inject('mlflowUrl');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-views-'));
@@ -99,7 +100,7 @@ describe('approver and operator views', () => {
     const env = { TEMPORAL_ADDRESS: temporal!.address, MLFLOW_TRACKING_URI: mlflowUrl };
     const spec = writeSpec({
       name: 'views',
-      deployPort: await freePort(),
+      deployPort: await endpointPort(),
       approval: { approvers: ['alice'], timeout: '1h' },
       evaluate: { dataset: 'eval.jsonl', concurrency: 2, variants: [{ name: 'lr-1e-3', params: { lr: 0.001 } }, { name: 'lr-3e-4', params: { lr: 0.0003 } }] },
     });

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findTool } from '../../system/tools.js';
-import { freePort, isPortFree } from '../../system/ports.js';
+import { ephemeralPortRange, freePort, isPortFree } from '../../system/ports.js';
 import { isOurs, spawnDetached, stopGroup, waitReady } from './processes.js';
 import { writeJsonAtomic } from '../../system/files.js';
 import { readRouter, removeSafe, routerPath, type RouterRecord } from './state.js';
@@ -59,7 +59,10 @@ async function startRouter(dir: string, port: number): Promise<RouterRecord> {
   const portDeadline = Date.now() + 3_000;
   while (!(await isPortFree(port)) && Date.now() < portDeadline) await sleep(50);
   if (!(await isPortFree(port))) {
-    throw new DeployError('StablePortInUse', `port ${port} for the stable endpoint is already in use by another process. Free it, or set deploy.port to another port.`, { port });
+    const range = ephemeralPortRange();
+    // A port the kernel also hands out on its own is taken, now and then, by any outgoing connection.
+    const hint = range && port >= range.low && port <= range.high ? ` Ports ${range.low}-${range.high} are the kernel's ephemeral range, which any connection may take: choose one below ${range.low}.` : '';
+    throw new DeployError('StablePortInUse', `port ${port} for the stable endpoint is already in use by another process. Free it, or set deploy.port to another port.${hint}`, { port });
   }
   const traefik = findTool('traefik');
   const adminPort = await freePort();

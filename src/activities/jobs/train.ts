@@ -91,12 +91,14 @@ export function createJobActivities(deps: JobActivityDeps) {
           changed = true;
         }
         const since = Date.now() - lastBeat;
-        if ((changed && since >= PROGRESS_HEARTBEAT_MS) || since >= keepAliveMs) {
+        const exited = status.state !== 'running' && status.state !== 'pending';
+        // The last progress always goes out: a retry after a failed upload resumes from its checkpoint.
+        if ((changed && (since >= PROGRESS_HEARTBEAT_MS || exited)) || since >= keepAliveMs) {
           ctx.heartbeat(progress.heartbeat());
           lastBeat = Date.now();
           changed = false;
         }
-        if (status.state !== 'running' && status.state !== 'pending') return status;
+        if (exited) return status;
         await nextRound(backend, handle, ctx);
       }
     } catch (err) {
