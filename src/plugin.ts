@@ -1,6 +1,7 @@
 // Slipway as a Temporal plugin: any worker can host one role of it, with the job backends, deploy
 // targets and artifact store its host provides.
 import { SimplePlugin } from '@temporalio/plugin';
+import type { WorkerOptions } from '@temporalio/worker';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -8,6 +9,7 @@ import { createRoleActivities } from './activities/index.js';
 import { resolveRuntime, type RuntimeOptions } from './runtime.js';
 import type { Role } from './queues.js';
 import { workflowsPath as slipwayWorkflowsPath } from './worker-paths.js';
+import { ownWorkflowBundle } from './prebuilt-workflows.js';
 
 export interface SlipwayPluginOptions extends RuntimeOptions {
   /** What this worker does (default `orchestration`: the workflows, MLflow, notifications, checks). */
@@ -23,11 +25,21 @@ export interface SlipwayPluginOptions extends RuntimeOptions {
 export function slipwayPlugin(options: SlipwayPluginOptions): SimplePlugin {
   const role = options.role ?? 'orchestration';
   const runtime = resolveRuntime(options);
-  return new SimplePlugin({
-    name: `slipway-${role}`,
-    ...(role === 'orchestration' ? { workflowsPath: (existing?: string) => (existing ? combinedWorkflows(existing) : slipwayWorkflowsPath) } : {}),
-    activities: createRoleActivities(role, runtime),
-  });
+  const pluginOptions = { name: `slipway-${role}`, activities: createRoleActivities(role, runtime) };
+  if (role !== 'orchestration') return new SimplePlugin(pluginOptions);
+  return new WorkflowsPlugin({ ...pluginOptions, workflowsPath: (existing?: string) => (existing ? combinedWorkflows(existing) : slipwayWorkflowsPath) });
+}
+
+/**
+ * Adds Slipway's workflows: the bundle `npm run build` made when the host brings no workflows of its
+ * own (no bundling at start), else Slipway's entry (re-exported beside the host's) to bundle at start.
+ */
+class WorkflowsPlugin extends SimplePlugin {
+  override configureWorker(options: WorkerOptions): WorkerOptions {
+    const configured = super.configureWorker(options);
+    const prebuilt = options.workflowsPath === undefined && options.workflowBundle === undefined ? ownWorkflowBundle() : null;
+    return prebuilt ? { ...configured, workflowsPath: undefined, workflowBundle: { codePath: prebuilt } } : configured;
+  }
 }
 
 /**
