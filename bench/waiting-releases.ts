@@ -1,9 +1,10 @@
 // Many releases waiting for approval on ONE worker: what they hold while they wait, and how fast
 // approving them all goes. Per run, on a real Temporal dev server and a fresh `slipway worker`
-// process: N releases of one trivial pipeline (the counting-job fixture trains, a stdlib Python
-// echo server serves) run to the approval gate; then it prints the worker's RSS and the model server
-// processes alive, approves every release and prints releases approved and completed per second.
-//   node --import tsx bench/waiting-releases.ts [--releases 1000] [--runs 1] [--mlflow] [--keep-warm] [--max-cached-workflows N]
+// process started from the build, as `slipway worker` runs: N releases of trivial pipelines (the
+// counting-job fixture trains, a stdlib Python echo server serves; all of one pipeline unless
+// --pipelines says how many) run to the approval gate; then it prints the worker's RSS and the model
+// server processes alive, approves every release and prints releases approved and completed per second.
+//   npm run build && node --import tsx bench/waiting-releases.ts [--releases 1000] [--pipelines 1] [--runs 1] [--mlflow] [--keep-warm] [--max-cached-workflows N]
 import { Client, Connection, type WorkflowClient } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -19,11 +20,14 @@ import { freePort } from '../src/system/ports.js';
 import { packageRoot } from '../src/system/tools.js';
 import { approveUpdate } from '../src/workflows/messages.js';
 import { writeSpec } from '../test/integration/fixtures.js';
+import { endpointPort } from '../test/support/ports.js';
+import { prebuiltWorkflowBundle } from '../src/prebuilt-workflows.js';
 import { stopLocalDeployments } from '../test/support/deployments.js';
 
 const { values } = parseArgs({
   options: {
     releases: { type: 'string', default: '1000' },
+    pipelines: { type: 'string', default: '1' },
     runs: { type: 'string', default: '1' },
     mlflow: { type: 'boolean', default: false },
     'keep-warm': { type: 'boolean', default: false },
@@ -32,7 +36,11 @@ const { values } = parseArgs({
 });
 const releases = Number(values.releases);
 const runs = Number(values.runs);
-if (!(Number.isInteger(releases) && releases > 0 && Number.isInteger(runs) && runs > 0)) throw new Error('--releases and --runs: expected positive whole numbers');
+const pipelines = Number(values.pipelines);
+if (![releases, runs, pipelines].every((n) => Number.isInteger(n) && n > 0)) throw new Error('--releases, --pipelines and --runs: expected positive whole numbers');
+// The worker a user runs: the build, with the workflow bundle `npm run build` made (a worker run from
+// source through tsx bundles at start and carries tsx: a few hundred MiB that users never see).
+if (!prebuiltWorkflowBundle(path.join(packageRoot, 'dist'))) throw new Error('no up-to-date build in dist/: run `npm run build` first');
 const server = path.join(packageRoot, 'bench', 'fixtures', 'echo-model-server.py');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-waiting-'));
 const GOALS = { rssMiB: 1024, serversPerWaiting: 0, approvalsPerS: 20 };
@@ -63,7 +71,7 @@ const count = async (wf: WorkflowClient, query: string) => (await wf.count(`Work
 
 async function startWorker(address: string, stateDir: string, mlflow: RunningMlflow | undefined): Promise<ChildProcess> {
   const cache = values['max-cached-workflows'] ? ['--max-cached-workflows', values['max-cached-workflows']] : [];
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'src/client/cli.ts', 'worker', '--address', address, '--state-dir', stateDir, ...cache], {
+  const worker = spawn(process.execPath, ['bin/slipway.js', 'worker', '--address', address, '--state-dir', stateDir, ...cache], {
     cwd: packageRoot,
     stdio: ['ignore', 'pipe', openSync(path.join(dir, `worker-${path.basename(stateDir)}.log`), 'a')],
     env: { ...process.env, ...(mlflow ? { MLFLOW_TRACKING_URI: mlflow.url } : {}) },
@@ -87,21 +95,26 @@ async function oneRun(run: number, address: string, slipway: SlipwayClient, wf: 
   const stateDir = path.join(dir, `state-${run}`);
   const worker = await startWorker(address, stateDir, mlflow);
   try {
-    const name = `waiting-bench-${run}`;
-    const loaded = loadSpec(writeSpec({
-      name,
-      deployPort: await freePort(),
-      train: { command: [process.execPath, path.join(packageRoot, 'test/fixtures/jobs/counting-job.mjs')], params: { steps: 3, 'step-ms': 5 } },
-      serve: { command: ['python3', server, '--port', '{port}', '--model', '{model}'], cwd: packageRoot },
-      approval: { approvers: ['bench'], timeout: '1h', keep_candidate_warm: values['keep-warm'] },
-      mlflow: { enabled: values.mlflow },
-      monitor: { duration: '1s', interval: '1s' },
-    }));
+    const pipelineSpecs: ReturnType<typeof loadSpec>[] = [];
+    for (let p = 0; p < pipelines; p++) {
+      const file = writeSpec({
+        name: `waiting-bench-${run}-${p}`,
+        deployPort: await endpointPort(),
+        train: { command: [process.execPath, path.join(packageRoot, 'test/fixtures/jobs/counting-job.mjs')], params: { steps: 3, 'step-ms': 5 } },
+        serve: { command: ['python3', server, '--port', '{port}', '--model', '{model}'], cwd: packageRoot },
+        approval: { approvers: ['bench'], timeout: '1h', keep_candidate_warm: values['keep-warm'] },
+        mlflow: { enabled: values.mlflow },
+        monitor: { duration: '1s', interval: '1s' },
+      });
+      pipelineSpecs.push(loadSpec(file));
+    }
     // One model per release: releases of one model supersede each other at the gate, but releases of
     // one pipeline (one deployment, one deployment lock) that wait side by side are what is measured.
+    // With --pipelines, release i belongs to pipeline i mod N (each its own deployment and Traefik).
     const ids: string[] = [];
     const started = Date.now();
     await pooled(releases, 32, async (i) => {
+      const loaded = pipelineSpecs[i % pipelines]!;
       const spec = { ...loaded, spec: { ...loaded.spec, model: { ...loaded.spec.model, name: `wb${run}-m${i}` } } };
       ids[i] = (await slipway.start(spec, { release: `r${i}` })).workflowId;
     });
@@ -153,7 +166,7 @@ try {
     const s = all.map(pick).sort((a, b) => a - b);
     return `${s[0]!.toFixed(digits)} / ${s[Math.floor(s.length / 2)]!.toFixed(digits)} / ${s.at(-1)!.toFixed(digits)}`;
   };
-  console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}); ${releases} releases per run, ${runs} run(s); MLflow ${values.mlflow ? 'on' : 'off'}; keep_candidate_warm ${values['keep-warm']}; max cached workflows ${values['max-cached-workflows'] ?? 'default'}`);
+  console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}); ${releases} releases of ${pipelines} pipeline(s) per run, ${runs} run(s); MLflow ${values.mlflow ? 'on' : 'off'}; keep_candidate_warm ${values['keep-warm']}; max cached workflows ${values['max-cached-workflows'] ?? 'default'}`);
   console.log(`min / median / max over runs                     goal`);
   console.log(`worker RSS, all waiting (MiB):       ${mmm((f) => f.rssMiB, 0)}   < ${GOALS.rssMiB}`);
   console.log(`model servers per waiting release:   ${mmm((f) => f.servers / releases, 3)}   ${GOALS.serversPerWaiting} (plus nothing: no server was live before)`);
