@@ -1,8 +1,9 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, defaultPayloadConverter, type UpdateDefinition } from '@temporalio/common';
 import { optionalTsToDate } from '@temporalio/common/lib/time.js';
 import type { temporal } from '@temporalio/proto';
 import proto from '@temporalio/proto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_QUEUES, type Role, type SlipwayQueues } from '../queues.js';
 import { STAGE_KEY } from '../workflows/context.js';
@@ -57,6 +58,9 @@ export interface ListedRelease {
   awaiting?: string[];
 }
 
+/** How long an update whose calls time out is sent again before the error reaches the caller. */
+const UPDATE_RETRY_MS = 120_000;
+
 /** The typed client the CLI uses: start, watch, decide, roll back, cancel releases. */
 export class SlipwayClient {
   readonly queues: SlipwayQueues;
@@ -65,6 +69,7 @@ export class SlipwayClient {
   constructor(
     readonly client: Client,
     queues: Partial<SlipwayQueues> | string = {},
+    private readonly opts: { updateAttemptMs?: number } = {},
   ) {
     this.queues = { ...DEFAULT_QUEUES, ...(typeof queues === 'string' ? { orchestration: queues } : queues) };
   }
@@ -175,14 +180,17 @@ export class SlipwayClient {
     return out;
   }
 
-  /** Approves; answers with the stage the release moved on to (or its status after a few seconds). */
-  async approve(workflowId: string, input: DecisionInput): Promise<PipelineStatus> {
-    await this.update(workflowId, () => this.handle(workflowId).executeUpdate(approveUpdate, { args: [input] }));
-    return this.movedOn(workflowId);
+  /**
+   * Approves; answers with the stage the release moved on to (or its status after a few seconds),
+   * or with the status the vote left when `movedOn` is false.
+   */
+  async approve(workflowId: string, input: DecisionInput, opts: { movedOn?: boolean } = {}): Promise<PipelineStatus> {
+    const voted = await this.update(workflowId, approveUpdate, input);
+    return opts.movedOn === false ? voted : this.movedOn(workflowId);
   }
 
   async reject(workflowId: string, input: DecisionInput): Promise<PipelineStatus> {
-    await this.update(workflowId, () => this.handle(workflowId).executeUpdate(rejectUpdate, { args: [input] }));
+    await this.update(workflowId, rejectUpdate, input);
     return this.movedOn(workflowId);
   }
 
@@ -206,7 +214,7 @@ export class SlipwayClient {
   async rollback(workflowId: string, input: RollbackInput): Promise<PipelineStatus | RollbackReleaseResult> {
     const description = await this.handle(workflowId).describe();
     if (description.status.name === 'RUNNING') {
-      return this.update(workflowId, () => this.handle(workflowId).executeUpdate(rollbackUpdate, { args: [input] }));
+      return this.update(workflowId, rollbackUpdate, input);
     }
     const args: RollbackReleaseInput = { releaseWorkflowId: workflowId, requestedBy: input.requestedBy, reason: input.reason ?? '', ...(input.signature ? { signature: input.signature } : {}) };
     try {
@@ -233,7 +241,7 @@ export class SlipwayClient {
 
   /** promote / abort / pause / resume of a canary, as an update: refused orders come back as RequestRefusedError. */
   async rolloutOrder(workflowId: string, action: RolloutAction, order: RolloutOrder): Promise<PipelineStatus> {
-    return this.update(workflowId, () => this.handle(workflowId).executeUpdate(rolloutUpdates[action], { args: [order] }));
+    return this.update(workflowId, rolloutUpdates[action], order);
   }
 
   /** The release's status (its `rollout` part: weights, step, analyses), running or finished. */
@@ -245,12 +253,24 @@ export class SlipwayClient {
     await this.handle(workflowId).cancel();
   }
 
-  private async update(workflowId: string, call: () => Promise<PipelineStatus>): Promise<PipelineStatus> {
-    try {
-      return await call();
-    } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new RequestRefusedError(`${workflowId}: ${err.cause?.message ?? err.message}`);
-      throw err;
+  /**
+   * Sends an update; refusals come back as RequestRefusedError. An attempt whose call times out (a
+   * worker slow to take it: busy, replaying an evicted release, or restarting) is sent again under
+   * the same update id for up to UPDATE_RETRY_MS, and the server answers a repeat with that update's
+   * own outcome: an order is carried out, and a vote counted, once.
+   */
+  private async update<A>(workflowId: string, def: UpdateDefinition<PipelineStatus, [A]>, arg: A): Promise<PipelineStatus> {
+    const updateId = randomUUID();
+    const attempt = () => this.handle(workflowId).executeUpdate(def, { args: [arg], updateId });
+    const giveUpAt = Date.now() + UPDATE_RETRY_MS;
+    for (;;) {
+      try {
+        const { updateAttemptMs } = this.opts;
+        return await (updateAttemptMs ? this.client.withDeadline(Date.now() + updateAttemptMs, attempt) : attempt());
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) throw new RequestRefusedError(`${workflowId}: ${err.cause?.message ?? err.message}`);
+        if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) || Date.now() >= giveUpAt) throw err;
+      }
     }
   }
 }

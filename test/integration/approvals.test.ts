@@ -81,6 +81,27 @@ describe('approvals on the real dev server', () => {
     expect(((await slipway.result(newer)) as ReleaseResult).status).toBe('completed');
   });
 
+  it('an approval sent while no worker runs is sent again under its update id, and counted once when a worker is back', async () => {
+    const spec = writeSpec({ name: 'approve-later', deployPort: await endpointPort(), approval: { approvers: ['alice', 'bob'], min_approvals: 2, timeout: '1h' } });
+    const id = await start(spec, 'l1');
+    await atStage(id, 'awaiting-approval');
+    await worker!.kill();
+    worker = undefined;
+    // Each call gives up after 2 s with no worker to take the update; the client sends it again.
+    const impatient = new SlipwayClient(new Client({ connection }), {}, { updateAttemptMs: 2_000 });
+    const vote = impatient.approve(id, { approver: 'alice', reason: 'while the worker restarts' }, { movedOn: false });
+    await sleep(7_000);
+    worker = await startWorkerProcess(['--address', address, '--state-dir', stateDir], { MLFLOW_TRACKING_URI: inject('mlflowUrl') });
+    const status = await vote;
+    expect(status.approval?.votes?.map((v) => v.by)).toEqual(['alice']);
+    expect(status.approval?.refused).toEqual([]);
+    expect(status.stage).toBe('awaiting-approval');
+    // The same update id went out several times; the history holds one update, accepted once.
+    const history = await slipway.handle(id).fetchHistory();
+    expect(history.events?.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+    await slipway.cancel(id);
+  });
+
   it('status says when a queue the release waits on has no worker', async () => {
     const spec = writeSpec({ name: 'unpolled', deployPort: await endpointPort() });
     const res = await runCli(['run', spec, '--release', 'u1', '--gpu-task-queue', 'nobody-polls-gpu', '--json'], cliEnv);
