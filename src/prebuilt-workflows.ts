@@ -1,6 +1,6 @@
 // Slipway's workflow code bundled once, by `npm run build`, rather than by every orchestration
-// worker as it starts: bundling takes seconds of CPU and leaves the worker about 170 MiB larger for
-// as long as it runs (V8 keeps the pages webpack used).
+// worker as it starts: bundling takes seconds of CPU and leaves the worker about 80 MiB larger for
+// as long as it runs (bench/worker-rss.ts).
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,5 +1,5 @@
 // The orchestration worker's workflows come prebuilt by `npm run build` (dist/workflow-bundle.js),
-// so a worker started from the build does not bundle them (seconds of CPU, ~170 MiB of RSS kept).
+// so a worker started from the build does not bundle them (seconds of CPU, about 80 MiB of RSS kept).
 // A stale bundle (a compiled file newer than it) is not used; a host's own workflows are bundled at
 // start with Slipway's. These tests read the build, which `npm test` makes before vitest runs.
 import { existsSync, mkdirSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
