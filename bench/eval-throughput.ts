@@ -3,8 +3,9 @@
 // own clock: autocannon runs in duration mode (its -a amount mode rounds its end up to a 1-second
 // tick) and its requests are divided by the wall time around the whole run; the harness runs on a
 // dataset larger than it can finish and is stopped after the same duration, counting the answers
-// from its first to the stop. The server runs as its own process (as a model server does) so that
-// neither client shares its event loop.
+// from its first to the stop. Between them runs the harness's HTTP client alone (undici dispatch,
+// JSON.parse of each answer), to show how much of any gap is the client. The server runs as its own
+// process (as a model server does) so that no client shares its event loop.
 //   npm run build && node --import tsx bench/eval-throughput.ts [--seconds 5] [--concurrency 1,16,64] [--rounds 3]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,11 +14,12 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
+import { Pool } from 'undici';
 import { existsSync } from 'node:fs';
 import type { runEvaluation as RunEvaluation } from '../src/activities/evaluation/harness.js';
 
 // The harness as it ships: the build. Run through tsx, every closure the harness makes per request
-// also gets esbuild's __name() wrapper, which cost about 11% of its throughput here.
+// also gets esbuild's __name() wrapper, which slows it.
 const built = path.resolve('dist/activities/evaluation/harness.js');
 if (!existsSync(built)) throw new Error('no build in dist/: run `npm run build` first');
 const { runEvaluation } = (await import(built)) as { runEvaluation: typeof RunEvaluation };
@@ -68,6 +70,44 @@ async function harness(rows: string, concurrency: number): Promise<number> {
   return (last.done - first!.done) / ((last.at - first!.at) / 1000);
 }
 
+/**
+ * The harness's HTTP client alone: the same undici Pool `dispatch` calls, each answer's JSON parsed and
+ * nothing more, `concurrency` loops for `durationS`. Shows how much of the gap is the client and how
+ * much the harness's own work per answer.
+ */
+async function bareClient(concurrency: number, durationS: number): Promise<number> {
+  const pool = new Pool(endpoint, { connections: concurrency, pipelining: 1 });
+  const one = () =>
+    new Promise<void>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      pool.dispatch(
+        { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body },
+        {
+          // The handler API the harness uses (undici tells it apart from the legacy one by this method).
+          onRequestStart: () => undefined,
+          onResponseData: (_c, chunk) => void chunks.push(chunk),
+          onResponseEnd: () => {
+            JSON.parse(Buffer.concat(chunks).toString('utf8'));
+            resolve();
+          },
+          onResponseError: (_c, err) => reject(err),
+        },
+      );
+    });
+  let answered = 0;
+  const started = performance.now();
+  const end = started + durationS * 1000;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < end) {
+      await one();
+      answered++;
+    }
+  }));
+  const rate = answered / ((performance.now() - started) / 1000);
+  await pool.close();
+  return rate;
+}
+
 /** autocannon in duration mode, on our clock: requests answered over the wall time of the whole run. */
 async function cannon(concurrency: number, durationS: number): Promise<number> {
   const started = performance.now();
@@ -92,20 +132,22 @@ const mmm = (xs: number[]) => {
 const fmt = (x: { min: number; median: number; max: number }, digits = 0) => `${x.min.toFixed(digits)} / ${x.median.toFixed(digits)} / ${x.max.toFixed(digits)}`;
 
 try {
-  console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${seconds} s per run, ${rounds} rounds, harness and autocannon alternating`);
-  console.log('| concurrency | harness req/s (min / median / max) | autocannon req/s (min / median / max) | ratio of medians |');
-  console.log('|---|---|---|---|');
+  console.log(`${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ${seconds} s per run, ${rounds} rounds, harness, its client alone and autocannon in turn`);
+  console.log('| concurrency | harness req/s (min / median / max) | its HTTP client alone | autocannon | harness / autocannon (medians) | client alone / autocannon |');
+  console.log('|---|---|---|---|---|---|');
   for (const concurrency of concurrencies) {
     // The warm-up runs cold (JIT, connections): size generously so the timed run cannot finish early.
     const rows = dataset(Math.max(100_000, Math.ceil(((await warmUp(concurrency)) * seconds * 5) / 1000) * 1000));
     const h: number[] = [];
+    const b: number[] = [];
     const a: number[] = [];
     for (let i = 0; i < rounds; i++) {
       h.push(await harness(rows, concurrency));
+      b.push(await bareClient(concurrency, seconds));
       a.push(await cannon(concurrency, seconds));
     }
-    const ratio = mmm(h).median / mmm(a).median;
-    console.log(`| ${concurrency} | ${fmt(mmm(h))} | ${fmt(mmm(a))} | ${ratio.toFixed(2)} |`);
+    const ratio = (xs: number[]) => (mmm(xs).median / mmm(a).median).toFixed(2);
+    console.log(`| ${concurrency} | ${fmt(mmm(h))} | ${fmt(mmm(b))} | ${fmt(mmm(a))} | ${ratio(h)} | ${ratio(b)} |`);
   }
   console.log('target: harness / autocannon >= 0.8');
 } finally {

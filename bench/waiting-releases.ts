@@ -38,7 +38,7 @@ const runs = Number(values.runs);
 const pipelines = Number(values.pipelines);
 if (![releases, runs, pipelines].every((n) => Number.isInteger(n) && n > 0)) throw new Error('--releases, --pipelines and --runs: expected positive whole numbers');
 // The worker a user runs: the build, with the workflow bundle `npm run build` made (a worker run from
-// source through tsx bundles at start and carries tsx: a few hundred MiB that users never see).
+// source through tsx bundles at start and carries tsx, memory that users' workers do not hold).
 if (!prebuiltWorkflowBundle(path.join(packageRoot, 'dist'))) throw new Error('no up-to-date build in dist/: run `npm run build` first');
 const server = path.join(packageRoot, 'bench', 'fixtures', 'echo-model-server.py');
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-waiting-'));
