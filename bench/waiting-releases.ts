@@ -6,7 +6,7 @@
 // server processes alive, approves every release and prints releases approved and completed per second.
 //   npm run build && node --import tsx bench/waiting-releases.ts [--releases 1000] [--pipelines 1] [--runs 1] [--mlflow] [--keep-warm] [--max-cached-workflows N]
 import { Client, Connection, type WorkflowClient } from '@temporalio/client';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { freePort } from '../src/system/ports.js';
 import { packageRoot } from '../src/system/tools.js';
 import { writeSpec } from '../test/integration/fixtures.js';
 import { endpointPort } from '../test/support/ports.js';
+import { rssMiB, startBuiltWorker } from './worker-process.js';
 import { prebuiltWorkflowBundle } from '../src/prebuilt-workflows.js';
 import { stopLocalDeployments } from '../test/support/deployments.js';
 
@@ -52,7 +53,6 @@ async function pooled(n: number, limit: number, fn: (i: number) => Promise<void>
   }));
 }
 
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 /** Live (not zombie) processes running the echo model server. */
 function modelServers(): number {
   let n = 0;
@@ -70,16 +70,11 @@ const count = async (wf: WorkflowClient, query: string) => (await wf.count(`Work
 
 async function startWorker(address: string, stateDir: string, mlflow: RunningMlflow | undefined): Promise<ChildProcess> {
   const cache = values['max-cached-workflows'] ? ['--max-cached-workflows', values['max-cached-workflows']] : [];
-  const worker = spawn(process.execPath, ['bin/slipway.js', 'worker', '--address', address, '--state-dir', stateDir, ...cache], {
+  return startBuiltWorker('bin/slipway.js', ['--address', address, '--state-dir', stateDir, ...cache], {
     cwd: packageRoot,
-    stdio: ['ignore', 'pipe', openSync(path.join(dir, `worker-${path.basename(stateDir)}.log`), 'a')],
+    stderr: openSync(path.join(dir, `worker-${path.basename(stateDir)}.log`), 'a'),
     env: { ...process.env, ...(mlflow ? { MLFLOW_TRACKING_URI: mlflow.url } : {}) },
   });
-  await new Promise<void>((resolve, reject) => {
-    worker.stdout!.on('data', (d: Buffer) => d.toString().includes('polling') && resolve());
-    worker.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-  });
-  return worker;
 }
 
 interface RunFigures {

@@ -3,8 +3,7 @@
 // one Temporal dev server, each starts as `slipway worker` (all three roles), is left 5 s after it
 // polls, and its RSS is read from /proc. Min / median / max over the rounds.
 //   npm run build && node --import tsx bench/worker-rss.ts [--rounds 3]
-import { spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +12,7 @@ import { prebuiltWorkflowBundle } from '../src/prebuilt-workflows.js';
 import { startTemporalDevServer } from '../src/stack/temporal-server.js';
 import { freePort } from '../src/system/ports.js';
 import { packageRoot } from '../src/system/tools.js';
+import { rssMiB, startBuiltWorker } from './worker-process.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
 const rounds = Number(values.rounds);
@@ -24,16 +24,10 @@ rmSync(unbundled, { recursive: true, force: true });
 cpSync(dist, unbundled, { recursive: true, filter: (f) => path.basename(f) !== 'workflow-bundle.js' });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-rss-'));
 
-const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-
 /** RSS of a `slipway worker` run from `codeDir`, 5 s after it polls. */
 async function restingRss(codeDir: string, address: string, run: string): Promise<number> {
-  const worker = spawn(process.execPath, [path.join(codeDir, 'client', 'cli.js'), 'worker', '--address', address, '--state-dir', path.join(dir, run)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const worker = await startBuiltWorker(path.join(codeDir, 'client', 'cli.js'), ['--address', address, '--state-dir', path.join(dir, run)], { stderr: 'ignore' });
   try {
-    await new Promise<void>((resolve, reject) => {
-      worker.stdout!.on('data', (d: Buffer) => d.toString().includes('polling') && resolve());
-      worker.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
-    });
     await sleep(5_000);
     return rssMiB(worker.pid!);
   } finally {

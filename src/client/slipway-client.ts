@@ -261,12 +261,13 @@ export class SlipwayClient {
    */
   private async update<A>(workflowId: string, def: UpdateDefinition<PipelineStatus, [A]>, arg: A): Promise<PipelineStatus> {
     const updateId = randomUUID();
-    const attempt = () => this.handle(workflowId).executeUpdate(def, { args: [arg], updateId });
+    const send = () => this.handle(workflowId).executeUpdate(def, { args: [arg], updateId });
+    const { updateAttemptMs } = this.opts;
+    const attempt = updateAttemptMs ? () => this.client.withDeadline(Date.now() + updateAttemptMs, send) : send;
     const giveUpAt = Date.now() + UPDATE_RETRY_MS;
     for (;;) {
       try {
-        const { updateAttemptMs } = this.opts;
-        return await (updateAttemptMs ? this.client.withDeadline(Date.now() + updateAttemptMs, attempt) : attempt());
+        return await attempt();
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) throw new RequestRefusedError(`${workflowId}: ${err.cause?.message ?? err.message}`);
         if (!(err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) || Date.now() >= giveUpAt) throw err;
