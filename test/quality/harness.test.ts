@@ -123,6 +123,30 @@ describe('runEvaluation', () => {
     expect(existsSync(outputDir) ? readdirSync(outputDir) : []).toEqual([]);
   });
 
+  it('survives an abort while a results write is still in flight (no unhandled stream error)', async () => {
+    reset();
+    // Rows whose records exceed the writer's 64 KiB buffer, so every answer starts a file write and
+    // the abort lands while one is in flight: destroying the stream then must not raise an
+    // unhandled 'error' (which crashed the worker process).
+    const file = writeDataset(dir, 'big-rows.jsonl', Array.from({ length: 50 }, () => ({ prompt: 'What is 2+2?', expected: 'x'.repeat(100_000) })));
+    const unhandled: unknown[] = [];
+    const onError = (err: unknown) => unhandled.push(err);
+    process.on('uncaughtException', onError);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const controller = new AbortController();
+        const outputDir = path.join(dir, `big-${round}`);
+        const run = runEvaluation(opts(file, { outputDir, runName: 'big' }), { signal: controller.signal, onProgress: (p) => p.done >= 3 && controller.abort(new Error('stop')) });
+        await expect(run).rejects.toThrow('stop');
+        await new Promise((r) => setTimeout(r, 50));
+        expect(existsSync(outputDir) ? readdirSync(outputDir) : []).toEqual([]);
+      }
+    } finally {
+      process.off('uncaughtException', onError);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
   it("reports percentiles that bound the server's own service times from above, in order", async () => {
     // Delays spread from 20 to 418 ms; the delay server times each request itself.
     const delayServer = await startDelayServer();

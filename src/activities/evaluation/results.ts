@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
 
 const FLUSH_BYTES = 64 * 1024;
 
@@ -14,12 +13,18 @@ export class ResultsWriter {
   private nextIndex = 0;
   private buffer = '';
   private readonly hash = createHash('sha256');
+  /** The stream's first error (a failed write, or writes cut off by `discard`); `finish` rethrows it. */
+  private failure: Error | undefined;
 
   private constructor(
     readonly finalPath: string,
     private readonly tmpPath: string,
     private readonly stream: WriteStream,
-  ) {}
+  ) {
+    // Without a listener a stream error is thrown as an uncaught exception, which kills the worker:
+    // destroying the stream while a write is in flight (a cancelled run) raises ERR_STREAM_DESTROYED.
+    stream.on('error', (err) => (this.failure ??= err));
+  }
 
   static async open(dir: string, name: string): Promise<ResultsWriter> {
     await mkdir(dir, { recursive: true });
@@ -42,7 +47,8 @@ export class ResultsWriter {
   async finish(): Promise<string> {
     this.flush();
     this.stream.end();
-    await once(this.stream, 'close');
+    await this.closed();
+    if (this.failure) throw this.failure;
     await rename(this.tmpPath, this.finalPath);
     return `sha256:${this.hash.digest('hex')}`;
   }
@@ -50,7 +56,13 @@ export class ResultsWriter {
   /** Drops the partial file (cancelled or failed run). */
   async discard(): Promise<void> {
     this.stream.destroy();
+    await this.closed();
     await rm(this.tmpPath, { force: true });
+  }
+
+  /** Resolves once the file is closed; unlike `events.once`, an 'error' before 'close' does not reject it. */
+  private closed(): Promise<void> {
+    return this.stream.closed ? Promise.resolve() : new Promise((resolve) => this.stream.once('close', () => resolve()));
   }
 
   private flush(): void {
