@@ -47,8 +47,8 @@ const RETRY_AFTER_CAP_MS = 30_000;
 export class ChatClient {
   private readonly pool: Pool;
   private readonly path: string;
-  /** Aborts for the attempts in flight, so that a cancelled evaluation stops them all at once. */
-  private readonly inflight = new Set<(reason: Error) => void>();
+  /** The attempts in flight, so that a cancelled evaluation aborts them all at once. */
+  private readonly inflight = new Set<AttemptHandler>();
 
   constructor(
     endpoint: string,
@@ -77,7 +77,10 @@ export class ChatClient {
   async complete(body: string, signal?: AbortSignal): Promise<ChatOutcome> {
     for (let attempt = 0; ; attempt++) {
       const { outcome, retryable, retryAfterMs } = await this.attempt(body, signal);
-      if (!retryable || attempt >= this.opts.maxRetries) return { ...outcome, attempts: attempt + 1 };
+      if (!retryable || attempt >= this.opts.maxRetries) {
+        outcome.attempts = attempt + 1;
+        return outcome;
+      }
       const window = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
       // Equal jitter: at least half the window, so retries spread out yet still back off.
       const wait = Math.max(window / 2 + Math.random() * (window / 2), Math.min(retryAfterMs ?? 0, RETRY_AFTER_CAP_MS));
@@ -91,7 +94,7 @@ export class ChatClient {
 
   /** Aborts every request in flight (used when the evaluation is cancelled). */
   abortAll(): void {
-    for (const abort of this.inflight) abort(new Error('evaluation aborted'));
+    for (const attempt of this.inflight) attempt.abort(new Error('evaluation aborted'));
   }
 
   async close(): Promise<void> {
@@ -103,83 +106,120 @@ export class ChatClient {
    * AbortSignal per request, which roughly halves the client's CPU per answer, so that the
    * harness measures the server rather than itself at high request rates.
    */
-  private attempt(body: string, signal?: AbortSignal): Promise<Attempt> {
-    return new Promise<Attempt>((resolve, reject) => {
-      const started = performance.now();
-      let controller: Dispatcher.DispatchController | undefined;
-      let abortReason: Error | undefined;
-      let timedOut = false;
-      let settled = false;
-      let response: { status: number; headers: IncomingHttpHeaders; chunks: Buffer[]; events?: EventStreamReader } | undefined;
-      const abort = (reason: Error) => {
-        abortReason ??= reason;
-        controller?.abort(reason);
-      };
-      const settle = (outcome: Omit<ChatOutcome, 'attempts' | 'latencyMs'>, retryable = false, retryAfterMs?: number) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        this.inflight.delete(abort);
-        if (signal?.aborted) return reject(signal.reason);
-        resolve({ outcome: { ...outcome, latencyMs: performance.now() - started }, retryable, retryAfterMs });
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        abort(new Error('deadline'));
-      }, this.opts.timeoutMs);
-      this.inflight.add(abort);
-
-      this.pool.dispatch(
-        { method: 'POST', path: this.path, headers: { 'content-type': 'application/json' }, body },
-        {
-          onRequestStart: (c) => {
-            controller = c;
-            if (abortReason) c.abort(abortReason);
-          },
-          onResponseStart: (_c, status, headers) => {
-            const streamed = status === 200 && String(headers['content-type']).startsWith('text/event-stream');
-            response = { status, headers, chunks: [], ...(streamed && { events: new EventStreamReader(started) }) };
-          },
-          onResponseData: (c, chunk) => {
-            if (!response?.events) return void response?.chunks.push(chunk);
-            const early = response.events.push(chunk);
-            if (early) {
-              settle(early);
-              c.abort(new Error('stream refused'));
-            }
-          },
-          onResponseEnd: () => {
-            const res = response!;
-            if (res.events) return settle(res.events.end());
-            const text = Buffer.concat(res.chunks).toString('utf8');
-            const contentType = res.headers['content-type'];
-            if (res.status === 200) return settle({ ...parseAnswer(text, res.status, contentType), ttftMs: performance.now() - started });
-            const detail = `HTTP ${res.status}: ${text.slice(0, 200)}`;
-            const retryable = res.status >= 500 || res.status === 408 || res.status === 429;
-            settle({ status: res.status, error: res.status >= 500 ? 'http_5xx' : 'http_4xx', detail }, retryable, retryAfter(res.headers['retry-after']));
-          },
-          onResponseError: (_c, err) => {
-            if (timedOut || isUndiciTimeout(err)) return settle({ status: null, error: 'timeout', detail: `no answer within ${this.opts.timeoutMs} ms` });
-            settle({ status: null, error: 'network', detail: describe(err) }, true);
-          },
-        },
-      );
+  private attempt(body: string, signal?: AbortSignal): Promise<AttemptHandler> {
+    return new Promise<AttemptHandler>((resolve, reject) => {
+      const handler = new AttemptHandler(this.opts.timeoutMs, signal, (settled) => {
+        this.inflight.delete(settled);
+        if (signal?.aborted) reject(signal.reason);
+        else resolve(settled);
+      });
+      this.inflight.add(handler);
+      this.pool.dispatch({ method: 'POST', path: this.path, headers: JSON_CONTENT, body }, handler);
     });
   }
 }
 
-interface Attempt {
-  outcome: Omit<ChatOutcome, 'attempts'>;
-  retryable: boolean;
-  retryAfterMs?: number;
+const JSON_CONTENT = { 'content-type': 'application/json' };
+
+/**
+ * One attempt's state, and undici's handler for it. A class rather than a closure per callback:
+ * at tens of thousands of answers a second the harness's own allocations are a good part of its cost.
+ */
+class AttemptHandler implements Dispatcher.DispatchHandler {
+  /** Set once the attempt is over (answered, failed or timed out). */
+  outcome!: ChatOutcome;
+  retryable = false;
+  retryAfterMs: number | undefined;
+  private readonly started = performance.now();
+  private readonly timer: NodeJS.Timeout;
+  private controller: Dispatcher.DispatchController | undefined;
+  private abortReason: Error | undefined;
+  private timedOut = false;
+  private settled = false;
+  private status = 0;
+  private headers: IncomingHttpHeaders = {};
+  private chunks: Buffer[] = [];
+  private events: EventStreamReader | undefined;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly done: (attempt: AttemptHandler) => void,
+  ) {
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.abort(new Error('deadline'));
+    }, timeoutMs);
+  }
+
+  abort(reason: Error): void {
+    this.abortReason ??= reason;
+    this.controller?.abort(reason);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    this.status = status;
+    this.headers = headers;
+    if (status === 200 && String(headers['content-type']).startsWith('text/event-stream')) this.events = new EventStreamReader(this.started);
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.events) return void this.chunks.push(chunk);
+    const early = this.events.push(chunk);
+    if (early) {
+      this.settle(early);
+      controller.abort(new Error('stream refused'));
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.events) return this.settle(this.events.end());
+    const text = this.chunks.length === 1 ? (this.chunks[0] as Buffer).toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+    const { status, headers } = this;
+    if (status === 200) {
+      const answer = parseAnswer(text, status, headers['content-type']);
+      answer.ttftMs = performance.now() - this.started;
+      return this.settle(answer);
+    }
+    const detail = `HTTP ${status}: ${text.slice(0, 200)}`;
+    const retryable = status >= 500 || status === 408 || status === 429;
+    this.settle({ status, error: status >= 500 ? 'http_5xx' : 'http_4xx', detail }, retryable, retryAfter(headers['retry-after']));
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    if (this.timedOut || isUndiciTimeout(err)) return this.settle({ status: null, error: 'timeout', detail: `no answer within ${this.timeoutMs} ms` });
+    this.settle({ status: null, error: 'network', detail: describe(err) }, true);
+  }
+
+  /** Only the first call counts: an attempt refused mid-stream is aborted, and undici then reports that abort. */
+  private settle(answer: Answer, retryable = false, retryAfterMs?: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.retryable = retryable;
+    this.retryAfterMs = retryAfterMs;
+    clearTimeout(this.timer);
+    const outcome = answer as ChatOutcome;
+    outcome.latencyMs = performance.now() - this.started;
+    outcome.attempts = 1; // counted by `complete`
+    this.outcome = outcome;
+    this.done(this);
+  }
 }
+
+/** An attempt's outcome before its timing and attempt count are filled in. */
+type Answer = Omit<ChatOutcome, 'attempts' | 'latencyMs'>;
 
 /**
  * A 200 whose body is not an OpenAI chat completion is `invalid_response`, and its detail shows
  * what came instead (`HTTP 200 text/html, body not JSON: <!doctype html>…`): a web page or a proxy's answer
  * means the endpoint is not a model server, which the caller reports rather than scores.
  */
-function parseAnswer(text: string, status: number, contentType: string | string[] | undefined): Omit<ChatOutcome, 'attempts' | 'latencyMs'> {
+function parseAnswer(text: string, status: number, contentType: string | string[] | undefined): Answer {
   const what = (problem: string) => `HTTP ${status} ${String(contentType ?? 'without content-type').split(';')[0]}, ${problem}: ${snippet(text)}`;
   let content: unknown;
   try {
@@ -211,7 +251,7 @@ class EventStreamReader {
 
   constructor(private readonly started: number) {}
 
-  push(chunk: Buffer): Omit<ChatOutcome, 'attempts' | 'latencyMs'> | undefined {
+  push(chunk: Buffer): Answer | undefined {
     if (this.done) return undefined;
     const text = this.decoder.decode(chunk, { stream: true });
     // Split only when this chunk ends a line, so a long line costs linear time, not quadratic.
@@ -248,7 +288,7 @@ class EventStreamReader {
     return undefined;
   }
 
-  end(): Omit<ChatOutcome, 'attempts' | 'latencyMs'> {
+  end(): Answer {
     if (this.ttftMs === undefined || this.content.trim() === '') return { status: 200, error: 'empty', detail: 'empty content' };
     return { status: 200, content: this.content, ttftMs: this.ttftMs, itlMs: this.itlMs };
   }
