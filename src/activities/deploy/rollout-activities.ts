@@ -4,7 +4,7 @@
 import { log } from '@temporalio/activity';
 import { heartbeating } from '../heartbeating.js';
 import { createHash } from 'node:crypto';
-import { loadDataset, type DatasetRow } from '../evaluation/dataset.js';
+import { chatRequestBody, loadDataset, type DatasetRow } from '../evaluation/dataset.js';
 import { ChatClient } from '../evaluation/http.js';
 import { asActivityFailure } from '../../errors.js';
 import { renderQuery } from '../../rollout/templates.js';
@@ -75,7 +75,7 @@ async function score(endpoint: string, rows: DatasetRow[], timeoutMs: number): P
     let correct = 0;
     await Promise.all(
       rows.map(async (row) => {
-        const out = await client.complete(JSON.stringify({ model, messages: row.messages, temperature: 0, ...(row.maxTokens && { max_tokens: row.maxTokens }) }));
+        const out = await client.complete(chatRequestBody(row, model));
         if (out.content !== undefined && row.score(out.content).correct) correct++;
       }),
     );

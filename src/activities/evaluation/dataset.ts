@@ -38,6 +38,14 @@ export interface Dataset {
   digest: string;
 }
 
+/**
+ * The chat-completions request for a row, greedy (temperature 0). One object shape for every row
+ * (JSON.stringify drops the undefined fields), which keeps it cheap at tens of thousands a second.
+ */
+export function chatRequestBody(row: DatasetRow, model: string | undefined, stream = false): string {
+  return JSON.stringify({ model, messages: row.messages, temperature: 0, max_tokens: row.maxTokens, stream: stream || undefined });
+}
+
 /** Reads and validates a JSONL dataset; blank lines are skipped. Throws DatasetError on the first bad row. */
 export async function loadDataset(file: string): Promise<Dataset> {
   let bytes: Buffer;

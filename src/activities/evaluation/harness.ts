@@ -6,7 +6,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { LatencyHistogram } from '../../quality/histogram.js';
 import { binLatencies } from '../../quality/latency-bins.js';
-import { loadDataset, type DatasetRow } from './dataset.js';
+import { chatRequestBody, loadDataset, type DatasetRow } from './dataset.js';
 import { EvalError } from './errors.js';
 import { ChatClient, defaultMetricsUrl, type ChatOutcome } from './http.js';
 import { watchMemory } from './memory.js';
@@ -108,8 +108,7 @@ export async function runEvaluation(opts: EvaluateOptions, hooks: EvalHooks = {}
       while (next < rows.length && !signal?.aborted) {
         const index = next++;
         const row = rows[index] as DatasetRow;
-        const body = JSON.stringify({ model, messages: row.messages, temperature: 0, max_tokens: row.maxTokens, stream: opts.stream || undefined });
-        record(index, row, await client.complete(body, signal));
+        record(index, row, await client.complete(chatRequestBody(row, model, opts.stream), signal));
       }
     };
 

@@ -35,10 +35,13 @@ export class ResultsWriter {
 
   /** Adds row `index`'s record; it is written once every earlier row has been. */
   add(index: number, record: object): void {
-    this.pending.set(index, JSON.stringify(record) + '\n');
-    for (let line = this.pending.get(this.nextIndex); line !== undefined; line = this.pending.get(this.nextIndex)) {
+    const line = JSON.stringify(record) + '\n';
+    if (index !== this.nextIndex) return void this.pending.set(index, line);
+    this.buffer += line;
+    this.nextIndex++;
+    for (let held = this.pending.get(this.nextIndex); held !== undefined; held = this.pending.get(this.nextIndex)) {
       this.pending.delete(this.nextIndex++);
-      this.buffer += line;
+      this.buffer += held;
     }
     if (this.buffer.length >= FLUSH_BYTES) this.flush();
   }
