@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runEvaluation } from '../../src/activities/evaluation/harness.js';
+import { ChatClient } from '../../src/activities/evaluation/http.js';
 import type { EvaluateOptions } from '../../src/activities/evaluation/types.js';
 import { startFakeModelServer, type FakeModelServer } from '../support/openai-server.js';
 import { tempDir, totalRequests, writeDataset } from './support/dataset.js';
@@ -272,6 +273,33 @@ describe('runEvaluation', () => {
       expect(s.first_invalid_response).toMatch(/^HTTP 200 text\/event-stream, error event: /);
     } finally {
       await odd.close();
+    }
+  });
+});
+
+describe('ChatClient deadlines', () => {
+  it('times out each attempt from its own start, though all attempts share one timer', async () => {
+    const slow = await startDelayServer();
+    const client = new ChatClient(slow.url, { connections: 4, timeoutMs: 200, maxRetries: 0 });
+    const ask = (prompt: string) => client.complete(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: prompt }] }));
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      const first = ask('delay:1500');
+      await pause(60);
+      const quick = ask('delay:0');
+      await pause(60);
+      const second = ask('delay:1500'); // expires 120 ms after the first: its own deadline, not the first's
+      const [a, b, c] = await Promise.all([first, quick, second]);
+      expect(a).toMatchObject({ error: 'timeout', status: null });
+      expect(b).toMatchObject({ status: 200, content: 'delay:0' });
+      expect(c).toMatchObject({ error: 'timeout', status: null });
+      for (const timedOut of [a, c]) {
+        expect(timedOut.latencyMs).toBeGreaterThanOrEqual(200);
+        expect(timedOut.latencyMs).toBeLessThan(1_000); // the server answers after 1.5 s: the deadline fired
+      }
+    } finally {
+      await client.close();
+      await slow.close();
     }
   });
 });

@@ -47,8 +47,14 @@ const RETRY_AFTER_CAP_MS = 30_000;
 export class ChatClient {
   private readonly pool: Pool;
   private readonly path: string;
-  /** The attempts in flight, so that a cancelled evaluation aborts them all at once. */
+  /** The attempts in flight, oldest first (a Set keeps insertion order): to cancel them all, and for their deadlines. */
   private readonly inflight = new Set<AttemptHandler>();
+  /**
+   * One timer for every attempt's deadline, rather than one per attempt: all attempts have the same
+   * timeout, so the oldest in flight is always the next to expire. Armed for it; when it fires,
+   * every attempt past its deadline is aborted and the timer is armed for the next oldest.
+   */
+  private deadlineTimer: NodeJS.Timeout | undefined;
 
   constructor(
     endpoint: string,
@@ -98,6 +104,7 @@ export class ChatClient {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.deadlineTimer);
     await this.pool.destroy();
   }
 
@@ -108,14 +115,34 @@ export class ChatClient {
    */
   private attempt(body: string, signal?: AbortSignal): Promise<AttemptHandler> {
     return new Promise<AttemptHandler>((resolve, reject) => {
-      const handler = new AttemptHandler(this.opts.timeoutMs, signal, (settled) => {
+      const handler = new AttemptHandler(this.opts.timeoutMs, (settled) => {
         this.inflight.delete(settled);
         if (signal?.aborted) reject(signal.reason);
         else resolve(settled);
       });
       this.inflight.add(handler);
+      this.armDeadline();
       this.pool.dispatch({ method: 'POST', path: this.path, headers: JSON_CONTENT, body }, handler);
     });
+  }
+
+  private armDeadline(): void {
+    if (this.deadlineTimer) return;
+    for (const attempt of this.inflight) {
+      if (attempt.timedOut) continue; // aborted, its error not yet reported
+      this.deadlineTimer = setTimeout(() => this.expire(), attempt.started + this.opts.timeoutMs - performance.now());
+      return;
+    }
+  }
+
+  private expire(): void {
+    this.deadlineTimer = undefined;
+    const now = performance.now();
+    for (const attempt of this.inflight) {
+      if (attempt.started + this.opts.timeoutMs > now) break;
+      if (!attempt.timedOut) attempt.timeOut();
+    }
+    this.armDeadline();
   }
 }
 
@@ -130,11 +157,10 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
   outcome!: ChatOutcome;
   retryable = false;
   retryAfterMs: number | undefined;
-  private readonly started = performance.now();
-  private readonly timer: NodeJS.Timeout;
+  readonly started = performance.now();
+  timedOut = false;
   private controller: Dispatcher.DispatchController | undefined;
   private abortReason: Error | undefined;
-  private timedOut = false;
   private settled = false;
   private status = 0;
   private headers: IncomingHttpHeaders = {};
@@ -143,13 +169,13 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly timeoutMs: number,
-    private readonly signal: AbortSignal | undefined,
     private readonly done: (attempt: AttemptHandler) => void,
-  ) {
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.abort(new Error('deadline'));
-    }, timeoutMs);
+  ) {}
+
+  /** Its deadline passed (the client's timer): aborted, and reported as a timeout. */
+  timeOut(): void {
+    this.timedOut = true;
+    this.abort(new Error('deadline'));
   }
 
   abort(reason: Error): void {
@@ -202,7 +228,6 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     this.settled = true;
     this.retryable = retryable;
     this.retryAfterMs = retryAfterMs;
-    clearTimeout(this.timer);
     const outcome = answer as ChatOutcome;
     outcome.latencyMs = performance.now() - this.started;
     outcome.attempts = 1; // counted by `complete`

@@ -70,8 +70,10 @@ export class ResultsWriter {
 
   private flush(): void {
     if (!this.buffer) return;
-    this.hash.update(this.buffer);
-    this.stream.write(this.buffer);
+    // Encoded once: hashing and writing the string would each encode it to UTF-8 again.
+    const bytes = Buffer.from(this.buffer, 'utf8');
+    this.hash.update(bytes);
+    this.stream.write(bytes);
     this.buffer = '';
   }
 }
