@@ -17,10 +17,10 @@ import { loadSpec } from '../src/client/spec-file.js';
 import { startMlflowServer, type RunningMlflow } from '../src/stack/mlflow-server.js';
 import { startTemporalDevServer } from '../src/stack/temporal-server.js';
 import { freePort } from '../src/system/ports.js';
-import { packageRoot } from '../src/system/tools.js';
+import { findTool, packageRoot } from '../src/system/tools.js';
 import { writeSpec } from '../test/integration/fixtures.js';
 import { endpointPort } from '../test/support/ports.js';
-import { rssMiB, startBuiltWorker } from './worker-process.js';
+import { rssMiB, startBuiltWorker, treeCpuSeconds } from './worker-process.js';
 import { prebuiltWorkflowBundle } from '../src/prebuilt-workflows.js';
 import { stopLocalDeployments } from '../test/support/deployments.js';
 
@@ -81,11 +81,14 @@ interface RunFigures {
   rssMiB: number;
   servers: number;
   waitingS: number;
+  /** CPU seconds per release from the first approval to the last completion: the worker and what it started (model servers, Traefik), the Temporal server. */
+  workerCpuS: number;
+  temporalCpuS: number;
   approvalsPerS: number;
   completedPerS: number;
 }
 
-async function oneRun(run: number, address: string, slipway: SlipwayClient, wf: WorkflowClient, mlflow: RunningMlflow | undefined): Promise<RunFigures> {
+async function oneRun(run: number, temporalPid: number, address: string, slipway: SlipwayClient, wf: WorkflowClient, mlflow: RunningMlflow | undefined): Promise<RunFigures> {
   const stateDir = path.join(dir, `state-${run}`);
   const worker = await startWorker(address, stateDir, mlflow);
   try {
@@ -95,7 +98,9 @@ async function oneRun(run: number, address: string, slipway: SlipwayClient, wf: 
         name: `waiting-bench-${run}-${p}`,
         deployPort: await endpointPort(),
         train: { command: [process.execPath, path.join(packageRoot, 'test/fixtures/jobs/counting-job.mjs')], params: { steps: 3, 'step-ms': 5 } },
-        serve: { command: ['python3', server, '--port', '{port}', '--model', '{model}'], cwd: packageRoot },
+        // The interpreter itself: a `python3` found on PATH may be a shell shim (pyenv's costs three
+        // times the CPU of the interpreter per start), which would be charged to every release.
+        serve: { command: [findTool('python'), server, '--port', '{port}', '--model', '{model}'], cwd: packageRoot },
         approval: { approvers: ['bench'], timeout: '1h', keep_candidate_warm: values['keep-warm'] },
         mlflow: { enabled: values.mlflow },
         monitor: { duration: '1s', interval: '1s' },
@@ -127,6 +132,7 @@ async function oneRun(run: number, address: string, slipway: SlipwayClient, wf: 
     console.log(`\n  run ${run + 1}: all ${releases} waiting after ${waitingS.toFixed(1)} s; worker RSS ${figures.rssMiB.toFixed(0)} MiB; model server processes ${figures.servers}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
     const t0 = Date.now();
+    const cpu0 = { worker: treeCpuSeconds(worker.pid!), temporal: treeCpuSeconds(temporalPid) };
     await pooled(releases, 64, async (i) => {
       // The CLI's own path: a call that times out is sent again under its update id.
       await slipway.approve(ids[i]!, { approver: 'bench', reason: 'bench' }, { movedOn: false });
@@ -137,10 +143,12 @@ async function oneRun(run: number, address: string, slipway: SlipwayClient, wf: 
       done = await count(wf, `${scope} AND ExecutionStatus != 'Running'`);
     }
     const doneS = (Date.now() - t0) / 1000;
+    const workerCpuS = (treeCpuSeconds(worker.pid!) - cpu0.worker) / releases;
+    const temporalCpuS = (treeCpuSeconds(temporalPid) - cpu0.temporal) / releases;
     const completed = await count(wf, `${scope} AND ExecutionStatus = 'Completed'`);
     if (completed !== releases) throw new Error(`${releases - completed} releases did not complete after approval`);
     console.log(`  run ${run + 1}: ${releases} approvals accepted in ${approvedS.toFixed(1)} s, all deployed and completed in ${doneS.toFixed(1)} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    return { ...figures, waitingS, approvalsPerS: releases / approvedS, completedPerS: releases / doneS };
+    return { ...figures, waitingS, approvalsPerS: releases / approvedS, completedPerS: releases / doneS, workerCpuS, temporalCpuS };
   } finally {
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
@@ -156,7 +164,7 @@ const slipway = new SlipwayClient(client);
 let finished = false;
 try {
   const all: RunFigures[] = [];
-  for (let run = 0; run < runs; run++) all.push(await oneRun(run, temporal.address, slipway, client.workflow, mlflow));
+  for (let run = 0; run < runs; run++) all.push(await oneRun(run, temporal.process.child.pid!, temporal.address, slipway, client.workflow, mlflow));
   const mmm = (pick: (f: RunFigures) => number, digits = 1) => {
     const s = all.map(pick).sort((a, b) => a - b);
     return `${s[0]!.toFixed(digits)} / ${s[Math.floor(s.length / 2)]!.toFixed(digits)} / ${s.at(-1)!.toFixed(digits)}`;
@@ -168,6 +176,9 @@ try {
   console.log(`approvals accepted per second:       ${mmm((f) => f.approvalsPerS)}`);
   console.log(`releases approved → completed per s: ${mmm((f) => f.completedPerS)}   >= ${GOALS.approvalsPerS}`);
   console.log(`time to get all to the gate (s):     ${mmm((f) => f.waitingS)}`);
+  // What the rate can be at most with every core busy: the cores over the CPU one release takes.
+  console.log(`CPU s per release, approved → completed: worker and its children ${mmm((f) => f.workerCpuS, 3)}, Temporal server ${mmm((f) => f.temporalCpuS, 3)}`);
+  console.log(`  so at most ${mmm((f) => os.cpus().length / (f.workerCpuS + f.temporalCpuS))} releases/s on ${os.cpus().length} cores with every core busy (the bench's own client not counted)`);
   console.log(`load average at the end:             ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   finished = true;
 } finally {

@@ -1,7 +1,7 @@
 // A `slipway worker` process for the benches: started from a built CLI, returned once it polls,
 // and its resident memory as /proc reports it.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Starts `node <cli> worker ...args`; resolves once it prints that it polls, rejects if it exits first. */
 export async function startBuiltWorker(cli: string, args: string[], opts: { stderr: 'ignore' | number; cwd?: string; env?: NodeJS.ProcessEnv }): Promise<ChildProcess> {
@@ -15,3 +15,35 @@ export async function startBuiltWorker(cli: string, args: string[], opts: { stde
 }
 
 export const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+/**
+ * CPU seconds a process and all its descendants have used so far: the live ones from /proc, and
+ * those already exited and reaped as their parent's children's time (so each is counted once).
+ */
+export function treeCpuSeconds(rootPid: number): number {
+  const stats = new Map<number, { ppid: number; own: number; reaped: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command name: state ppid ... utime(12) stime(13) cutime(14) cstime(15), from 1 at state.
+      const f = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      stats.set(Number(entry), { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) });
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  const children = new Map<number, number[]>();
+  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  let ticks = 0;
+  for (const queue = [rootPid]; queue.length > 0; ) {
+    const pid = queue.pop()!;
+    const s = stats.get(pid);
+    if (!s) continue;
+    ticks += s.own + s.reaped;
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return ticks / CLOCK_TICKS_PER_S;
+}
+
+/** `getconf CLK_TCK`: 100 on Linux. */
+const CLOCK_TICKS_PER_S = 100;
