@@ -1,4 +1,4 @@
-// Small file helpers: the end of a log file for error messages, and atomic JSON writes.
+// Small file helpers: the end of a log file for error messages, unique temp names, and atomic JSON writes.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -13,13 +13,17 @@ export function tail(file: string, lines = 20): string {
 }
 
 /**
+ * A temp name beside `file`, unique per call (not only per process): two activities of one worker
+ * writing the same file at once must not rename each other's temp file away.
+ */
+export const uniqueTempPath = (file: string): string => `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+
+/**
  * Writes JSON so that a concurrent reader sees the old file or the new one, never half of either.
- * The temp name is unique per call (not only per process): two activities of one worker writing
- * the same entry at once must not rename each other's temp file away.
  */
 export function writeJsonAtomic(file: string, value: unknown): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = uniqueTempPath(file);
   writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
   renameSync(tmp, file);
 }

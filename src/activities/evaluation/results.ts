@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { uniqueTempPath } from '../../system/files.js';
 
 const FLUSH_BYTES = 64 * 1024;
 
@@ -29,7 +30,8 @@ export class ResultsWriter {
   static async open(dir: string, name: string): Promise<ResultsWriter> {
     await mkdir(dir, { recursive: true });
     const finalPath = path.resolve(dir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}.jsonl`);
-    const tmpPath = `${finalPath}.${process.pid}.tmp`;
+    // Unique per writer: a retried evaluation may start while the attempt it replaces still writes.
+    const tmpPath = uniqueTempPath(finalPath);
     return new ResultsWriter(finalPath, tmpPath, createWriteStream(tmpPath));
   }
 
