@@ -98,8 +98,8 @@ async function oneRun(run: number, temporalPid: number, address: string, slipway
         name: `waiting-bench-${run}-${p}`,
         deployPort: await endpointPort(),
         train: { command: [process.execPath, path.join(packageRoot, 'test/fixtures/jobs/counting-job.mjs')], params: { steps: 3, 'step-ms': 5 } },
-        // The interpreter itself: a `python3` found on PATH may be a shell shim (pyenv's costs three
-        // times the CPU of the interpreter per start), which would be charged to every release.
+        // The interpreter itself: a `python3` found on PATH may be a shell shim (pyenv's costs about
+        // 2.4 times the CPU of the interpreter per start), which would be charged to every release.
         serve: { command: [findTool('python'), server, '--port', '{port}', '--model', '{model}'], cwd: packageRoot },
         approval: { approvers: ['bench'], timeout: '1h', keep_candidate_warm: values['keep-warm'] },
         mlflow: { enabled: values.mlflow },
