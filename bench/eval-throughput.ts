@@ -8,14 +8,13 @@
 // process (as a model server does) so that no client shares its event loop.
 //   npm run build && node --import tsx bench/eval-throughput.ts [--seconds 5] [--concurrency 1,16,64] [--rounds 3]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
-import { existsSync } from 'node:fs';
 import type { runEvaluation as RunEvaluation } from '../src/activities/evaluation/harness.js';
 
 // The harness as it ships: the build. Run through tsx, every closure the harness makes per request

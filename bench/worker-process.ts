@@ -25,15 +25,20 @@ export function treeCpuSeconds(rootPid: number): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      // Fields after the command name: state ppid ... utime(12) stime(13) cutime(14) cstime(15), from 1 at state.
-      const f = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      // The fixed fields start after the last ')' (the command name may hold spaces and parentheses):
+      // state ppid ... utime stime cutime cstime are the 1st, 2nd and 12th-15th of them.
+      const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
       stats.set(Number(entry), { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) });
     } catch {
       // Gone while we looked.
     }
   }
   const children = new Map<number, number[]>();
-  for (const [pid, s] of stats) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
+  for (const [pid, s] of stats) {
+    if (!children.has(s.ppid)) children.set(s.ppid, []);
+    children.get(s.ppid)!.push(pid);
+  }
   let ticks = 0;
   for (const queue = [rootPid]; queue.length > 0; ) {
     const pid = queue.pop()!;

@@ -5,6 +5,7 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { existsSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { workflowsPath } from './worker-paths.js';
+import { uniqueTempPath } from './system/files.js';
 
 const BUNDLE_FILE = 'workflow-bundle.js';
 const codeRoot = path.dirname(path.dirname(workflowsPath));
@@ -32,7 +33,7 @@ export function prebuiltWorkflowBundle(root: string): string | null {
 /** Bundles the compiled workflows into `workflowBundlePath` (written whole, then renamed). */
 export async function writeWorkflowBundle(): Promise<string> {
   const { code } = await bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
-  const tmp = `${workflowBundlePath}.${process.pid}.tmp`;
+  const tmp = uniqueTempPath(workflowBundlePath);
   writeFileSync(tmp, code);
   renameSync(tmp, workflowBundlePath);
   return workflowBundlePath;

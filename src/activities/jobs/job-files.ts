@@ -12,6 +12,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import path from 'node:path';
+import { uniqueTempPath } from '../../system/files.js';
 
 export interface LaunchRecord {
   pid: number;
@@ -42,7 +43,7 @@ function readJson<T>(file: string): T | null {
 }
 
 function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = uniqueTempPath(file);
   writeFileSync(tmp, text);
   renameSync(tmp, file);
 }
