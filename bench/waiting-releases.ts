@@ -20,7 +20,7 @@ import { freePort } from '../src/system/ports.js';
 import { findTool, packageRoot } from '../src/system/tools.js';
 import { writeSpec } from '../test/integration/fixtures.js';
 import { endpointPort } from '../test/support/ports.js';
-import { rssMiB, startBuiltWorker, treeCpuSeconds } from './worker-process.js';
+import { ownCpuSeconds, rssMiB, startBuiltWorker, treeCpuSeconds } from './worker-process.js';
 import { prebuiltWorkflowBundle } from '../src/prebuilt-workflows.js';
 import { stopLocalDeployments } from '../test/support/deployments.js';
 
@@ -83,9 +83,31 @@ interface RunFigures {
   waitingS: number;
   /** CPU seconds per release from the first approval to the last completion: the worker and what it started (model servers, Traefik), the Temporal server. */
   workerCpuS: number;
+  /** Of workerCpuS, the worker process's own (the rest: model servers, Traefik and other processes it started). */
+  workerOwnCpuS: number;
   temporalCpuS: number;
   approvalsPerS: number;
   completedPerS: number;
+  /** Activities whose first attempt did not finish (one stalled for its heartbeat timeout holds up every release behind the lock). */
+  retried: number;
+}
+
+/** `<release> <activity> attempt N after: <why the attempt before failed>` for each activity retried in these releases' histories. */
+async function retriedActivities(wf: WorkflowClient, ids: string[]): Promise<string[]> {
+  const found: string[] = [];
+  await pooled(ids.length, 16, async (i) => {
+    const history = await wf.getHandle(ids[i]!).fetchHistory();
+    const types = new Map<string, string>();
+    for (const event of history.events ?? []) {
+      const scheduled = event.activityTaskScheduledEventAttributes;
+      if (scheduled) types.set(String(event.eventId), scheduled.activityType?.name ?? '?');
+      const started = event.activityTaskStartedEventAttributes;
+      if (started && (started.attempt ?? 1) > 1) {
+        found.push(`${ids[i]} ${types.get(String(started.scheduledEventId)) ?? '?'} attempt ${started.attempt} after: ${started.lastFailure?.message ?? '?'}`);
+      }
+    }
+  });
+  return found;
 }
 
 async function oneRun(run: number, temporalPid: number, address: string, slipway: SlipwayClient, wf: WorkflowClient, mlflow: RunningMlflow | undefined): Promise<RunFigures> {
@@ -132,7 +154,7 @@ async function oneRun(run: number, temporalPid: number, address: string, slipway
     console.log(`\n  run ${run + 1}: all ${releases} waiting after ${waitingS.toFixed(1)} s; worker RSS ${figures.rssMiB.toFixed(0)} MiB; model server processes ${figures.servers}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
     const t0 = Date.now();
-    const cpu0 = { worker: treeCpuSeconds(worker.pid!), temporal: treeCpuSeconds(temporalPid) };
+    const cpu0 = { worker: treeCpuSeconds(worker.pid!), own: ownCpuSeconds(worker.pid!), temporal: treeCpuSeconds(temporalPid) };
     await pooled(releases, 64, async (i) => {
       // The CLI's own path: a call that times out is sent again under its update id.
       await slipway.approve(ids[i]!, { approver: 'bench', reason: 'bench' }, { movedOn: false });
@@ -144,11 +166,14 @@ async function oneRun(run: number, temporalPid: number, address: string, slipway
     }
     const doneS = (Date.now() - t0) / 1000;
     const workerCpuS = (treeCpuSeconds(worker.pid!) - cpu0.worker) / releases;
+    const workerOwnCpuS = (ownCpuSeconds(worker.pid!) - cpu0.own) / releases;
     const temporalCpuS = (treeCpuSeconds(temporalPid) - cpu0.temporal) / releases;
     const completed = await count(wf, `${scope} AND ExecutionStatus = 'Completed'`);
     if (completed !== releases) throw new Error(`${releases - completed} releases did not complete after approval`);
     console.log(`  run ${run + 1}: ${releases} approvals accepted in ${approvedS.toFixed(1)} s, all deployed and completed in ${doneS.toFixed(1)} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    return { ...figures, waitingS, approvalsPerS: releases / approvedS, completedPerS: releases / doneS, workerCpuS, temporalCpuS };
+    const retried = await retriedActivities(wf, ids);
+    console.log(`  run ${run + 1}: activities that needed more than one attempt: ${retried.length}${retried.length ? `\n    ${retried.join('\n    ')}` : ''}`);
+    return { ...figures, waitingS, approvalsPerS: releases / approvedS, completedPerS: releases / doneS, workerCpuS, workerOwnCpuS, temporalCpuS, retried: retried.length };
   } finally {
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
@@ -176,8 +201,9 @@ try {
   console.log(`approvals accepted per second:       ${mmm((f) => f.approvalsPerS)}`);
   console.log(`releases approved → completed per s: ${mmm((f) => f.completedPerS)}   >= ${GOALS.approvalsPerS}`);
   console.log(`time to get all to the gate (s):     ${mmm((f) => f.waitingS)}`);
+  console.log(`activities retried, whole run:       ${mmm((f) => f.retried, 0)}   0`);
   // What the rate can be at most with every core busy: the cores over the CPU one release takes.
-  console.log(`CPU s per release, approved → completed: worker and its children ${mmm((f) => f.workerCpuS, 3)}, Temporal server ${mmm((f) => f.temporalCpuS, 3)}`);
+  console.log(`CPU s per release, approved → completed: worker and its children ${mmm((f) => f.workerCpuS, 3)} (the worker process alone ${mmm((f) => f.workerOwnCpuS, 3)}), Temporal server ${mmm((f) => f.temporalCpuS, 3)}`);
   console.log(`  so at most ${mmm((f) => os.cpus().length / (f.workerCpuS + f.temporalCpuS))} releases/s on ${os.cpus().length} cores with every core busy (the bench's own client not counted)`);
   console.log(`load average at the end:             ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   finished = true;

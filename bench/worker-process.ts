@@ -50,5 +50,12 @@ export function treeCpuSeconds(rootPid: number): number {
   return ticks / CLOCK_TICKS_PER_S;
 }
 
+/** CPU seconds one process (not its children) has used so far. */
+export function ownCpuSeconds(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
+}
+
 /** `getconf CLK_TCK`: 100 on Linux. */
 const CLOCK_TICKS_PER_S = 100;
