@@ -1,7 +1,7 @@
 // The canary rollout stage: the candidate takes traffic in the spec's steps (set_weight, pause,
 // analysis) beside the live version; an analysis that fails aborts it in one router update, an
 // inconclusive one waits for a person. People promote, abort, pause and resume at any time.
-import { allHandlersFinished, condition, continueAsNew, patched } from '@temporalio/workflow';
+import { ActivityFailure, allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched } from '@temporalio/workflow';
 import { conditionsOf, newRun, phaseOf, record, type MetricRun } from '../rollout/analysis.js';
 import { pauseMs, type AnalysisMetric, type RolloutStep } from '../rollout/spec.js';
 import { compareAccuracy } from '../rollout/stats.js';
@@ -165,12 +165,28 @@ async function onDeadline<T>(ctx: RunContext, r: RolloutStatus, deadlineMs: numb
 
 async function setWeight(ctx: RunContext, r: RolloutStatus, weight: number): Promise<void> {
   const { spec } = ctx;
-  const result = await ctx.acts.serving.setCanaryWeight({ target: spec.deploy.target, deploymentName: spec.name, version: r.canaryVersion, weight, port: spec.deploy.port });
-  r.weight = result.weights[r.canaryVersion] ?? 0;
+  try {
+    const result = await ctx.acts.serving.setCanaryWeight({ target: spec.deploy.target, deploymentName: spec.name, version: r.canaryVersion, weight, port: spec.deploy.port });
+    r.weight = result.weights[r.canaryVersion] ?? 0;
+  } catch (err) {
+    if (!abortIfCanaryGone(ctx, r, err)) throw err;
+  }
+}
+
+/**
+ * When `err` says the canary's server no longer runs (it crashed or was killed during the rollout),
+ * orders the abort and returns true: the rollout cannot go on, and ends aborted with all traffic on
+ * stable rather than failed. Runs recorded before this failed the release.
+ */
+export function abortIfCanaryGone(ctx: RunContext, r: RolloutStatus, err: unknown): boolean {
+  const gone = err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'VersionNotDeployed';
+  if (!gone || !patched('canary-server-gone-aborts')) return false;
+  ctx.rolloutControl.abort ??= { by: 'system:canary-server', reason: `the canary's server (version ${r.canaryVersion}) is no longer running: it exited or was killed` };
+  return true;
 }
 
 /** All traffic back to stable in one router update, then the canary's server goes. */
-async function abortCanary(ctx: RunContext, r: RolloutStatus): Promise<'aborted'> {
+export async function abortCanary(ctx: RunContext, r: RolloutStatus): Promise<'aborted'> {
   const { spec, acts, status } = ctx;
   const abort = ctx.rolloutControl.abort ?? { by: 'system', reason: 'aborted' };
   await setWeight(ctx, r, 0);

@@ -6,12 +6,13 @@ import { auditTags } from './audit.js';
 import { batchedTracking, championMetrics, endTracking, openTracking, registerRelease } from './tracking.js';
 import { runCandidates, safeName, serveCandidate } from './candidates.js';
 import { describeFailure, enterStage, initialStatus, notify, nowIso, type ApprovalWait, type ReleaseInput, type RunContext } from './context.js';
-import { newRolloutControl, runAnalysis, runCanary } from './canary.js';
+import { abortCanary, abortIfCanaryGone, newRolloutControl, runAnalysis, runCanary } from './canary.js';
 import { registerHandlers } from './handlers.js';
 import { parseReleaseInput } from './input.js';
 import { monitor, rollback } from './monitor.js';
 import { FINAL_STAGES, type Decision, type PipelineStatus, type VariantStatus } from './status.js';
 import type { Snapshot } from '../activities/metrics/prometheus.js';
+import type { PromoteResult } from '../activities/deploy/target.js';
 import type { PipelineSpec } from '../spec/schema.js';
 
 export type { ReleaseInput } from './context.js';
@@ -174,7 +175,16 @@ async function resumeCanary(ctx: RunContext): Promise<ReleaseResult> {
 /** Makes `version` live (after its canary, if any), moves the champion, then smoke tests and monitors. */
 async function deploy(ctx: RunContext, winner: VariantStatus, version: string): Promise<ReleaseResult> {
   const { spec, status, acts } = ctx;
-  const promoted = await acts.serving.promoteVersion({ target: spec.deploy.target, deploymentName: spec.name, version, port: spec.deploy.port });
+  let promoted: PromoteResult;
+  try {
+    promoted = await acts.serving.promoteVersion({ target: spec.deploy.target, deploymentName: spec.name, version, port: spec.deploy.port });
+  } catch (err) {
+    // The canary's server died after its last step: aborted as during the steps, never made live.
+    const r = status.rollout;
+    if (r?.phase !== 'promoting' || !abortIfCanaryGone(ctx, r, err)) throw err;
+    await abortCanary(ctx, r);
+    return finish(ctx, 'aborted');
+  }
   status.deployment = { version, endpoint: promoted.endpoint, previousVersion: promoted.previousVersion };
   // With a bake the champion moves only when the bake passes, so a bake that fails rolls back
   // traffic without touching the registry. Runs before this moved it first.

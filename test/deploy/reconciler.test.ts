@@ -1,7 +1,7 @@
 // The serving worker's reconciler over a real local deployment (model-server processes, Traefik):
 // candidates of releases that no longer run are stopped (a canary loses its traffic first) while
-// live, previous and still-owned ones stay; a killed Traefik runs again with the same routes; and
-// a promote whose process was killed half way is finished. Whether a release runs is Temporal's
+// live, previous and still-owned ones stay; a killed Traefik runs again with the same routes; a
+// canary whose server died loses its traffic; and a promote whose process was killed half way is finished. Whether a release runs is Temporal's
 // answer in the worker; here it comes from a set of owners the test declares gone.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -47,7 +47,7 @@ describe('reconciler', () => {
 
     // release-1 and release-2 are gone too: their versions are previous and live, and stay.
     const repairs = await reconcile(['release-1', 'release-2', 'release-3']);
-    expect(repairs).toEqual([{ deploymentName: 'app', finishedSwitch: false, routerRestarted: false, stoppedOrphans: ['c3'] }]);
+    expect(repairs).toEqual([{ deploymentName: 'app', finishedSwitch: false, routerRestarted: false, stoppedOrphans: ['c3'], withdrawnCanary: null }]);
     expect(alive(canary.pid)).toBe(false);
     expect(alive(kept.pid)).toBe(true);
     const state = readState(dirOf('app'));
@@ -62,9 +62,33 @@ describe('reconciler', () => {
     const router = readRouter(dirOf('app'))!;
     process.kill(-router.pid, 'SIGKILL');
     await waitFor(() => !alive(router.pid), 'Traefik to die', 10_000);
-    expect(await reconcile([])).toEqual([{ deploymentName: 'app', finishedSwitch: false, routerRestarted: true, stoppedOrphans: [] }]);
+    expect(await reconcile([])).toEqual([{ deploymentName: 'app', finishedSwitch: false, routerRestarted: true, stoppedOrphans: [], withdrawnCanary: null }]);
     expect(readRouter(dirOf('app'))!.pid).not.toBe(router.pid);
     expect((await chat(`http://127.0.0.1:${router.port}`)).version).toBe('v2');
+  });
+
+  it("takes the traffic away from a canary whose server exited, and keeps its record for its release to find", async () => {
+    const router = readRouter(dirOf('app'))!;
+    const canary = await candidate('app', 'c5', 'release-5');
+    await target.setCanary({ deploymentName: 'app', version: 'c5', weight: 50, port: router.port });
+    const served = new Set<string | null>();
+    for (let i = 0; i < 20; i++) served.add((await chat(`http://127.0.0.1:${router.port}`)).version);
+    expect([...served].sort()).toEqual(['c5', 'v2']);
+    // Nothing to do while the canary's server runs.
+    expect(await reconcile([])).toEqual([]);
+
+    process.kill(-canary.pid, 'SIGKILL'); // as an OOM kill would
+    await waitFor(() => !alive(canary.pid), 'the canary to die', 10_000);
+    expect(await reconcile([])).toEqual([{ deploymentName: 'app', finishedSwitch: false, routerRestarted: false, stoppedOrphans: [], withdrawnCanary: 'c5' }]);
+    for (let i = 0; i < 20; i++) expect(await chat(`http://127.0.0.1:${router.port}`)).toMatchObject({ status: 200, version: 'v2' });
+    const state = readState(dirOf('app'));
+    expect(state.canary).toBeNull();
+    expect(state.versions.c5).toBeDefined();
+    // Its release's next weight is refused as for any version that does not run (the release then aborts the canary).
+    await expect(target.setCanary({ deploymentName: 'app', version: 'c5', weight: 60, port: router.port })).rejects.toMatchObject({ type: 'VersionNotDeployed' });
+    expect(await reconcile([])).toEqual([]);
+    expect(await target.stop({ deploymentName: 'app', version: 'c5' })).toEqual({ stopped: false });
+    expect(readState(dirOf('app')).versions.c5).toBeUndefined();
   });
 
   it('finishes a promote whose process was killed after the intent and before the switch', async () => {
@@ -78,7 +102,7 @@ describe('reconciler', () => {
     expect(readState(dirOf('half'))).toMatchObject({ live: 'v2', previous: 'v1', switching: { op: 'promote' } });
     expect((await chat(`http://127.0.0.1:${port}`)).version).toBe('v1');
 
-    expect(await reconcile([])).toEqual([{ deploymentName: 'half', finishedSwitch: true, routerRestarted: false, stoppedOrphans: [] }]);
+    expect(await reconcile([])).toEqual([{ deploymentName: 'half', finishedSwitch: true, routerRestarted: false, stoppedOrphans: [], withdrawnCanary: null }]);
     expect(readState(dirOf('half'))).toMatchObject({ live: 'v2', previous: 'v1', switching: null });
     expect((await chat(`http://127.0.0.1:${port}`)).version).toBe('v2');
     // A retried promote finds it done and answers as the first call would have.

@@ -2,9 +2,11 @@
 // endpoint and a real Prometheus (started here, scraping what the worker deploys), with the fake
 // model server (a real HTTP server standing in for vLLM) as each version (see canary-harness.ts).
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
+import { readState } from '../../src/activities/deploy/state.js';
 import { findTool } from '../../src/system/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import type { PipelineStatus } from '../../src/workflows/status.js';
@@ -172,6 +174,39 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
     await recordHistory(handle, 'canary-aborted-during-pause');
     const view = (await status(id)) as PipelineStatus;
     expect(view.stage).toBe('aborted');
+  }, 300_000);
+
+  it("a canary whose server dies during a pause: the worker's reconciler puts its traffic back on stable within seconds, and the next step aborts the rollout", async () => {
+    const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }, { set_weight: 60 }] } }), 'r5');
+    await h.until(id, (s) => s.rollout?.phase === 'paused', 'the pause', 180_000, 200);
+    const target = new LocalDeployTarget({ stateDir });
+    const canary = (await status(id)).rollout!.canaryVersion;
+    const before = await target.status({ deploymentName: 'canary-it' });
+    expect(before.weights).toEqual({ [stable]: 70, [canary]: 30 });
+    process.kill(-readState(path.join(stateDir, 'deployments', 'canary-it')).versions[canary]!.pid!, 'SIGKILL'); // as an OOM kill would
+
+    // No call of the release's moves it (it waits for a person): the worker's reconciler, every 5 s, does.
+    await waitFor(async () => (await target.status({ deploymentName: 'canary-it' })).canary === null, 'the canary to lose its traffic', 30_000, 100);
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`http://127.0.0.1:${port()}/health`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-slipway-version')).toBe(stable);
+    }
+    expect((await status(id)).stage).toBe('canary');
+
+    // The person moves on; set_weight 60 finds the canary gone, and the rollout ends aborted, not failed.
+    expect((await runCli(['rollout', 'promote', id, '--as', 'ops'], { TEMPORAL_ADDRESS: address })).code).toBe(0);
+    const handle = h.client.workflow.getHandle(id);
+    const result = (await handle.result()) as ReleaseResult;
+    expect(result.status).toBe('aborted');
+    expect(result.report.rollout).toMatchObject({ phase: 'aborted', weight: 0, abort: { by: 'system:canary-server' } });
+    expect(result.report.rollout!.abort!.reason).toMatch(new RegExp(`server \\(version ${canary}\\) is no longer running`));
+    expect(result.report.error).toBeUndefined();
+    expect(await h.champion()).toBe(stableModel);
+    const after = await target.status({ deploymentName: 'canary-it' });
+    expect(after).toMatchObject({ live: stable, canary: null, weights: { [stable]: 100 } });
+    expect(after.versions.map((v) => v.version)).not.toContain(canary);
+    await recordHistory(handle, 'canary-aborted-server-gone');
   }, 300_000);
 
   it('a worker killed in the middle of a rollout: a new one resumes at the same step with the same weights; promote --full finishes it', async () => {

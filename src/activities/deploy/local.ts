@@ -77,6 +77,8 @@ export interface DeploymentRepair {
   routerRestarted: boolean;
   /** Candidates whose owning release no longer runs, now stopped. */
   stoppedOrphans: string[];
+  /** A canary whose server had exited, its share of traffic now back on the live version (null: none). */
+  withdrawnCanary: string | null;
 }
 
 /** Deploys versions as local processes behind Traefik on the stable port. */
@@ -430,8 +432,10 @@ export class LocalDeployTarget implements DeployTarget {
 
   /**
    * One reconcile pass over a deployment: finishes a half-done switch, starts a dead Traefik again
-   * with the routes the state asks for (the live version stays), and stops the candidates whose
-   * owner is in `goneOwners` (releases that no longer run); a canary among them loses its traffic first.
+   * with the routes the state asks for (the live version stays), stops the candidates whose owner
+   * is in `goneOwners` (releases that no longer run; a canary among them loses its traffic first),
+   * and takes the traffic away from a canary whose server exited (crashed, killed), which would
+   * otherwise answer its share of production requests with 502s until its release's next step.
    */
   async repair(deploymentName: string, goneOwners: ReadonlySet<string>): Promise<DeploymentRepair> {
     const dir = this.dir(deploymentName);
@@ -443,11 +447,14 @@ export class LocalDeployTarget implements DeployTarget {
       const stoppedOrphans = Object.entries(state.versions)
         .filter(([version, r]) => version !== state.live && version !== state.previous && r.owner && goneOwners.has(r.owner))
         .map(([version]) => version);
-      if (stoppedOrphans.includes(state.canary?.version ?? '')) state.canary = null;
-      if (router && (routerRestarted || stoppedOrphans.length)) await this.route(dir, state, router.port);
+      const canary = state.canary?.version;
+      // Its record stays: the release's next step finds the version not running and aborts the canary.
+      const withdrawnCanary = canary && canary !== state.live && !stoppedOrphans.includes(canary) && !isOurs(state.versions[canary]?.pid, this.tag(dir, canary)) ? canary : null;
+      if (withdrawnCanary || stoppedOrphans.includes(canary ?? '')) state.canary = null;
+      if (router && (routerRestarted || stoppedOrphans.length || withdrawnCanary)) await this.route(dir, state, router.port);
       for (const version of stoppedOrphans) await this.stopVersion(dir, state, version);
-      if (stoppedOrphans.length) this.save(dir, state);
-      return { deploymentName, finishedSwitch, routerRestarted, stoppedOrphans };
+      if (stoppedOrphans.length || withdrawnCanary) this.save(dir, state);
+      return { deploymentName, finishedSwitch, routerRestarted, stoppedOrphans, withdrawnCanary };
     });
   }
 

@@ -7,7 +7,8 @@
 // - a promote or rollback that a killed worker left half done is finished (see local.ts, switchTo);
 // - a dead Traefik is started again with the same routes, so the live version keeps serving;
 // - a candidate whose owning release no longer runs (terminated, reset, timed out from outside) is
-//   stopped, and a canary among them loses its traffic first. Live and previous versions stay.
+//   stopped, and a canary among them loses its traffic first. Live and previous versions stay;
+// - a canary whose server exited loses its traffic, so its share of requests goes to the live version.
 import type { DeploymentRepair } from './local.js';
 import type { DeployTarget } from './target.js';
 
@@ -34,7 +35,7 @@ export async function reconcileOnce(targets: Record<string, DeployTarget>, isRun
         const gone = new Set<string>();
         for (const owner of owners) if ((await isRunning(owner)) === false) gone.add(owner);
         const repair = await target.repair(name, gone);
-        if (repair.finishedSwitch || repair.routerRestarted || repair.stoppedOrphans.length) repairs.push(repair);
+        if (repair.finishedSwitch || repair.routerRestarted || repair.stoppedOrphans.length || repair.withdrawnCanary) repairs.push(repair);
       } catch (err) {
         onError(err);
       }
