@@ -177,7 +177,7 @@ describe('canary rollouts through Traefik, judged by Prometheus', () => {
   }, 300_000);
 
   it("a canary whose server dies during a pause: the worker's reconciler puts its traffic back on stable within seconds, and the next step aborts the rollout", async () => {
-    const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }, { set_weight: 60 }] } }), 'r5');
+    const id = await start(spec({ rollout: { strategy: 'canary', steps: [{ set_weight: 30 }, { pause: {} }, { set_weight: 60 }] } }), 'r7');
     await h.until(id, (s) => s.rollout?.phase === 'paused', 'the pause', 180_000, 200);
     const target = new LocalDeployTarget({ stateDir });
     const canary = (await status(id)).rollout!.canaryVersion;
