@@ -20,7 +20,7 @@ import { freePort } from '../src/system/ports.js';
 import { findTool, packageRoot } from '../src/system/tools.js';
 import { writeSpec } from '../test/integration/fixtures.js';
 import { endpointPort } from '../test/support/ports.js';
-import { ownCpuSeconds, rssMiB, startBuiltWorker, treeCpuSeconds } from './worker-process.js';
+import { commandCpuSeconds, ownCpuSeconds, rssMiB, startBuiltWorker, treeCpuSeconds } from './worker-process.js';
 import { prebuiltWorkflowBundle } from '../src/prebuilt-workflows.js';
 import { stopLocalDeployments } from '../test/support/deployments.js';
 
@@ -85,6 +85,8 @@ interface RunFigures {
   workerCpuS: number;
   /** Of workerCpuS, the worker process's own (the rest: model servers, Traefik and other processes it started). */
   workerOwnCpuS: number;
+  /** Of workerCpuS, Traefik's (each release switches the stable endpoint once: one reload of its routes). */
+  traefikCpuS: number;
   temporalCpuS: number;
   approvalsPerS: number;
   completedPerS: number;
@@ -154,7 +156,7 @@ async function oneRun(run: number, temporalPid: number, address: string, slipway
     console.log(`\n  run ${run + 1}: all ${releases} waiting after ${waitingS.toFixed(1)} s; worker RSS ${figures.rssMiB.toFixed(0)} MiB; model server processes ${figures.servers}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
     const t0 = Date.now();
-    const cpu0 = { worker: treeCpuSeconds(worker.pid!), own: ownCpuSeconds(worker.pid!), temporal: treeCpuSeconds(temporalPid) };
+    const cpu0 = { worker: treeCpuSeconds(worker.pid!), own: ownCpuSeconds(worker.pid!), traefik: commandCpuSeconds(worker.pid!, 'traefik'), temporal: treeCpuSeconds(temporalPid) };
     await pooled(releases, 64, async (i) => {
       // The CLI's own path: a call that times out is sent again under its update id.
       await slipway.approve(ids[i]!, { approver: 'bench', reason: 'bench' }, { movedOn: false });
@@ -167,13 +169,14 @@ async function oneRun(run: number, temporalPid: number, address: string, slipway
     const doneS = (Date.now() - t0) / 1000;
     const workerCpuS = (treeCpuSeconds(worker.pid!) - cpu0.worker) / releases;
     const workerOwnCpuS = (ownCpuSeconds(worker.pid!) - cpu0.own) / releases;
+    const traefikCpuS = (commandCpuSeconds(worker.pid!, 'traefik') - cpu0.traefik) / releases;
     const temporalCpuS = (treeCpuSeconds(temporalPid) - cpu0.temporal) / releases;
     const completed = await count(wf, `${scope} AND ExecutionStatus = 'Completed'`);
     if (completed !== releases) throw new Error(`${releases - completed} releases did not complete after approval`);
     console.log(`  run ${run + 1}: ${releases} approvals accepted in ${approvedS.toFixed(1)} s, all deployed and completed in ${doneS.toFixed(1)} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const retried = await retriedActivities(wf, ids);
     console.log(`  run ${run + 1}: activities that needed more than one attempt: ${retried.length}${retried.length ? `\n    ${retried.join('\n    ')}` : ''}`);
-    return { ...figures, waitingS, approvalsPerS: releases / approvedS, completedPerS: releases / doneS, workerCpuS, workerOwnCpuS, temporalCpuS, retried: retried.length };
+    return { ...figures, waitingS, approvalsPerS: releases / approvedS, completedPerS: releases / doneS, workerCpuS, workerOwnCpuS, traefikCpuS, temporalCpuS, retried: retried.length };
   } finally {
     worker.kill('SIGTERM');
     await new Promise((r) => worker.once('exit', r));
@@ -203,7 +206,7 @@ try {
   console.log(`time to get all to the gate (s):     ${mmm((f) => f.waitingS)}`);
   console.log(`activities retried, whole run:       ${mmm((f) => f.retried, 0)}   0`);
   // What the rate can be at most with every core busy: the cores over the CPU one release takes.
-  console.log(`CPU s per release, approved → completed: worker and its children ${mmm((f) => f.workerCpuS, 3)} (the worker process alone ${mmm((f) => f.workerOwnCpuS, 3)}), Temporal server ${mmm((f) => f.temporalCpuS, 3)}`);
+  console.log(`CPU s per release, approved → completed: worker and its children ${mmm((f) => f.workerCpuS, 3)} (of which the worker process itself ${mmm((f) => f.workerOwnCpuS, 3)}, Traefik ${mmm((f) => f.traefikCpuS, 3)}), Temporal server ${mmm((f) => f.temporalCpuS, 3)}`);
   console.log(`  so at most ${mmm((f) => os.cpus().length / (f.workerCpuS + f.temporalCpuS))} releases/s on ${os.cpus().length} cores with every core busy (the bench's own client not counted)`);
   console.log(`load average at the end:             ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   finished = true;

@@ -16,12 +16,19 @@ export async function startBuiltWorker(cli: string, args: string[], opts: { stde
 
 export const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
-/**
- * CPU seconds a process and all its descendants have used so far: the live ones from /proc, and
- * those already exited and reaped as their parent's children's time (so each is counted once).
- */
-export function treeCpuSeconds(rootPid: number): number {
-  const stats = new Map<number, { ppid: number; own: number; reaped: number }>();
+interface ProcessCpu {
+  pid: number;
+  /** The command name (`/proc/<pid>/comm`, at most 15 characters). */
+  command: string;
+  /** Its own CPU seconds so far. */
+  own: number;
+  /** CPU seconds of its children that exited and were reaped. */
+  reaped: number;
+}
+
+/** A process and all its live descendants, each with its CPU time so far. */
+export function processTree(rootPid: number): ProcessCpu[] {
+  const all = new Map<number, ProcessCpu & { ppid: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -29,33 +36,40 @@ export function treeCpuSeconds(rootPid: number): number {
       // state ppid ... utime stime cutime cstime are the 1st, 2nd and 12th-15th of them.
       const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-      stats.set(Number(entry), { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) });
+      const command = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+      const ticks = (i: number) => Number(f[i]) / CLOCK_TICKS_PER_S;
+      all.set(Number(entry), { pid: Number(entry), ppid: Number(f[1]), command, own: ticks(11) + ticks(12), reaped: ticks(13) + ticks(14) });
     } catch {
       // Gone while we looked.
     }
   }
   const children = new Map<number, number[]>();
-  for (const [pid, s] of stats) {
-    if (!children.has(s.ppid)) children.set(s.ppid, []);
-    children.get(s.ppid)!.push(pid);
+  for (const [pid, p] of all) {
+    if (!children.has(p.ppid)) children.set(p.ppid, []);
+    children.get(p.ppid)!.push(pid);
   }
-  let ticks = 0;
+  const tree: ProcessCpu[] = [];
   for (const queue = [rootPid]; queue.length > 0; ) {
-    const pid = queue.pop()!;
-    const s = stats.get(pid);
-    if (!s) continue;
-    ticks += s.own + s.reaped;
-    queue.push(...(children.get(pid) ?? []));
+    const p = all.get(queue.pop()!);
+    if (!p) continue;
+    tree.push(p);
+    queue.push(...(children.get(p.pid) ?? []));
   }
-  return ticks / CLOCK_TICKS_PER_S;
+  return tree;
 }
 
+/**
+ * CPU seconds a process and all its descendants have used so far: the live ones from /proc, and
+ * those already exited and reaped as their parent's children's time (so each is counted once).
+ */
+export const treeCpuSeconds = (rootPid: number): number => processTree(rootPid).reduce((sum, p) => sum + p.own + p.reaped, 0);
+
 /** CPU seconds one process (not its children) has used so far. */
-export function ownCpuSeconds(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_S;
-}
+export const ownCpuSeconds = (pid: number): number => processTree(pid)[0]?.own ?? 0;
+
+/** CPU seconds the live descendants of `rootPid` named `command` have used so far (a long-lived child such as Traefik). */
+export const commandCpuSeconds = (rootPid: number, command: string): number =>
+  processTree(rootPid).reduce((sum, p) => sum + (p.pid !== rootPid && p.command === command ? p.own : 0), 0);
 
 /** `getconf CLK_TCK`: 100 on Linux. */
 const CLOCK_TICKS_PER_S = 100;
