@@ -4,7 +4,8 @@ import proto from '@temporalio/proto';
 import type { DataConverter } from '@temporalio/common';
 import { slipwayDataConverter } from './codec/aes-gcm-codec.js';
 import { NativeConnection, Runtime, Worker, type NativeConnectionOptions, type WorkerOptions } from '@temporalio/worker';
-import { startReconciler, type ReleaseRunning } from './activities/deploy/reconciler.js';
+import { repeatEvery, startReconciler, type ReleaseRunning } from './activities/deploy/reconciler.js';
+import { clusterServerRecords, stopOrphanedClusterServers } from './activities/jobs/cluster-server-records.js';
 import { TemporalUnreachableError } from './errors.js';
 import { slipwayPlugin } from './plugin.js';
 import { DEFAULT_QUEUES, ROLES, type Role, type SlipwayQueues } from './queues.js';
@@ -138,15 +139,29 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
       queues,
       run: async () => {
         const logger = Runtime.instance().logger;
+        const isRunning = releaseRunning(connection, opts.namespace);
         const reconciler =
           roles.includes('serving') && reconcileMs > 0
             ? startReconciler({
                 targets: runtime.deployTargets,
-                isRunning: releaseRunning(connection, opts.namespace),
+                isRunning,
                 intervalMs: reconcileMs,
                 onRepair: (repair) => logger.warn('deployment reconciled', { ...repair }),
                 onError: (err) => logger.warn('deployment reconcile failed; trying again next pass', { error: String(err) }),
               })
+            : undefined;
+        // The gpu role launches evaluation servers as cluster jobs: those of releases ended from outside are stopped.
+        const records = clusterServerRecords(runtime.stateDir);
+        const clusterReaper =
+          roles.includes('gpu') && reconcileMs > 0
+            ? repeatEvery(
+                reconcileMs,
+                async () => {
+                  const stopped = await stopOrphanedClusterServers(records, runtime.jobBackends, isRunning, (err) => logger.warn('could not stop an evaluation server job; trying again next pass', { error: String(err) }));
+                  for (const r of stopped) logger.warn('evaluation server job of a release that no longer runs stopped', { owner: r.owner, backend: r.backend, job: r.job.name, id: r.job.id });
+                },
+                (err) => logger.warn('cluster server reconcile failed; trying again next pass', { error: String(err) }),
+              )
             : undefined;
         // One role failing stops the others, and its error (not a later one) is what the caller sees.
         const results = await Promise.allSettled(
@@ -158,6 +173,7 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
           ),
         );
         await reconciler?.stop();
+        await clusterReaper?.stop();
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
       },

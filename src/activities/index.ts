@@ -9,6 +9,7 @@ import type { DeployTarget } from './deploy/target.js';
 import { createEvaluationActivities } from './evaluation/activities.js';
 import type { JobBackend } from './jobs/backend.js';
 import { createClusterServerActivities } from './jobs/cluster-server.js';
+import { clusterServerRecords } from './jobs/cluster-server-records.js';
 import { createJobActivities } from './jobs/train.js';
 import type { MlflowConfig } from './mlflow/client.js';
 import { createMlflowActivities } from './mlflow/tracking.js';
@@ -35,7 +36,7 @@ export interface SlipwayRuntime {
 export function createTrainingActivities(rt: SlipwayRuntime) {
   return {
     ...createJobActivities({ stateDir: rt.stateDir, backends: rt.jobBackends, artifacts: rt.artifacts }),
-    ...createClusterServerActivities({ backends: rt.jobBackends, artifacts: rt.artifacts }),
+    ...createClusterServerActivities({ backends: rt.jobBackends, artifacts: rt.artifacts, records: clusterServerRecords(rt.stateDir) }),
   };
 }
 

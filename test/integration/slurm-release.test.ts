@@ -4,13 +4,14 @@
 import { Client, Connection } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SlipwayClient, type ReleaseView } from '../../src/client/slipway-client.js';
 import type { SlipwayQueues } from '../../src/queues.js';
 import { startSlurmCluster, type RunningSlurm } from '../../src/stack/slurm.js';
+import { findTool, packageRoot } from '../../src/system/tools.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { stopLocalDeployments } from '../support/deployments.js';
 import { runCli, startWorkerProcess, type WorkerProcess } from '../support/processes.js';
@@ -154,6 +155,30 @@ describe('releases trained on Slurm (train.backend: slurm)', () => {
     ]);
     const health = await fetch(`http://127.0.0.1:${deployPort}/health`);
     expect(health.headers.get('x-slipway-version')).toBe(res.deployedVersion);
+  }, 240_000);
+
+  it('a release terminated from outside while its cluster evaluation server runs: the gpu worker cancels that sbatch job', async () => {
+    // The row `2+2` is answered after two minutes, so the evaluation is still running when the release ends.
+    const slowServe = [process.execPath, '--import', 'tsx', path.join(packageRoot, 'test', 'support', 'openai-server-main.ts'), '--port', '{port}', '--model', '{model}', '--slow-prompt', '2+2', '--slow-ms', '120000'];
+    const spec = writeSpec({
+      name: 'slurm-orphan',
+      deployPort: await endpointPort(),
+      train: { backend: 'slurm', command: [process.execPath, countingJob], params: { steps: 4, 'step-ms': 10 }, heartbeat_timeout: '5s' },
+      serve: { command: slowServe, cwd: packageRoot },
+      evaluate: { dataset: 'eval.jsonl', serve_on: 'cluster', request_timeout_ms: 180_000 },
+    });
+    const started = await runCli(['run', spec, '--release', 'r1', '--json', ...queueFlags], { TEMPORAL_ADDRESS: address });
+    expect(started.stderr).toBe('');
+    const id = (JSON.parse(started.stdout) as { workflowId: string }).workflowId;
+    await waitForStatus(id, (v) => v.variants[0]?.stage === 'evaluating', 'the evaluation against the cluster server');
+    expect(slurmJobs('slurm-orphan-r1-default-serve').map((j) => j.state)).toEqual(['RUNNING']);
+
+    // The workflow can stop nothing any more: only the worker's reconciler (every 5 s) can.
+    execFileSync(findTool('temporal'), ['workflow', 'terminate', '--workflow-id', id, '--address', address, '--reason', 'test: terminated from outside']);
+    const deadline = Date.now() + 60_000;
+    while (slurmJobs('slurm-orphan-r1-default-serve')[0]?.state !== 'CANCELLED' && Date.now() < deadline) await sleep(250);
+    expect(slurmJobs('slurm-orphan-r1-default-serve').map((j) => j.state)).toEqual(['CANCELLED']);
+    expect(readdirSync(path.join(stateDir, 'cluster-servers'))).toEqual([]);
   }, 240_000);
 
   it('cancelling the release cancels its Slurm job: squeue shows it CANCELLED', async () => {

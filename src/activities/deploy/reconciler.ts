@@ -54,18 +54,25 @@ export interface ReconcilerOptions {
 
 /** Runs reconcileOnce now and then every `intervalMs` (passes never overlap) until stop(). */
 export function startReconciler(opts: ReconcilerOptions): { stop(): Promise<void> } {
+  return repeatEvery(opts.intervalMs, async () => {
+    for (const repair of await reconcileOnce(opts.targets, opts.isRunning, opts.onError)) opts.onRepair(repair);
+  }, opts.onError);
+}
+
+/** Runs `pass` now and then every `intervalMs` after the last one ended (passes never overlap) until stop(). */
+export function repeatEvery(intervalMs: number, pass: () => Promise<void>, onError: (err: unknown) => void): { stop(): Promise<void> } {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> = Promise.resolve();
-  const pass = async () => {
+  const run = async () => {
     try {
-      for (const repair of await reconcileOnce(opts.targets, opts.isRunning, opts.onError)) opts.onRepair(repair);
+      await pass();
     } catch (err) {
-      opts.onError(err);
+      onError(err);
     }
-    if (!stopped) timer = setTimeout(() => (current = pass()), opts.intervalMs);
+    if (!stopped) timer = setTimeout(() => (current = run()), intervalMs);
   };
-  current = pass();
+  current = run();
   return {
     stop: async () => {
       stopped = true;

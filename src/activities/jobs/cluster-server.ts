@@ -10,6 +10,7 @@ import { unknownImplementation } from '../registry.js';
 import { findTool } from '../../system/tools.js';
 import { pause } from '../../system/wakeup.js';
 import { JobLaunchError, JobUnsatisfiable, type JobBackend, type JobHandle, type JobResources } from './backend.js';
+import type { ClusterServerRecords } from './cluster-server-records.js';
 
 export interface ServeOnClusterInput {
   /** The variant's job name; the server's job is `<jobName>-serve`. */
@@ -31,7 +32,7 @@ const POLL_MS = 250;
 const HEARTBEAT_MS = 3_000;
 const LOG_TAIL_LINES = 30;
 
-export function createClusterServerActivities(deps: { backends: Record<string, JobBackend>; artifacts: ArtifactStore }) {
+export function createClusterServerActivities(deps: { backends: Record<string, JobBackend>; artifacts: ArtifactStore; records: ClusterServerRecords }) {
   function backendOf(name: string): JobBackend {
     const backend = deps.backends[name];
     if (!backend) throw unknownImplementation('JobBackend', name, deps.backends);
@@ -73,6 +74,9 @@ export function createClusterServerActivities(deps: { backends: Record<string, J
         }
         log.info('evaluation server job launched', { job: name, id: job.id });
       }
+      // Before anything can fail: a release ended from outside leaves this record for the reconciler.
+      const owner = ctx.info.workflowExecution?.workflowId;
+      if (owner) deps.records.add({ owner, backend: input.backend, job });
       const queuedAt = Date.now();
       let runningSince: number | null = null;
       let cursor = 0;
@@ -101,7 +105,10 @@ export function createClusterServerActivities(deps: { backends: Record<string, J
           if (ctx.cancellationSignal.aborted) await ctx.cancelled;
         }
       } catch (err) {
-        await backend.cancel(job).catch((e: unknown) => log.error('could not stop evaluation server job', { job: name, error: String(e) }));
+        await backend.cancel(job).then(
+          () => deps.records.remove(job.name),
+          (e: unknown) => log.error('could not stop evaluation server job', { job: name, error: String(e) }),
+        );
         throw err;
       }
     },
@@ -109,6 +116,7 @@ export function createClusterServerActivities(deps: { backends: Record<string, J
     /** Stops an evaluation server's cluster job (done with it, or its release ended); a job already gone is fine. */
     async stopClusterServer(input: { backend: string; job: JobHandle }): Promise<void> {
       await backendOf(input.backend).cancel(input.job);
+      deps.records.remove(input.job.name);
     },
   };
 }

@@ -39,7 +39,7 @@ export function registerWorkerCommand(program: Command): void {
         .option('--slurm-conf <file>', "offer the `slurm` job backend on this Slurm cluster's slurm.conf (default: SLURM_CONF)", process.env.SLURM_CONF)
         .option('--artifacts <store>', `where models and checkpoints travel between hosts: ${ARTIFACT_STORE_KINDS.join(' or ')} (use mlflow when hosts share no disk)`, process.env.SLIPWAY_ARTIFACTS ?? 'local')
         .option('--deployment-name <name>', 'Worker Versioning: the worker deployment this process belongs to (with --build-id)', process.env.SLIPWAY_DEPLOYMENT_NAME)
-        .option('--reconcile-interval <seconds>', 'serving role: how often to repair this host\'s deployments (a dead router, a half-done switch, candidates of releases that no longer run); 0 turns it off', '5')
+        .option('--reconcile-interval <seconds>', 'serving role: how often to repair this host\'s deployments (a dead router, a half-done switch, candidates of releases that no longer run, a dead canary\'s traffic); gpu role: how often to stop the evaluation server jobs of releases that no longer run; 0 turns both off', '5')
         .option('--build-id <id>', 'Worker Versioning: this code\'s build id; releases stay pinned to the build they started on', process.env.SLIPWAY_BUILD_ID),
     ),
   )
