@@ -10,7 +10,8 @@ export type { JobBackend, JobSpec, JobHandle, JobStatus, JobEvent } from './acti
 export { LocalJobBackend } from './activities/jobs/local.js';
 export type { DeployTarget, CandidateRequest, PromoteRequest, RollbackRequest, DeploymentStatus } from './activities/deploy/target.js';
 export { LocalDeployTarget } from './activities/deploy/local.js';
-export { reconcileOnce, startReconciler, type Reconcilable, type ReleaseRunning } from './activities/deploy/reconciler.js';
+export { reconcileOnce, repeatEvery, startReconciler, type Reconcilable, type ReleaseRunning } from './activities/deploy/reconciler.js';
+export { clusterServerRecords, stopOrphanedClusterServers, type ClusterServerRecord } from './activities/jobs/cluster-server-records.js';
 export type { ArtifactRef, ArtifactStore } from './activities/artifacts/store.js';
 export { SlipwayClient } from './client/slipway-client.js';
 export { releaseStart } from './client/release-start.js';
