@@ -91,3 +91,19 @@ export function stubActivities(opts: { accuracy?: number | ((runKey: string) => 
   };
   return { activities, calls, training };
 }
+
+/**
+ * TEST DOUBLES for a canary's router: `v-previous` is live, and each weight asked for is pushed to
+ * `weights` and applied at once.
+ */
+export function canaryRouterDoubles(weights: number[]): Pick<ServingActivities, 'describeDeployment' | 'setCanaryWeight'> {
+  return {
+    async describeDeployment(input) {
+      return { deploymentName: input.deploymentName, live: 'v-previous', previous: null, stableEndpoint: 'http://127.0.0.1:9', versions: [], canary: null, weights: { 'v-previous': 100 } };
+    },
+    async setCanaryWeight(input) {
+      weights.push(input.weight);
+      return { endpoint: 'http://127.0.0.1:9', weights: { [input.version]: input.weight, 'v-previous': 100 - input.weight } };
+    },
+  };
+}

@@ -11,7 +11,7 @@ import type { PipelineSpecInput } from '../../src/spec/schema.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
 import { chainHelpers, EventType } from '../support/continue-as-new.js';
 import { recordHistory } from '../support/histories.js';
-import { stubActivities, testSpec } from '../support/pipeline-fixtures.js';
+import { canaryRouterDoubles, stubActivities, testSpec } from '../support/pipeline-fixtures.js';
 import { timeSkippingEnv, workflowBundle } from '../support/temporal.js';
 
 let env: TestWorkflowEnvironment;
@@ -31,13 +31,7 @@ async function withCanary(rollout: PipelineSpecInput['rollout'], measured: Array
   let measurements = 0;
   // TEST DOUBLES for the router and Prometheus: weights are recorded, measurements come from `measured`.
   const serving: Pick<ServingActivities, 'describeDeployment' | 'setCanaryWeight' | 'measureMetric'> = {
-    async describeDeployment(input) {
-      return { deploymentName: input.deploymentName, live: 'v-previous', previous: null, stableEndpoint: 'http://127.0.0.1:9', versions: [], canary: null, weights: { 'v-previous': 100 } };
-    },
-    async setCanaryWeight(input) {
-      weights.push(input.weight);
-      return { endpoint: 'http://127.0.0.1:9', weights: { [input.version]: input.weight, 'v-previous': 100 - input.weight } };
-    },
+    ...canaryRouterDoubles(weights),
     async measureMetric(input) {
       const i = measurements++;
       return { value: i < measured.length ? measured[i]! : 0, query: input.query };

@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ServingActivities } from '../../src/activities/index.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
-import { stubActivities, testSpec } from '../support/pipeline-fixtures.js';
+import { canaryRouterDoubles, stubActivities, testSpec } from '../support/pipeline-fixtures.js';
 import { timeSkippingEnv, workflowBundle } from '../support/temporal.js';
 
 let env: TestWorkflowEnvironment;
@@ -23,13 +23,7 @@ it('aborts a canary whose server is gone when it is to be made live, and never m
   const weights: number[] = [];
   // TEST DOUBLES for the deploy target: the canary takes its weights, then its server is gone.
   const serving: Pick<ServingActivities, 'describeDeployment' | 'setCanaryWeight' | 'promoteVersion'> = {
-    async describeDeployment(input) {
-      return { deploymentName: input.deploymentName, live: 'v-previous', previous: null, stableEndpoint: 'http://127.0.0.1:9', versions: [], canary: null, weights: { 'v-previous': 100 } };
-    },
-    async setCanaryWeight(input) {
-      weights.push(input.weight);
-      return { endpoint: 'http://127.0.0.1:9', weights: { [input.version]: input.weight, 'v-previous': 100 - input.weight } };
-    },
+    ...canaryRouterDoubles(weights),
     async promoteVersion(input) {
       stubs.calls.push('promoteVersion');
       // What the local target answers for a version whose process exited.

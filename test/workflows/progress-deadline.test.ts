@@ -6,7 +6,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServingActivities } from '../../src/activities/index.js';
 import type { ReleaseResult } from '../../src/workflows/release-pipeline.js';
-import { stubActivities, testSpec } from '../support/pipeline-fixtures.js';
+import { canaryRouterDoubles, stubActivities, testSpec } from '../support/pipeline-fixtures.js';
 import { timeSkippingEnv, workflowBundle } from '../support/temporal.js';
 
 let env: TestWorkflowEnvironment;
@@ -20,14 +20,13 @@ describe('the progress deadline', () => {
     const stubs = stubActivities();
     const weights: number[] = [];
     // TEST DOUBLES for the router: 50% takes 6 s to apply (a wedged update); the rest is at once.
+    const router = canaryRouterDoubles(weights);
     const serving: Pick<ServingActivities, 'describeDeployment' | 'setCanaryWeight'> = {
-      async describeDeployment(input) {
-        return { deploymentName: input.deploymentName, live: 'v-previous', previous: null, stableEndpoint: 'http://127.0.0.1:9', versions: [], canary: null, weights: { 'v-previous': 100 } };
-      },
+      ...router,
       async setCanaryWeight(input) {
-        weights.push(input.weight);
+        const applied = await router.setCanaryWeight(input);
         if (input.weight === 50) await new Promise((r) => setTimeout(r, 6_000));
-        return { endpoint: 'http://127.0.0.1:9', weights: { [input.version]: input.weight, 'v-previous': 100 - input.weight } };
+        return applied;
       },
     };
     const spec = testSpec({ rollout: { strategy: 'canary', progress_deadline: '2s', steps: [{ set_weight: 20 }, { set_weight: 50 }, { set_weight: 100 }] } });
