@@ -3,16 +3,19 @@
 // deployment take its lock one at a time; releases of other pipelines promote in parallel).
 // Per run: `--promotes` candidates of the bench's echo model server are started and promoted in
 // turn (each promote: the switch intent, Traefik's new routes applied, the retired version stopped),
-// then as many canary weight changes (the routes alone). Prints min / median / max over the runs of
-// each run's median, and what that makes per second.
+// then as many canary weight changes (the routes alone), with the CPU Traefik spends on each. Prints
+// min / median / max over the runs of each run's median (of the CPU: each run's mean), and what that
+// makes per second.
 //   node --import tsx bench/promote-latency.ts [--promotes 20] [--runs 3]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LocalDeployTarget } from '../src/activities/deploy/local.js';
+import { deploymentDir, readRouter } from '../src/activities/deploy/state.js';
 import { freePort } from '../src/system/ports.js';
 import { findTool } from '../src/system/tools.js';
+import { ownCpuSeconds } from './worker-process.js';
 
 const { values } = parseArgs({ options: { promotes: { type: 'string', default: '20' }, runs: { type: 'string', default: '3' } } });
 const promotes = Number(values.promotes);
@@ -21,7 +24,15 @@ const server = path.join(import.meta.dirname, 'fixtures', 'echo-model-server.py'
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function run(): Promise<{ start: number; promote: number; route: number }> {
+interface RunFigures {
+  start: number;
+  promote: number;
+  route: number;
+  /** Traefik's CPU per route change, ms: its reload of the routes file. */
+  routeCpu: number;
+}
+
+async function run(): Promise<RunFigures> {
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'slipway-bench-promote-'));
   const model = path.join(stateDir, 'model.json');
   writeFileSync(model, '{}');
@@ -31,6 +42,7 @@ async function run(): Promise<{ start: number; promote: number; route: number }>
   const starts: number[] = [];
   const switches: number[] = [];
   const routes: number[] = [];
+  let routeCpu: number;
   try {
     for (let i = 0; i < promotes; i++) {
       let t0 = performance.now();
@@ -41,22 +53,25 @@ async function run(): Promise<{ start: number; promote: number; route: number }>
       switches.push(performance.now() - t0);
     }
     await target.ensureCandidate({ deploymentName: 'bench', version: 'canary', artifactPath: model, serve });
+    const traefik = readRouter(deploymentDir(stateDir, 'bench'))!.pid;
+    const cpu0 = ownCpuSeconds(traefik);
     for (let w = 1; w <= promotes; w++) {
       const t0 = performance.now();
       await target.setCanary({ deploymentName: 'bench', version: 'canary', weight: w, port });
       routes.push(performance.now() - t0);
     }
+    routeCpu = ((ownCpuSeconds(traefik) - cpu0) * 1000) / promotes;
   } finally {
     await target.stopAll({ deploymentName: 'bench' });
     rmSync(stateDir, { recursive: true, force: true });
   }
-  return { start: median(starts), promote: median(switches), route: median(routes) };
+  return { start: median(starts), promote: median(switches), route: median(routes), routeCpu };
 }
 
-const results: Array<{ start: number; promote: number; route: number }> = [];
+const results: RunFigures[] = [];
 for (let i = 0; i < runs; i++) {
   const r = await run();
-  console.log(`run ${i + 1}: median candidate start ${r.start.toFixed(1)} ms, promote ${r.promote.toFixed(1)} ms, route change alone ${r.route.toFixed(1)} ms`);
+  console.log(`run ${i + 1}: median candidate start ${r.start.toFixed(1)} ms, promote ${r.promote.toFixed(1)} ms, route change alone ${r.route.toFixed(1)} ms (Traefik's CPU ${r.routeCpu.toFixed(1)} ms)`);
   results.push(r);
 }
 const mmm = (f: (r: (typeof results)[number]) => number) => {
@@ -67,4 +82,5 @@ console.log(`\n${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}); $
 console.log(`candidate start (outside the lock), ms:   ${mmm((r) => r.start)}`);
 console.log(`promote (under the deployment lock), ms:  ${mmm((r) => r.promote)}`);
 console.log(`route change alone (Traefik applies), ms: ${mmm((r) => r.route)}`);
+console.log(`Traefik's CPU per route change, ms:       ${mmm((r) => r.routeCpu)}`);
 console.log(`promotes per second on one deployment:    ${mmm((r) => 1000 / r.promote)}`);
