@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalDeployTarget } from '../../src/activities/deploy/local.js';
-import { readRouter } from '../../src/activities/deploy/state.js';
+import { logPath, readRouter } from '../../src/activities/deploy/state.js';
 import { DeployError } from '../../src/activities/deploy/target.js';
 import { alive, chat, fakeServe, readyLines, repoRoot } from './helpers.js';
 import { endpointPort } from '../support/ports.js';
@@ -190,6 +190,28 @@ describe('LocalDeployTarget', () => {
     expect(err).toMatchObject({ type: 'ModelServerFailedToStart', nonRetryable: true });
     expect((err as DeployError).details.logTail).toContain('cannot load weights from /nope.bin');
     expect((await target.status({ deploymentName: 'broken' })).versions.map((v) => v.version)).toEqual(['same']);
+  });
+
+  it('a model server whose port was taken as it started is started again on another port', async () => {
+    // The first start finds its port taken, as when another process's outgoing connection got it
+    // between the target choosing it and the server binding it: a real EADDRINUSE from a second listen.
+    const marker = path.join(stateDir, 'port-taken-once');
+    const script = `
+      const fs = require('node:fs'), http = require('node:http'), net = require('node:net');
+      const port = Number(process.argv[1]);
+      if (fs.existsSync(${JSON.stringify(marker)})) http.createServer((req, res) => res.end('ok')).listen(port, '127.0.0.1');
+      else {
+        fs.writeFileSync(${JSON.stringify(marker)}, String(port));
+        net.createServer().listen(port, '127.0.0.1', () => net.createServer().listen(port, '127.0.0.1'));
+      }`;
+    const serve = { ...fakeServe, command: [process.execPath, '-e', script, '{port}'] };
+    const started = await target.ensureCandidate({ deploymentName: 'port-taken', version: 'v1', artifactPath: '/m.bin', serve });
+    const takenPort = Number(readFileSync(marker, 'utf8'));
+    expect(takenPort).toBeGreaterThan(0);
+    expect(started.port).not.toBe(takenPort);
+    expect((await fetch(`${started.endpoint}/health`)).status).toBe(200);
+    expect(readFileSync(logPath(path.join(stateDir, 'deployments', 'port-taken'), 'v1'), 'utf8')).toContain(`EADDRINUSE: address already in use 127.0.0.1:${takenPort}`);
+    await target.stopAll({ deploymentName: 'port-taken' });
   });
 
   it('a stable port held by another process fails with StablePortInUse', async () => {

@@ -25,6 +25,10 @@ export interface LocalCandidate {
 
 const url = (port: number) => `http://127.0.0.1:${port}`;
 
+/** How a server says its port is taken: Node's EADDRINUSE, Python's `[Errno 98] ... address already in use` (uvicorn, vLLM). */
+const PORT_TAKEN = /EADDRINUSE|address already in use/i;
+const PORT_TAKEN_RETRIES = 3;
+
 /** A model server this process spawned: its exit is an event, not something to poll for. */
 type SpawnedServer = ChildProcess & { pid: number };
 
@@ -164,7 +168,7 @@ export class LocalDeployTarget implements DeployTarget {
    */
   async ensureCandidate(req: CandidateRequest): Promise<LocalCandidate> {
     const dir = this.dir(req.deploymentName);
-    for (;;) {
+    for (let portTakenTries = 0; ; ) {
       const { record, pid, child } = await withLock(dir, () => this.findOrSpawn(dir, req));
       const spawned = child !== undefined;
       const outcome = await waitReady(url(record.port) + record.serve.healthPath, pid, record.serve.startupTimeoutMs, { logFile: record.logFile, ...(child && { child }) });
@@ -174,6 +178,9 @@ export class LocalDeployTarget implements DeployTarget {
       }
       // It died after an earlier call started it: not a failed start of this call. Start it again.
       if (outcome === 'exited' && !spawned) continue;
+      // Its port was taken between our choosing it and the server binding it: a port the kernel hands
+      // out may go to any process's outgoing connection meanwhile. Started again on another port.
+      if (outcome === 'exited' && portTakenTries++ < PORT_TAKEN_RETRIES && PORT_TAKEN.test(tail(record.logFile, 30))) continue;
       throw await withLock(dir, () => this.notStarted(dir, readState(dir), req.version, record, pid, outcome));
     }
   }
