@@ -15,7 +15,7 @@ import { LocalDeployTarget } from '../src/activities/deploy/local.js';
 import { deploymentDir, readRouter } from '../src/activities/deploy/state.js';
 import { freePort } from '../src/system/ports.js';
 import { findTool } from '../src/system/tools.js';
-import { ownCpuSeconds } from './worker-process.js';
+import { cpuSeconds } from './worker-process.js';
 
 const { values } = parseArgs({ options: { promotes: { type: 'string', default: '20' }, runs: { type: 'string', default: '3' } } });
 const promotes = Number(values.promotes);
@@ -54,13 +54,13 @@ async function run(): Promise<RunFigures> {
     }
     await target.ensureCandidate({ deploymentName: 'bench', version: 'canary', artifactPath: model, serve });
     const traefik = readRouter(deploymentDir(stateDir, 'bench'))!.pid;
-    const cpu0 = ownCpuSeconds(traefik);
+    const cpu0 = cpuSeconds(traefik).own;
     for (let w = 1; w <= promotes; w++) {
       const t0 = performance.now();
       await target.setCanary({ deploymentName: 'bench', version: 'canary', weight: w, port });
       routes.push(performance.now() - t0);
     }
-    routeCpu = ((ownCpuSeconds(traefik) - cpu0) * 1000) / promotes;
+    routeCpu = ((cpuSeconds(traefik).own - cpu0) * 1000) / promotes;
   } finally {
     await target.stopAll({ deploymentName: 'bench' });
     rmSync(stateDir, { recursive: true, force: true });

@@ -20,7 +20,7 @@ import { freePort } from '../src/system/ports.js';
 import { findTool, packageRoot } from '../src/system/tools.js';
 import { writeSpec } from '../test/integration/fixtures.js';
 import { endpointPort } from '../test/support/ports.js';
-import { commandCpuSeconds, ownCpuSeconds, rssMiB, startBuiltWorker, treeCpuSeconds } from './worker-process.js';
+import { cpuSeconds, rssMiB, startBuiltWorker } from './worker-process.js';
 import { prebuiltWorkflowBundle } from '../src/prebuilt-workflows.js';
 import { stopLocalDeployments } from '../test/support/deployments.js';
 
@@ -156,7 +156,7 @@ async function oneRun(run: number, temporalPid: number, address: string, slipway
     console.log(`\n  run ${run + 1}: all ${releases} waiting after ${waitingS.toFixed(1)} s; worker RSS ${figures.rssMiB.toFixed(0)} MiB; model server processes ${figures.servers}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
     const t0 = Date.now();
-    const cpu0 = { worker: treeCpuSeconds(worker.pid!), own: ownCpuSeconds(worker.pid!), traefik: commandCpuSeconds(worker.pid!, 'traefik'), temporal: treeCpuSeconds(temporalPid) };
+    const cpu0 = { worker: cpuSeconds(worker.pid!, 'traefik'), temporal: cpuSeconds(temporalPid).tree };
     await pooled(releases, 64, async (i) => {
       // The CLI's own path: a call that times out is sent again under its update id.
       await slipway.approve(ids[i]!, { approver: 'bench', reason: 'bench' }, { movedOn: false });
@@ -167,10 +167,11 @@ async function oneRun(run: number, temporalPid: number, address: string, slipway
       done = await count(wf, `${scope} AND ExecutionStatus != 'Running'`);
     }
     const doneS = (Date.now() - t0) / 1000;
-    const workerCpuS = (treeCpuSeconds(worker.pid!) - cpu0.worker) / releases;
-    const workerOwnCpuS = (ownCpuSeconds(worker.pid!) - cpu0.own) / releases;
-    const traefikCpuS = (commandCpuSeconds(worker.pid!, 'traefik') - cpu0.traefik) / releases;
-    const temporalCpuS = (treeCpuSeconds(temporalPid) - cpu0.temporal) / releases;
+    const cpu1 = { worker: cpuSeconds(worker.pid!, 'traefik'), temporal: cpuSeconds(temporalPid).tree };
+    const workerCpuS = (cpu1.worker.tree - cpu0.worker.tree) / releases;
+    const workerOwnCpuS = (cpu1.worker.own - cpu0.worker.own) / releases;
+    const traefikCpuS = (cpu1.worker.named - cpu0.worker.named) / releases;
+    const temporalCpuS = (cpu1.temporal - cpu0.temporal) / releases;
     const completed = await count(wf, `${scope} AND ExecutionStatus = 'Completed'`);
     if (completed !== releases) throw new Error(`${releases - completed} releases did not complete after approval`);
     console.log(`  run ${run + 1}: ${releases} approvals accepted in ${approvedS.toFixed(1)} s, all deployed and completed in ${doneS.toFixed(1)} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);

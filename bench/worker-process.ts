@@ -27,7 +27,7 @@ interface ProcessCpu {
 }
 
 /** A process and all its live descendants, each with its CPU time so far. */
-export function processTree(rootPid: number): ProcessCpu[] {
+function processTree(rootPid: number): ProcessCpu[] {
   const all = new Map<number, ProcessCpu & { ppid: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -58,18 +58,24 @@ export function processTree(rootPid: number): ProcessCpu[] {
   return tree;
 }
 
-/**
- * CPU seconds a process and all its descendants have used so far: the live ones from /proc, and
- * those already exited and reaped as their parent's children's time (so each is counted once).
- */
-export const treeCpuSeconds = (rootPid: number): number => processTree(rootPid).reduce((sum, p) => sum + p.own + p.reaped, 0);
+/** One look at the CPU seconds a process tree has used so far (all three from the same instant). */
+export interface TreeCpu {
+  /** The process and all its descendants: the live ones, and those already exited and reaped as their parent's children's time (so each is counted once). */
+  tree: number;
+  /** The process itself, without its children. */
+  own: number;
+  /** Its live descendants named `command` (a long-lived child such as Traefik); 0 when none was asked for. */
+  named: number;
+}
 
-/** CPU seconds one process (not its children) has used so far. */
-export const ownCpuSeconds = (pid: number): number => processTree(pid)[0]?.own ?? 0;
-
-/** CPU seconds the live descendants of `rootPid` named `command` have used so far (a long-lived child such as Traefik). */
-export const commandCpuSeconds = (rootPid: number, command: string): number =>
-  processTree(rootPid).reduce((sum, p) => sum + (p.pid !== rootPid && p.command === command ? p.own : 0), 0);
+export function cpuSeconds(rootPid: number, command?: string): TreeCpu {
+  const processes = processTree(rootPid);
+  return {
+    tree: processes.reduce((sum, p) => sum + p.own + p.reaped, 0),
+    own: processes[0]?.pid === rootPid ? processes[0].own : 0,
+    named: processes.reduce((sum, p) => sum + (p.pid !== rootPid && p.command === command ? p.own : 0), 0),
+  };
+}
 
 /** `getconf CLK_TCK`: 100 on Linux. */
 const CLOCK_TICKS_PER_S = 100;

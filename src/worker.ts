@@ -151,13 +151,12 @@ export async function createSlipwayWorkers(opts: SlipwayWorkerOptions): Promise<
               })
             : undefined;
         // The gpu role launches evaluation servers as cluster jobs: those of releases ended from outside are stopped.
-        const records = clusterServerRecords(runtime.stateDir);
         const clusterReaper =
           roles.includes('gpu') && reconcileMs > 0
             ? repeatEvery(
                 reconcileMs,
                 async () => {
-                  const stopped = await stopOrphanedClusterServers(records, runtime.jobBackends, isRunning, (err) => logger.warn('could not stop an evaluation server job; trying again next pass', { error: String(err) }));
+                  const stopped = await stopOrphanedClusterServers(clusterServerRecords(runtime.stateDir), runtime.jobBackends, isRunning, (err) => logger.warn('could not stop an evaluation server job; trying again next pass', { error: String(err) }));
                   for (const r of stopped) logger.warn('evaluation server job of a release that no longer runs stopped', { owner: r.owner, backend: r.backend, job: r.job.name, id: r.job.id });
                 },
                 (err) => logger.warn('cluster server reconcile failed; trying again next pass', { error: String(err) }),
